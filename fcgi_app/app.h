@@ -1,0 +1,49 @@
+#ifndef TASKAPI_APP_H
+#define TASKAPI_APP_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "db_pool.h"
+#include "request.h"
+#include "response.h"
+#include "router.h"
+
+/*
+ * The application: routes a parsed request to its handler and fills the
+ * response. Knows nothing of FastCGI; shared read-only by every thread.
+ */
+struct app {
+	const struct config *cfg;
+	struct db_pool *pool;
+};
+
+/* What a handler gets: the request, the response to fill, and the {..} path segment. */
+struct handler_ctx {
+	const struct app *app;
+	struct request *req;
+	struct response *resp;
+	const char *path_arg;
+	size_t path_arg_len;
+};
+
+/* The route table, exported so tests can check it against docs/openapi.yaml. */
+extern const struct route app_routes[];
+extern const size_t app_n_routes;
+
+/*
+ * Answers one request. Always leaves a complete response in resp; returns
+ * the matched route's name (for the access log), or a fixed placeholder.
+ */
+const char *app_handle(const struct app *app, struct request *req, struct response *resp);
+
+/*
+ * Borrows a connection for a handler. On failure fills resp with a JSON 503
+ * and Retry-After, logs why, and returns NULL.
+ */
+struct db_conn *app_acquire_db(struct handler_ctx *ctx);
+
+/* Maps a store failure to 503 or 500 JSON. */
+void app_store_failure(struct handler_ctx *ctx, int store_status);
+
+#endif

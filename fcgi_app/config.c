@@ -1,0 +1,391 @@
+#include "config.h"
+
+#include <errno.h>
+#include <ctype.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xalloc.h"
+
+#ifndef TASKAPI_MIGRATIONS_DIR
+#define TASKAPI_MIGRATIONS_DIR "sql"
+#endif
+
+enum option_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_MODE, OPT_LONG };
+
+struct option {
+	const char *section;
+	const char *key;
+	enum option_type type;
+	size_t offset;
+	const char *def;
+	long min, max;
+	bool secret;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+/* The one list of keys: defaults and ranges. Documented in docs/configuration.md. */
+static const struct option options[] = {
+	{ "server", "listen", OPT_STRING, OFF(server.listen), "", 0, 0, false },
+	{ "server", "threads", OPT_INT, OFF(server.threads), "8", 1, 1024, false },
+	{ "server", "backlog", OPT_INT, OFF(server.backlog), "511", 1, 65535, false },
+	{ "server", "socket_mode", OPT_MODE, OFF(server.socket_mode), "0660", 0, 0777, false },
+	{ "server", "max_body_bytes", OPT_LONG, OFF(server.max_body_bytes), "65536", 1, 64L << 20, false },
+	{ "server", "allow_root", OPT_BOOL, OFF(server.allow_root), "false", 0, 0, false },
+	{ "server", "shutdown_timeout_s", OPT_INT, OFF(server.shutdown_timeout_s), "10", 0, 3600, false },
+	{ "database", "socket", OPT_STRING, OFF(database.socket), "", 0, 0, false },
+	{ "database", "host", OPT_STRING, OFF(database.host), "127.0.0.1", 0, 0, false },
+	{ "database", "port", OPT_INT, OFF(database.port), "3306", 1, 65535, false },
+	{ "database", "name", OPT_STRING, OFF(database.name), "taskapi", 0, 0, false },
+	{ "database", "user", OPT_STRING, OFF(database.user), "taskapi", 0, 0, false },
+	{ "database", "password", OPT_STRING, OFF(database.password), "", 0, 0, true },
+	{ "database", "password_file", OPT_STRING, OFF(database.password_file), "", 0, 0, false },
+	{ "database", "pool_size", OPT_INT, OFF(database.pool_size), "0", 0, 1024, false },
+	{ "database", "acquire_timeout_ms", OPT_INT, OFF(database.acquire_timeout_ms), "2000", 1, 600000, false },
+	{ "database", "connect_timeout_s", OPT_INT, OFF(database.connect_timeout_s), "5", 1, 3600, false },
+	{ "database", "read_timeout_s", OPT_INT, OFF(database.read_timeout_s), "10", 1, 3600, false },
+	{ "database", "write_timeout_s", OPT_INT, OFF(database.write_timeout_s), "10", 1, 3600, false },
+	{ "database", "validation_idle_ms", OPT_INT, OFF(database.validation_idle_ms), "500", 0, 3600000, false },
+	{ "database", "migrations_dir", OPT_STRING, OFF(database.migrations_dir), TASKAPI_MIGRATIONS_DIR, 0, 0, false },
+	{ "database", "migrate_user", OPT_STRING, OFF(database.migrate_user), "", 0, 0, false },
+	{ "database", "migrate_password", OPT_STRING, OFF(database.migrate_password), "", 0, 0, true },
+	{ "database", "migrate_password_file", OPT_STRING, OFF(database.migrate_password_file), "", 0, 0, false },
+	{ "api", "default_limit", OPT_INT, OFF(api.default_limit), "10", 1, 100000, false },
+	{ "api", "max_limit", OPT_INT, OFF(api.max_limit), "100", 1, 100000, false },
+	{ "log", "level", OPT_STRING, OFF(log.level), "info", 0, 0, false },
+	{ "log", "access_log", OPT_BOOL, OFF(log.access_log), "true", 0, 0, false },
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static void *field(struct config *cfg, const struct option *o)
+{
+	return (char *)cfg + o->offset;
+}
+
+static const void *cfield(const struct config *cfg, const struct option *o)
+{
+	return (const char *)cfg + o->offset;
+}
+
+static const struct option *find_option(const char *section, const char *key)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (strcmp(options[i].section, section) == 0 && strcmp(options[i].key, key) == 0)
+			return &options[i];
+	return NULL;
+}
+
+static int parse_long(const char *value, int base, long *out)
+{
+	char *end;
+	long v;
+
+	while (isspace((unsigned char)*value))
+		value++;
+	if (*value == '\0')
+		return -1;
+	errno = 0;
+	v = strtol(value, &end, base);
+	if (errno != 0)
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(value, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int set_option(struct config *cfg, const struct option *o, const char *value,
+		      char *err, size_t errlen)
+{
+	long v;
+
+	switch (o->type) {
+	case OPT_STRING: {
+		char **slot = field(cfg, o);
+
+		free(*slot);
+		*slot = xstrdup(value);
+		return 0;
+	}
+	case OPT_BOOL:
+		if (parse_bool(value, field(cfg, o)) < 0) {
+			snprintf(err, errlen, "invalid value for %s.%s: '%s' (expected true or false)",
+				 o->section, o->key, value);
+			return -1;
+		}
+		return 0;
+	case OPT_INT:
+	case OPT_LONG:
+	case OPT_MODE:
+		if (parse_long(value, o->type == OPT_MODE ? 8 : 10, &v) < 0) {
+			snprintf(err, errlen, "invalid value for %s.%s: '%s' (expected %s)",
+				 o->section, o->key, value,
+				 o->type == OPT_MODE ? "an octal mode such as 0660" : "an integer");
+			return -1;
+		}
+		if (v < o->min || v > o->max) {
+			snprintf(err, errlen, "invalid value for %s.%s: %s is outside %ld..%ld",
+				 o->section, o->key, value, o->min, o->max);
+			return -1;
+		}
+		if (o->type == OPT_LONG)
+			*(long *)field(cfg, o) = v;
+		else
+			*(int *)field(cfg, o) = (int)v;
+		return 0;
+	}
+	return -1;
+}
+
+void config_init(struct config *cfg)
+{
+	char err[CONFIG_ERR_SIZE];
+
+	memset(cfg, 0, sizeof *cfg);
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (set_option(cfg, &options[i], options[i].def, err, sizeof err) < 0)
+			abort(); /* a default outside its own range is a bug in the table */
+}
+
+void config_release(struct config *cfg)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		if (options[i].type == OPT_STRING) {
+			char **slot = field(cfg, &options[i]);
+
+			free(*slot);
+			*slot = NULL;
+		}
+	}
+}
+
+int config_set(struct config *cfg, const char *section, const char *key,
+	       const char *value, char *err, size_t errlen)
+{
+	const struct option *o = find_option(section, key);
+
+	if (o == NULL) {
+		snprintf(err, errlen, "unknown configuration key '%s.%s'", section, key);
+		return -1;
+	}
+	return set_option(cfg, o, value, err, errlen);
+}
+
+int config_set_pair(struct config *cfg, const char *pair, char *err, size_t errlen)
+{
+	const char *dot = strchr(pair, '.');
+	const char *eq = strchr(pair, '=');
+	char section[64], key[64];
+
+	if (dot == NULL || eq == NULL || dot > eq || (size_t)(dot - pair) >= sizeof section ||
+	    (size_t)(eq - dot - 1) >= sizeof key) {
+		snprintf(err, errlen, "invalid setting '%s' (expected section.key=value)", pair);
+		return -1;
+	}
+	memcpy(section, pair, (size_t)(dot - pair));
+	section[dot - pair] = '\0';
+	memcpy(key, dot + 1, (size_t)(eq - dot - 1));
+	key[eq - dot - 1] = '\0';
+	return config_set(cfg, section, key, eq + 1, err, errlen);
+}
+
+struct ini_ctx {
+	struct config *cfg;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_ctx *ctx = user;
+	char msg[CONFIG_ERR_SIZE];
+
+	if (ctx->failed)
+		return 0;
+	if (config_set(ctx->cfg, section, name, value, msg, sizeof msg) < 0) {
+		snprintf(ctx->err, ctx->errlen, "%s", msg);
+		ctx->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct ini_ctx ctx = { cfg, err, errlen, 0 };
+	char msg[CONFIG_ERR_SIZE];
+	int rc = ini_parse(path, on_ini_entry, &ctx);
+
+	if (rc == -1) {
+		snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (ctx.failed) {
+		snprintf(msg, sizeof msg, "%s", err);
+		snprintf(err, errlen, "%s: line %d: %s", path, rc, msg);
+		return -1;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: line %d: syntax error", path, rc);
+		return -1;
+	}
+	return 0;
+}
+
+int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
+{
+	char name[128];
+
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct option *o = &options[i];
+		size_t n;
+		int len = snprintf(name, sizeof name, "TASKAPI_%s_%s", o->section, o->key);
+
+		if (len < 0 || (size_t)len >= sizeof name)
+			continue;
+		for (char *p = name; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		n = (size_t)len;
+		for (char *const *e = envp; e && *e; e++) {
+			if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') {
+				if (set_option(cfg, o, *e + n + 1, err, errlen) < 0)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int config_read_secret_file(const char *path, char **out, char *err, size_t errlen)
+{
+	struct stat st;
+	char data[1024];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open secret file '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "secret file '%s' is not a regular file", path);
+		goto fail;
+	}
+	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+		snprintf(err, errlen, "secret file '%s' is accessible by others (mode %04o): "
+			 "chmod o-rwx it", path, (unsigned)(st.st_mode & 07777));
+		goto fail;
+	}
+	n = read(fd, data, sizeof data - 1);
+	if (n < 0) {
+		snprintf(err, errlen, "cannot read secret file '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	/* The first line is the secret; a trailing newline is not part of it. */
+	data[n] = '\0';
+	data[strcspn(data, "\r\n")] = '\0';
+	close(fd);
+	free(*out);
+	*out = xstrdup(data);
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
+int config_finish(struct config *cfg, char *err, size_t errlen)
+{
+	enum log_level level;
+
+	if (log_level_parse(cfg->log.level, &level) < 0) {
+		snprintf(err, errlen, "invalid value for log.level: '%s' (expected error, warn, info or debug)",
+			 cfg->log.level);
+		return -1;
+	}
+	if (cfg->api.default_limit > cfg->api.max_limit) {
+		snprintf(err, errlen, "api.default_limit (%d) is larger than api.max_limit (%d)",
+			 cfg->api.default_limit, cfg->api.max_limit);
+		return -1;
+	}
+	if (cfg->database.name[0] == '\0' || cfg->database.user[0] == '\0') {
+		snprintf(err, errlen, "database.name and database.user must not be empty");
+		return -1;
+	}
+	if (cfg->database.password_file[0] != '\0' &&
+	    config_read_secret_file(cfg->database.password_file, &cfg->database.password, err, errlen) < 0)
+		return -1;
+	if (cfg->database.migrate_password_file[0] != '\0' &&
+	    config_read_secret_file(cfg->database.migrate_password_file, &cfg->database.migrate_password,
+				    err, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+int config_pool_size(const struct config *cfg)
+{
+	return cfg->database.pool_size > 0 ? cfg->database.pool_size : cfg->server.threads;
+}
+
+void config_dump(const struct config *cfg, FILE *out)
+{
+	const char *section = "";
+
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const struct option *o = &options[i];
+
+		if (strcmp(section, o->section) != 0) {
+			fprintf(out, "%s[%s]\n", i ? "\n" : "", o->section);
+			section = o->section;
+		}
+		switch (o->type) {
+		case OPT_STRING: {
+			const char *v = *(char *const *)cfield(cfg, o);
+
+			fprintf(out, "%s = %s\n", o->key, o->secret && v[0] ? "(set, not shown)" : v);
+			break;
+		}
+		case OPT_BOOL:
+			fprintf(out, "%s = %s\n", o->key, *(const bool *)cfield(cfg, o) ? "true" : "false");
+			break;
+		case OPT_INT:
+			fprintf(out, "%s = %d\n", o->key, *(const int *)cfield(cfg, o));
+			break;
+		case OPT_LONG:
+			fprintf(out, "%s = %ld\n", o->key, *(const long *)cfield(cfg, o));
+			break;
+		case OPT_MODE:
+			fprintf(out, "%s = %04o\n", o->key, (unsigned)*(const int *)cfield(cfg, o));
+			break;
+		}
+	}
+}

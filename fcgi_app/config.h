@@ -1,0 +1,89 @@
+#ifndef TASKAPI_CONFIG_H
+#define TASKAPI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/*
+ * taskapi's configuration: an INI file (libinih), then TASKAPI_<SECTION>_<KEY>
+ * environment variables, then --set section.key=value flags, each overriding
+ * the one before. Every key, its default and its meaning live in one table in
+ * config.c; docs/configuration.md and etc/taskapi.ini.example mirror it.
+ *
+ * Strings are owned by the struct and freed by config_release().
+ */
+struct config {
+	struct {
+		char *listen;           /* unix path, host:port, [v6]:port; "" = fd 0 */
+		int threads;
+		int backlog;
+		int socket_mode;        /* octal permission bits for a unix socket */
+		long max_body_bytes;
+		bool allow_root;
+		int shutdown_timeout_s;
+	} server;
+	struct {
+		char *socket;
+		char *host;
+		int port;
+		char *name;
+		char *user;
+		char *password;
+		char *password_file;
+		int pool_size;          /* 0 = server.threads */
+		int acquire_timeout_ms;
+		int connect_timeout_s;
+		int read_timeout_s;
+		int write_timeout_s;
+		int validation_idle_ms;
+		char *migrations_dir;
+		char *migrate_user;
+		char *migrate_password;
+		char *migrate_password_file;
+	} database;
+	struct {
+		int default_limit;
+		int max_limit;
+	} api;
+	struct {
+		char *level;
+		bool access_log;
+	} log;
+};
+
+#define CONFIG_ERR_SIZE 256
+
+/* Fills every key with its default. Call config_release() when done. */
+void config_init(struct config *cfg);
+/* Frees every string; safe to call twice. */
+void config_release(struct config *cfg);
+
+/*
+ * Sets one key from its text form, with the same parsing and range checks for
+ * the file, the environment and flags. Returns 0, or -1 with a message in err.
+ */
+int config_set(struct config *cfg, const char *section, const char *key,
+	       const char *value, char *err, size_t errlen);
+/* "section.key=value", as given to --set. */
+int config_set_pair(struct config *cfg, const char *pair, char *err, size_t errlen);
+/* Reads an INI file; unknown sections or keys are errors (typos must not pass). */
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
+/* Applies TASKAPI_<SECTION>_<KEY> variables found in envp (NULL-terminated). */
+int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t errlen);
+/*
+ * Cross-key checks and secret loading: reads password_file (refusing a file
+ * that others can read) into password. Returns 0 or -1 with err.
+ */
+int config_finish(struct config *cfg, char *err, size_t errlen);
+
+/* Pool size after defaults: pool_size, or threads when pool_size is 0. */
+int config_pool_size(const struct config *cfg);
+
+/* Writes the effective configuration as INI, with secrets masked. */
+void config_dump(const struct config *cfg, FILE *out);
+
+/* Reads a secret file: refuses files readable by group/others' write or world read. */
+int config_read_secret_file(const char *path, char **out, char *err, size_t errlen);
+
+#endif

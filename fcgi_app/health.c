@@ -1,0 +1,37 @@
+#include "health.h"
+
+#include <stdio.h>
+
+#include "task_store.h"
+
+void health_live(struct handler_ctx *ctx)
+{
+	response_json(ctx->resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void health_ready(struct handler_ctx *ctx)
+{
+	struct db_conn *conn = app_acquire_db(ctx);
+	unsigned version = 0;
+	enum store_status status;
+	char detail[160];
+
+	if (conn == NULL)
+		return;
+	status = task_store_schema_version(conn, &version);
+	db_pool_release(ctx->app->pool, conn);
+	if (status != STORE_OK) {
+		app_store_failure(ctx, status);
+		return;
+	}
+	if (version < TASK_STORE_SCHEMA_VERSION) {
+		snprintf(detail, sizeof detail,
+			 "database schema is at version %u, this build needs %u: run 'taskapi migrate'",
+			 version, TASK_STORE_SCHEMA_VERSION);
+		response_error(ctx->resp, 503, detail);
+		response_header(ctx->resp, "Retry-After", "5");
+		return;
+	}
+	response_json(ctx->resp, 200, json_pack("{s:s, s:i}", "status", "ready",
+						"schema_version", (json_int_t)version));
+}

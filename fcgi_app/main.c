@@ -1,0 +1,220 @@
+/*
+ * taskapi: a Task API served over FastCGI, backed by MariaDB.
+ * This file is the command line: it reads the configuration and hands over
+ * to the migration runner or the server.
+ */
+#include "config.h"
+
+#include <fcgiapp.h>
+#include <getopt.h>
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "db_pool.h"
+#include "log.h"
+#include "migrate.h"
+#include "server.h"
+#include "task_store.h"
+
+extern char **environ;
+
+#ifndef TASKAPI_CONFIG_FILE
+#define TASKAPI_CONFIG_FILE "/etc/taskapi/taskapi.ini"
+#endif
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: taskapi [options] [serve]     serve FastCGI requests (the default)\n"
+		"       taskapi [options] migrate     apply pending database migrations\n"
+		"       taskapi --check-config [options]\n"
+		"\n"
+		"options:\n"
+		"  -c, --config FILE        INI configuration file (default %s if it exists,\n"
+		"                           or $TASKAPI_CONFIG)\n"
+		"  -s, --set SECTION.KEY=VALUE\n"
+		"                           override one configuration key (repeatable)\n"
+		"  -t, --check-config       validate the configuration and exit\n"
+		"      --print-config       print the effective configuration (secrets masked) and exit\n"
+		"  -h, --help               show this help and exit\n"
+		"  -V, --version            show the version and exit\n"
+		"\n"
+		"Every key can also be set with an environment variable TASKAPI_<SECTION>_<KEY>,\n"
+		"e.g. TASKAPI_SERVER_LISTEN=/run/taskapi/taskapi.sock. Precedence: file, then\n"
+		"environment, then --set. See taskapi(8) and docs/configuration.md.\n",
+		TASKAPI_CONFIG_FILE);
+}
+
+static void die(const char *msg)
+{
+	fprintf(stderr, "taskapi: error: %s\n", msg);
+	exit(1);
+}
+
+struct cli {
+	const char *config_file;
+	const char **sets;
+	int n_sets;
+	int check_only;
+	int print_config;
+	const char *command;
+};
+
+static void parse_cli(int argc, char **argv, struct cli *cli)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "print-config", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	memset(cli, 0, sizeof *cli);
+	cli->sets = calloc((size_t)argc, sizeof *cli->sets);
+	if (cli->sets == NULL)
+		die("out of memory");
+	while ((opt = getopt_long(argc, argv, "c:s:thV", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': cli->config_file = optarg; break;
+		case 's': cli->sets[cli->n_sets++] = optarg; break;
+		case 't': cli->check_only = 1; break;
+		case 'P': cli->print_config = 1; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("taskapi %s\n", PACKAGE_VERSION); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	cli->command = optind < argc ? argv[optind++] : "serve";
+	if (optind < argc || (strcmp(cli->command, "serve") != 0 && strcmp(cli->command, "migrate") != 0)) {
+		fprintf(stderr, "taskapi: error: unknown command '%s'\n", cli->command);
+		usage(stderr);
+		exit(2);
+	}
+}
+
+static void load_config(const struct cli *cli, struct config *cfg)
+{
+	const char *file = cli->config_file ? cli->config_file : getenv("TASKAPI_CONFIG");
+	char err[CONFIG_ERR_SIZE];
+	enum log_level level;
+
+	config_init(cfg);
+	if (file == NULL && access(TASKAPI_CONFIG_FILE, R_OK) == 0)
+		file = TASKAPI_CONFIG_FILE;
+	if (file != NULL && config_load_file(cfg, file, err, sizeof err) < 0)
+		die(err);
+	if (config_apply_env(cfg, environ, err, sizeof err) < 0)
+		die(err);
+	for (int i = 0; i < cli->n_sets; i++)
+		if (config_set_pair(cfg, cli->sets[i], err, sizeof err) < 0)
+			die(err);
+	if (config_finish(cfg, err, sizeof err) < 0)
+		die(err);
+	/* Secrets stay in the config struct only, not in what /proc/PID/environ shows children. */
+	unsetenv("TASKAPI_DATABASE_PASSWORD");
+	unsetenv("TASKAPI_DATABASE_MIGRATE_PASSWORD");
+	log_level_parse(cfg->log.level, &level);
+	log_set_level(level);
+}
+
+/* Refuses to serve against a schema older than this build expects. */
+static void check_schema(struct db_pool *pool)
+{
+	struct db_conn *conn;
+	unsigned version = 0;
+	char err[512];
+
+	if (db_pool_acquire(pool, &conn, err, sizeof err) != DB_ACQUIRED)
+		die(err);
+	if (task_store_schema_version(conn, &version) != STORE_OK) {
+		db_pool_release(pool, conn);
+		die("cannot read the schema version from schema_migrations");
+	}
+	db_pool_release(pool, conn);
+	if (version < TASK_STORE_SCHEMA_VERSION) {
+		snprintf(err, sizeof err,
+			 "the database schema is at version %u but this taskapi needs version %u: "
+			 "run 'taskapi migrate' first", version, TASK_STORE_SCHEMA_VERSION);
+		die(err);
+	}
+}
+
+static int serve(const struct config *cfg)
+{
+	struct db_options opt = {
+		.socket = cfg->database.socket,
+		.host = cfg->database.host,
+		.port = (unsigned)cfg->database.port,
+		.user = cfg->database.user,
+		.password = cfg->database.password,
+		.database = cfg->database.name,
+		.connect_timeout_s = (unsigned)cfg->database.connect_timeout_s,
+		.read_timeout_s = (unsigned)cfg->database.read_timeout_s,
+		.write_timeout_s = (unsigned)cfg->database.write_timeout_s,
+	};
+	struct app app;
+	char err[512];
+	int listen_fd, rc;
+
+	if (geteuid() == 0 && !cfg->server.allow_root)
+		die("refusing to run as root: run taskapi as an unprivileged user "
+		    "(or set server.allow_root = true)");
+	app.cfg = cfg;
+	app.pool = db_pool_new(&opt, (unsigned)config_pool_size(cfg),
+			       (unsigned)cfg->database.acquire_timeout_ms,
+			       (unsigned)cfg->database.validation_idle_ms);
+	check_schema(app.pool);
+	listen_fd = server_open_listener(cfg, err, sizeof err);
+	if (listen_fd < 0)
+		die(err);
+	server_prepare_signals();
+	if (FCGX_Init() != 0)
+		die("FCGX_Init failed");
+	rc = server_run(cfg, &app, listen_fd);
+	if (cfg->server.listen[0] != '\0' && strchr(cfg->server.listen, '/') != NULL)
+		unlink(cfg->server.listen);
+	db_pool_free(app.pool);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	struct config cfg;
+	char err[1024];
+	int rc = 0;
+
+	parse_cli(argc, argv, &cli);
+	load_config(&cli, &cfg);
+	if (cli.print_config)
+		config_dump(&cfg, stdout);
+	if (cli.check_only || cli.print_config) {
+		if (cli.check_only)
+			printf("taskapi: configuration ok\n");
+		goto out;
+	}
+	/* Not thread-safe: must run before any thread exists. */
+	if (mysql_library_init(0, NULL, NULL) != 0)
+		die("cannot initialise the MariaDB client library");
+	if (strcmp(cli.command, "migrate") == 0) {
+		if (migrate_run(&cfg, stdout, err, sizeof err) < 0) {
+			fprintf(stderr, "taskapi: error: %s\n", err);
+			rc = 1;
+		}
+	} else {
+		rc = serve(&cfg);
+	}
+	mysql_library_end();
+out:
+	config_release(&cfg);
+	free(cli.sets);
+	return rc;
+}

@@ -1,0 +1,248 @@
+#include "migrate.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <mysql.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "db_pool.h"
+#include "xalloc.h"
+
+static int by_version(const void *a, const void *b)
+{
+	const struct migration *x = a, *y = b;
+
+	return (x->version > y->version) - (x->version < y->version);
+}
+
+/* "001_create_tasks.sql" -> 1; -1 for names that are not migrations. */
+static long migration_version(const char *name)
+{
+	size_t len = strlen(name);
+	const char *p = name;
+	long v = 0;
+
+	if (len < 6 || strcmp(name + len - 4, ".sql") != 0 || !isdigit((unsigned char)*p))
+		return -1;
+	while (isdigit((unsigned char)*p) && v < 1000000)
+		v = v * 10 + (*p++ - '0');
+	return *p == '_' ? v : -1;
+}
+
+int migrate_scan(const char *dir, struct migration **out, size_t *count, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct migration *list = NULL;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	*count = 0;
+	if (d == NULL) {
+		snprintf(err, errlen, "cannot open migrations folder '%s': %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		long v = migration_version(e->d_name);
+
+		if (v <= 0 || strlen(e->d_name) >= sizeof list->name)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			list = xrealloc(list, cap * sizeof *list);
+		}
+		list[n].version = (unsigned)v;
+		snprintf(list[n].name, sizeof list[n].name, "%s", e->d_name);
+		n++;
+	}
+	closedir(d);
+	qsort(list, n, sizeof *list, by_version);
+	for (size_t i = 1; i < n; i++) {
+		if (list[i].version == list[i - 1].version) {
+			snprintf(err, errlen, "migrations '%s' and '%s' share version %u", list[i - 1].name,
+				 list[i].name, list[i].version);
+			free(list);
+			return -1;
+		}
+	}
+	*out = list;
+	*count = n;
+	return 0;
+}
+
+static int read_file(const char *path, struct buf *out, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char chunk[4096];
+	size_t n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		buf_append(out, chunk, n);
+	if (ferror(f)) {
+		snprintf(err, errlen, "cannot read '%s'", path);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Runs a script of several statements, draining every result. */
+static int run_script(MYSQL *mysql, const char *sql, size_t len, char *err, size_t errlen)
+{
+	int status;
+
+	if (mysql_real_query(mysql, sql, (unsigned long)len) != 0)
+		goto fail;
+	do {
+		MYSQL_RES *res = mysql_store_result(mysql);
+
+		if (res != NULL)
+			mysql_free_result(res);
+		else if (mysql_field_count(mysql) != 0)
+			goto fail;
+		status = mysql_next_result(mysql);
+		if (status > 0)
+			goto fail;
+	} while (status == 0);
+	return 0;
+fail:
+	snprintf(err, errlen, "%s (%u)", mysql_error(mysql), mysql_errno(mysql));
+	return -1;
+}
+
+static int applied_version(MYSQL *mysql, unsigned *version, char *err, size_t errlen)
+{
+	static const char create[] =
+		"CREATE TABLE IF NOT EXISTS schema_migrations ("
+		" version INT UNSIGNED NOT NULL PRIMARY KEY,"
+		" name VARCHAR(255) NOT NULL,"
+		" applied_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP"
+		") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+	static const char query[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if (run_script(mysql, create, sizeof create - 1, err, errlen) < 0 ||
+	    mysql_real_query(mysql, query, sizeof query - 1) != 0 ||
+	    (res = mysql_store_result(mysql)) == NULL) {
+		if (*err == '\0')
+			snprintf(err, errlen, "%s (%u)", mysql_error(mysql), mysql_errno(mysql));
+		return -1;
+	}
+	row = mysql_fetch_row(res);
+	*version = row && row[0] ? (unsigned)strtoul(row[0], NULL, 10) : 0;
+	mysql_free_result(res);
+	return 0;
+}
+
+static int record(MYSQL *mysql, const struct migration *m, char *err, size_t errlen)
+{
+	static const char sql[] = "INSERT INTO schema_migrations (version, name) VALUES (?, ?)";
+	MYSQL_STMT *stmt = mysql_stmt_init(mysql);
+	MYSQL_BIND bind[2];
+	unsigned version = m->version;
+	char name[sizeof m->name];
+	unsigned long name_len = strlen(m->name);
+	int rc = -1;
+
+	if (stmt == NULL)
+		goto out;
+	memset(bind, 0, sizeof bind);
+	bind[0].buffer_type = MYSQL_TYPE_LONG;
+	bind[0].buffer = &version;
+	bind[0].is_unsigned = 1;
+	bind[1].buffer_type = MYSQL_TYPE_STRING;
+	memcpy(name, m->name, sizeof name); /* MYSQL_BIND wants a mutable buffer */
+	bind[1].buffer = name;
+	bind[1].buffer_length = name_len;
+	bind[1].length = &name_len;
+	if (mysql_stmt_prepare(stmt, sql, sizeof sql - 1) != 0 || mysql_stmt_bind_param(stmt, bind) != 0 ||
+	    mysql_stmt_execute(stmt) != 0) {
+		snprintf(err, errlen, "cannot record migration %s: %s", m->name, mysql_stmt_error(stmt));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (stmt != NULL)
+		mysql_stmt_close(stmt);
+	else
+		snprintf(err, errlen, "out of memory");
+	return rc;
+}
+
+int migrate_run(const struct config *cfg, FILE *out, char *err, size_t errlen)
+{
+	const char *user = cfg->database.migrate_user[0] ? cfg->database.migrate_user : cfg->database.user;
+	const char *password = cfg->database.migrate_user[0] ? cfg->database.migrate_password
+							     : cfg->database.password;
+	struct db_options opt = {
+		.socket = cfg->database.socket,
+		.host = cfg->database.host,
+		.port = (unsigned)cfg->database.port,
+		.user = user,
+		.password = password,
+		.database = cfg->database.name,
+		.connect_timeout_s = (unsigned)cfg->database.connect_timeout_s,
+		/* DDL on a big table can take long; migrations are not request-bound. */
+		.read_timeout_s = 3600,
+		.write_timeout_s = 3600,
+		.client_flags = CLIENT_MULTI_STATEMENTS,
+	};
+	struct migration *list = NULL;
+	size_t n = 0, applied = 0;
+	unsigned current = 0;
+	struct buf sql = BUF_INIT;
+	char path[4096], msg[512];
+	MYSQL *mysql = NULL;
+	int rc = -1;
+
+	*err = '\0';
+	if (migrate_scan(cfg->database.migrations_dir, &list, &n, err, errlen) < 0)
+		goto out;
+	if (n == 0) {
+		snprintf(err, errlen, "no migrations found in '%s'", cfg->database.migrations_dir);
+		goto out;
+	}
+	mysql = db_connect(&opt, err, errlen);
+	if (mysql == NULL || applied_version(mysql, &current, err, errlen) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (list[i].version <= current)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", cfg->database.migrations_dir, list[i].name);
+		buf_reset(&sql);
+		*msg = '\0';
+		if (read_file(path, &sql, err, errlen) < 0)
+			goto out;
+		/* MariaDB commits DDL implicitly: a failed migration is reported, not rolled back. */
+		if (run_script(mysql, sql.data, sql.len, msg, sizeof msg) < 0) {
+			snprintf(err, errlen, "migration %s failed: %s", list[i].name, msg);
+			goto out;
+		}
+		if (record(mysql, &list[i], err, errlen) < 0)
+			goto out;
+		fprintf(out, "applied %s\n", list[i].name);
+		applied++;
+		current = list[i].version;
+	}
+	if (applied == 0)
+		fprintf(out, "schema is up to date at version %u; nothing to do\n", current);
+	else
+		fprintf(out, "schema is now at version %u (%zu migration%s applied)\n", current, applied,
+			applied == 1 ? "" : "s");
+	rc = 0;
+out:
+	if (mysql != NULL)
+		mysql_close(mysql);
+	buf_release(&sql);
+	free(list);
+	return rc;
+}

@@ -1,0 +1,258 @@
+#include "request.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+	enum http_method method;
+	const char *name;
+} methods[] = {
+	{ HTTP_GET, "GET" },       { HTTP_HEAD, "HEAD" },     { HTTP_POST, "POST" },
+	{ HTTP_PUT, "PUT" },       { HTTP_PATCH, "PATCH" },   { HTTP_DELETE, "DELETE" },
+	{ HTTP_OPTIONS, "OPTIONS" },
+};
+
+void request_init(struct request *req)
+{
+	memset(req, 0, sizeof *req);
+	buf_init(&req->path);
+	buf_init(&req->query_store);
+	buf_init(&req->body);
+	req->content_length = -1;
+}
+
+void request_release(struct request *req)
+{
+	buf_release(&req->path);
+	buf_release(&req->query_store);
+	buf_release(&req->body);
+	request_init(req);
+}
+
+void request_reset(struct request *req)
+{
+	buf_reset(&req->path);
+	buf_reset(&req->query_store);
+	buf_reset(&req->body);
+	req->method = HTTP_OTHER;
+	req->method_name = NULL;
+	req->n_query = 0;
+	req->content_type = NULL;
+	req->content_length = -1;
+	req->request_id = NULL;
+	req->if_match = NULL;
+	req->if_none_match = NULL;
+}
+
+enum http_method request_method_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (strcmp(name, methods[i].name) == 0)
+			return methods[i].method;
+	return HTTP_OTHER;
+}
+
+const char *request_method_name(enum http_method method)
+{
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+		if (methods[i].method == method)
+			return methods[i].name;
+	return "OTHER";
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out)
+{
+	buf_reserve(out, len);
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return -1;
+			hi = hexval(in[i + 1]);
+			lo = hexval(in[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		} else if (c == '+' && plus_is_space) {
+			c = ' ';
+		}
+		if (c == '\0')
+			return -1;
+		out->data[out->len++] = c;
+	}
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+int request_parse_query(struct request *req, const char *qs, size_t len)
+{
+	size_t i = 0;
+
+	req->n_query = 0;
+	buf_reset(&req->query_store);
+	while (i < len) {
+		size_t end = i, eq;
+		size_t name_off, value_off, value_len;
+
+		while (end < len && qs[end] != '&')
+			end++;
+		if (end == i) { /* "a=1&&b=2": empty pieces are ignored, as browsers do */
+			i++;
+			continue;
+		}
+		if (req->n_query == REQUEST_MAX_QUERY_PARAMS)
+			return -1;
+		eq = i;
+		while (eq < end && qs[eq] != '=')
+			eq++;
+		name_off = req->query_store.len;
+		if (percent_decode(qs + i, eq - i, true, &req->query_store) < 0)
+			return -1;
+		buf_putc(&req->query_store, '\0');
+		value_off = req->query_store.len;
+		if (eq < end && percent_decode(qs + eq + 1, end - eq - 1, true, &req->query_store) < 0)
+			return -1;
+		value_len = req->query_store.len - value_off;
+		buf_putc(&req->query_store, '\0');
+		/* Offsets, not pointers: the store may move while it grows. */
+		req->query_offsets[req->n_query][0] = name_off;
+		req->query_offsets[req->n_query][1] = value_off;
+		req->query_offsets[req->n_query][2] = value_len;
+		req->n_query++;
+		i = end + 1;
+	}
+	for (size_t k = 0; k < req->n_query; k++) {
+		req->query[k].name = req->query_store.data + req->query_offsets[k][0];
+		req->query[k].value = req->query_store.data + req->query_offsets[k][1];
+		req->query[k].value_len = req->query_offsets[k][2];
+	}
+	return 0;
+}
+
+const struct query_param *request_query_get(const struct request *req, const char *name)
+{
+	for (size_t i = 0; i < req->n_query; i++)
+		if (strcmp(req->query[i].name, name) == 0)
+			return &req->query[i];
+	return NULL;
+}
+
+static int parse_content_length(const char *text, long *out)
+{
+	char *end;
+	long v;
+
+	if (text == NULL || *text == '\0') {
+		*out = -1;
+		return 0;
+	}
+	if (*text < '0' || *text > '9')
+		return -1;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+enum request_status request_parse(struct request *req, request_param_fn get, void *ctx,
+				  char *err, size_t errlen)
+{
+	const char *method = get(ctx, "REQUEST_METHOD");
+	const char *uri = get(ctx, "REQUEST_URI");
+	const char *qs;
+	size_t path_len;
+
+	request_reset(req);
+	req->method_name = method ? method : "";
+	req->method = request_method_parse(req->method_name);
+
+	/* REQUEST_URI is what the client sent (nginx, Apache); CGI hosts may give only PATH_INFO. */
+	if (uri == NULL || *uri == '\0') {
+		const char *script = get(ctx, "SCRIPT_NAME");
+		const char *info = get(ctx, "PATH_INFO");
+
+		buf_puts(&req->path, info && *info ? info : (script ? script : "/"));
+		qs = get(ctx, "QUERY_STRING");
+	} else {
+		const char *q = strchr(uri, '?');
+
+		path_len = q ? (size_t)(q - uri) : strlen(uri);
+		if (percent_decode(uri, path_len, false, &req->path) < 0) {
+			snprintf(err, errlen, "malformed percent-encoding in the request path");
+			return REQUEST_BAD;
+		}
+		qs = get(ctx, "QUERY_STRING");
+		if (qs == NULL && q != NULL)
+			qs = q + 1;
+	}
+	if (req->path.len == 0 || req->path.data[0] != '/') {
+		snprintf(err, errlen, "the request path must start with '/'");
+		return REQUEST_BAD;
+	}
+	if (qs != NULL && request_parse_query(req, qs, strlen(qs)) < 0) {
+		snprintf(err, errlen, "malformed query string (bad percent-encoding, NUL, or more than %d parameters)",
+			 REQUEST_MAX_QUERY_PARAMS);
+		return REQUEST_BAD;
+	}
+	req->content_type = get(ctx, "CONTENT_TYPE");
+	if (req->content_type != NULL && *req->content_type == '\0')
+		req->content_type = NULL;
+	if (parse_content_length(get(ctx, "CONTENT_LENGTH"), &req->content_length) < 0) {
+		snprintf(err, errlen, "invalid Content-Length");
+		return REQUEST_BAD;
+	}
+	req->request_id = get(ctx, "REQUEST_ID");
+	req->if_match = get(ctx, "HTTP_IF_MATCH");
+	req->if_none_match = get(ctx, "HTTP_IF_NONE_MATCH");
+	return REQUEST_OK;
+}
+
+enum request_status request_read_body(struct request *req, long cap, request_read_fn read,
+				      void *ctx)
+{
+	buf_reset(&req->body);
+	if (req->content_length > cap)
+		return REQUEST_TOO_LARGE;
+	for (;;) {
+		long n;
+
+		/* Ask for one byte more than the cap so an oversized body is noticed. */
+		size_t want = (size_t)(cap + 1) - req->body.len;
+
+		if (want > 16384)
+			want = 16384;
+		buf_reserve(&req->body, want);
+		n = read(ctx, req->body.data + req->body.len, want);
+		if (n < 0)
+			return REQUEST_IO_ERROR;
+		if (n == 0)
+			break;
+		req->body.len += (size_t)n;
+		req->body.data[req->body.len] = '\0';
+		if (req->body.len > (size_t)cap)
+			return REQUEST_TOO_LARGE;
+	}
+	if (req->content_length >= 0 && req->body.len < (size_t)req->content_length)
+		return REQUEST_BAD;
+	return REQUEST_OK;
+}

@@ -1,0 +1,106 @@
+#ifndef TASKAPI_REQUEST_H
+#define TASKAPI_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+/*
+ * An HTTP request as taskapi sees it: FastCGI params turned into a struct.
+ * Nothing here knows about libfcgi; params arrive through a getter so the
+ * parser is unit-tested without a socket.
+ *
+ * Header strings (content_type, request_id, ...) are borrowed from the
+ * params and valid until the FastCGI request is finished. Path, query and
+ * body are decoded into buffers the request owns and reuses across requests.
+ */
+
+enum http_method {
+	HTTP_OTHER = 0,
+	HTTP_GET = 1 << 0,
+	HTTP_HEAD = 1 << 1,
+	HTTP_POST = 1 << 2,
+	HTTP_PUT = 1 << 3,
+	HTTP_PATCH = 1 << 4,
+	HTTP_DELETE = 1 << 5,
+	HTTP_OPTIONS = 1 << 6,
+};
+
+#define REQUEST_MAX_QUERY_PARAMS 32
+
+/* A decoded query parameter; name and value are NUL-terminated, without inner NULs. */
+struct query_param {
+	const char *name;
+	const char *value;
+	size_t value_len;
+};
+
+struct request {
+	enum http_method method;
+	const char *method_name;
+	struct buf path;        /* percent-decoded, without the query */
+	struct buf query_store; /* storage for decoded names and values */
+	size_t query_offsets[REQUEST_MAX_QUERY_PARAMS][3]; /* name, value, value length */
+	struct query_param query[REQUEST_MAX_QUERY_PARAMS];
+	size_t n_query;
+	const char *content_type; /* NULL when absent */
+	long content_length;      /* -1 when absent */
+	const char *request_id;   /* nginx's $request_id, or NULL */
+	const char *if_match;
+	const char *if_none_match;
+	struct buf body;
+};
+
+/* Returns a FastCGI param by name, or NULL. */
+typedef const char *(*request_param_fn)(void *ctx, const char *name);
+/* Reads up to n body bytes; returns the count, 0 at end of body, -1 on error. */
+typedef long (*request_read_fn)(void *ctx, char *buf, size_t n);
+
+enum request_status {
+	REQUEST_OK = 0,
+	REQUEST_BAD,          /* 400: malformed path, query or length */
+	REQUEST_TOO_LARGE,    /* 413: body over the cap */
+	REQUEST_IO_ERROR      /* the peer went away while we read */
+};
+
+void request_init(struct request *req);
+void request_release(struct request *req);
+/* Forgets the previous request but keeps the buffers' storage. */
+void request_reset(struct request *req);
+
+enum http_method request_method_parse(const char *name);
+const char *request_method_name(enum http_method method);
+
+/*
+ * Fills method, path, query and headers from the params. On REQUEST_BAD,
+ * err holds a message fit for a client.
+ */
+enum request_status request_parse(struct request *req, request_param_fn get, void *ctx,
+				  char *err, size_t errlen);
+
+/*
+ * Decodes an application/x-www-form-urlencoded query string into req->query.
+ * Returns -1 on a malformed escape, an encoded NUL, or too many parameters.
+ */
+int request_parse_query(struct request *req, const char *qs, size_t len);
+
+/* First value of a query parameter, or NULL. */
+const struct query_param *request_query_get(const struct request *req, const char *name);
+
+/*
+ * Reads the body into req->body, at most cap bytes. REQUEST_TOO_LARGE when
+ * the declared or the actual length exceeds cap (the rest is left unread:
+ * the caller must not reuse the connection), REQUEST_BAD when fewer bytes
+ * arrived than CONTENT_LENGTH promised.
+ */
+enum request_status request_read_body(struct request *req, long cap, request_read_fn read,
+				      void *ctx);
+
+/*
+ * Percent-decodes in[0..len) onto out. With plus_is_space, '+' becomes ' '
+ * (query strings). Returns -1 on a malformed escape or an encoded NUL.
+ */
+int percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out);
+
+#endif

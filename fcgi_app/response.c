@@ -1,0 +1,110 @@
+#include "response.h"
+
+#include <string.h>
+
+void response_init(struct response *resp)
+{
+	buf_init(&resp->headers);
+	buf_init(&resp->body);
+	resp->status = 500;
+	resp->has_body = false;
+}
+
+void response_release(struct response *resp)
+{
+	buf_release(&resp->headers);
+	buf_release(&resp->body);
+	response_init(resp);
+}
+
+void response_reset(struct response *resp)
+{
+	buf_reset(&resp->headers);
+	buf_reset(&resp->body);
+	resp->status = 500;
+	resp->has_body = false;
+}
+
+void response_header(struct response *resp, const char *name, const char *value)
+{
+	buf_puts(&resp->headers, name);
+	buf_append(&resp->headers, ": ", 2);
+	buf_puts(&resp->headers, value);
+	buf_append(&resp->headers, "\r\n", 2);
+}
+
+static int dump_to_buf(const char *data, size_t size, void *ctx)
+{
+	buf_append(ctx, data, size);
+	return 0;
+}
+
+void response_dump_json(const json_t *json, struct buf *out)
+{
+	/* Compact separators and raw UTF-8, as FastAPI's JSONResponse writes. */
+	json_dump_callback(json, dump_to_buf, out, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+void response_json(struct response *resp, int status, json_t *json)
+{
+	buf_reset(&resp->body);
+	resp->status = status;
+	resp->has_body = true;
+	if (json == NULL) { /* jansson returns NULL only when it ran out of memory */
+		resp->status = 500;
+		buf_puts(&resp->body, "{\"detail\":\"Internal Server Error\"}");
+		return;
+	}
+	response_dump_json(json, &resp->body);
+	json_decref(json);
+}
+
+void response_error(struct response *resp, int status, const char *detail)
+{
+	response_json(resp, status, json_pack("{s:s}", "detail", detail));
+}
+
+void response_empty(struct response *resp, int status)
+{
+	buf_reset(&resp->body);
+	resp->status = status;
+	resp->has_body = false;
+}
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 428: return "Precondition Required";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Unknown";
+	}
+}
+
+void response_serialize(const struct response *resp, bool head_only, struct buf *out)
+{
+	buf_reset(out);
+	buf_reserve(out, 160 + resp->headers.len + resp->body.len);
+	buf_printf(out, "Status: %d %s\r\n", resp->status, http_reason(resp->status));
+	if (resp->has_body)
+		buf_printf(out, "Content-Type: application/json; charset=utf-8\r\n"
+			   "Content-Length: %zu\r\n", resp->body.len);
+	buf_puts(out, "Cache-Control: no-store\r\n");
+	buf_append(out, resp->headers.data ? resp->headers.data : "", resp->headers.len);
+	buf_append(out, "\r\n", 2);
+	if (resp->has_body && !head_only)
+		buf_append(out, resp->body.data, resp->body.len);
+}

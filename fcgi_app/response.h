@@ -1,0 +1,51 @@
+#ifndef TASKAPI_RESPONSE_H
+#define TASKAPI_RESPONSE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "buf.h"
+
+/*
+ * A response under construction: a status, extra header lines and a JSON
+ * body, serialised by response_serialize() into one buffer so the FastCGI
+ * layer writes it with a single call. Buffers are reused across requests.
+ *
+ * Every response is application/json; charset=utf-8 with
+ * Cache-Control: no-store, except 204 and 304, which carry no body.
+ */
+struct response {
+	int status;
+	struct buf headers; /* "Name: value\r\n" lines beyond the standard ones */
+	struct buf body;
+	bool has_body;
+};
+
+void response_init(struct response *resp);
+void response_release(struct response *resp);
+/* Back to "500, no body", keeping storage: handlers raise it to success last. */
+void response_reset(struct response *resp);
+
+/* Adds a header line. name and value must not contain CR or LF. */
+void response_header(struct response *resp, const char *name, const char *value);
+
+/* Sets status and serialises json as the body. Steals the reference to json. */
+void response_json(struct response *resp, int status, json_t *json);
+/* {"detail": "<detail>"} with the given status. */
+void response_error(struct response *resp, int status, const char *detail);
+/* A status without a body (204, 304). */
+void response_empty(struct response *resp, int status);
+
+/* Appends the compact JSON text of json to out (jansson's dump, no copy). */
+void response_dump_json(const json_t *json, struct buf *out);
+
+/*
+ * Writes the CGI-style response (Status line, headers, blank line, body)
+ * to out. With head_only the body is left out but Content-Length kept.
+ */
+void response_serialize(const struct response *resp, bool head_only, struct buf *out);
+
+/* "OK", "Not Found", ... for a status code. */
+const char *http_reason(int status);
+
+#endif

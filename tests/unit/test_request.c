@@ -1,0 +1,250 @@
+/* Unit tests for request.c: FastCGI params -> struct request, query decoding, body reading. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "request.h"
+
+struct fake_params {
+	const char *const *kv; /* name, value, ..., NULL */
+};
+
+static const char *fake_get(void *ctx, const char *name)
+{
+	const struct fake_params *p = ctx;
+
+	for (size_t i = 0; p->kv[i] != NULL; i += 2)
+		if (strcmp(p->kv[i], name) == 0)
+			return p->kv[i + 1];
+	return NULL;
+}
+
+static enum request_status parse(struct request *req, const char *const *kv)
+{
+	struct fake_params p = { kv };
+	char err[160];
+
+	return request_parse(req, fake_get, &p, err, sizeof err);
+}
+
+START_TEST(test_parse_basic)
+{
+	static const char *const kv[] = {
+		"REQUEST_METHOD", "GET", "REQUEST_URI", "/tasks/?skip=5&limit=2",
+		"QUERY_STRING", "skip=5&limit=2", "REQUEST_ID", "abc123", NULL
+	};
+	struct request req;
+
+	request_init(&req);
+	ck_assert_int_eq(parse(&req, kv), REQUEST_OK);
+	ck_assert_int_eq(req.method, HTTP_GET);
+	ck_assert_str_eq(req.path.data, "/tasks/");
+	ck_assert_uint_eq(req.n_query, 2);
+	ck_assert_str_eq(request_query_get(&req, "skip")->value, "5");
+	ck_assert_str_eq(request_query_get(&req, "limit")->value, "2");
+	ck_assert_ptr_null(request_query_get(&req, "other"));
+	ck_assert_str_eq(req.request_id, "abc123");
+	ck_assert_int_eq(req.content_length, -1);
+	request_release(&req);
+}
+END_TEST
+
+START_TEST(test_parse_decodes_path)
+{
+	static const char *const kv[] = { "REQUEST_METHOD", "PATCH", "REQUEST_URI", "/tasks/%31%32", NULL };
+	struct request req;
+
+	request_init(&req);
+	ck_assert_int_eq(parse(&req, kv), REQUEST_OK);
+	ck_assert_int_eq(req.method, HTTP_PATCH);
+	ck_assert_str_eq(req.path.data, "/tasks/12");
+	request_release(&req);
+}
+END_TEST
+
+START_TEST(test_parse_rejects_bad_path)
+{
+	static const char *const nul[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/tasks/%00", NULL };
+	static const char *const trunc[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/tasks/%4", NULL };
+	static const char *const rel[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "tasks", NULL };
+	struct request req;
+
+	request_init(&req);
+	ck_assert_int_eq(parse(&req, nul), REQUEST_BAD);
+	ck_assert_int_eq(parse(&req, trunc), REQUEST_BAD);
+	ck_assert_int_eq(parse(&req, rel), REQUEST_BAD);
+	request_release(&req);
+}
+END_TEST
+
+START_TEST(test_parse_cgi_fallback)
+{
+	static const char *const kv[] = {
+		"REQUEST_METHOD", "GET", "SCRIPT_NAME", "/cgi-bin/taskapi", "PATH_INFO", "/tasks",
+		"QUERY_STRING", "limit=1", NULL
+	};
+	struct request req;
+
+	request_init(&req);
+	ck_assert_int_eq(parse(&req, kv), REQUEST_OK);
+	ck_assert_str_eq(req.path.data, "/tasks");
+	ck_assert_str_eq(request_query_get(&req, "limit")->value, "1");
+	request_release(&req);
+}
+END_TEST
+
+START_TEST(test_parse_unknown_method_and_length)
+{
+	static const char *const kv[] = {
+		"REQUEST_METHOD", "BREW", "REQUEST_URI", "/", "CONTENT_LENGTH", "12",
+		"CONTENT_TYPE", "application/json", NULL
+	};
+	static const char *const bad_len[] = {
+		"REQUEST_METHOD", "POST", "REQUEST_URI", "/", "CONTENT_LENGTH", "-1", NULL
+	};
+	struct request req;
+
+	request_init(&req);
+	ck_assert_int_eq(parse(&req, kv), REQUEST_OK);
+	ck_assert_int_eq(req.method, HTTP_OTHER);
+	ck_assert_str_eq(req.method_name, "BREW");
+	ck_assert_int_eq(req.content_length, 12);
+	ck_assert_str_eq(req.content_type, "application/json");
+	ck_assert_int_eq(parse(&req, bad_len), REQUEST_BAD);
+	request_release(&req);
+}
+END_TEST
+
+START_TEST(test_query_decoding)
+{
+	struct request req;
+	const char *qs = "title=caf%C3%A9+au+lait&empty=&flag&x=%2B1&&y=a%3Db";
+
+	request_init(&req);
+	ck_assert_int_eq(request_parse_query(&req, qs, strlen(qs)), 0);
+	ck_assert_uint_eq(req.n_query, 5);
+	ck_assert_str_eq(request_query_get(&req, "title")->value, "caf\xc3\xa9 au lait");
+	ck_assert_str_eq(request_query_get(&req, "empty")->value, "");
+	ck_assert_uint_eq(request_query_get(&req, "empty")->value_len, 0);
+	ck_assert_str_eq(request_query_get(&req, "flag")->value, "");
+	ck_assert_str_eq(request_query_get(&req, "x")->value, "+1");
+	ck_assert_str_eq(request_query_get(&req, "y")->value, "a=b");
+	request_release(&req);
+}
+END_TEST
+
+START_TEST(test_query_rejects_malformed)
+{
+	struct request req;
+	char many[32 * 4 + 16];
+
+	request_init(&req);
+	ck_assert_int_eq(request_parse_query(&req, "a=%zz", 5), -1);
+	ck_assert_int_eq(request_parse_query(&req, "a=%", 3), -1);
+	ck_assert_int_eq(request_parse_query(&req, "a=1%00", 6), -1);
+	many[0] = '\0';
+	for (int i = 0; i < REQUEST_MAX_QUERY_PARAMS + 1; i++)
+		strcat(many, "a=1&");
+	ck_assert_int_eq(request_parse_query(&req, many, strlen(many)), -1);
+	request_release(&req);
+}
+END_TEST
+
+START_TEST(test_first_value_wins)
+{
+	struct request req;
+
+	request_init(&req);
+	ck_assert_int_eq(request_parse_query(&req, "limit=1&limit=2", 15), 0);
+	ck_assert_str_eq(request_query_get(&req, "limit")->value, "1");
+	request_release(&req);
+}
+END_TEST
+
+struct chunked_source {
+	const char *data;
+	size_t len, pos, chunk;
+	int fail;
+};
+
+static long chunked_read(void *ctx, char *out, size_t n)
+{
+	struct chunked_source *s = ctx;
+	size_t take = s->len - s->pos;
+
+	if (s->fail)
+		return -1;
+	if (take > n)
+		take = n;
+	if (take > s->chunk)
+		take = s->chunk;
+	memcpy(out, s->data + s->pos, take);
+	s->pos += take;
+	return (long)take;
+}
+
+START_TEST(test_body_reading)
+{
+	struct request req;
+	struct chunked_source src = { "{\"title\":\"x\"}", 13, 0, 3, 0 };
+
+	request_init(&req);
+	ck_assert_int_eq(request_read_body(&req, 64, chunked_read, &src), REQUEST_OK);
+	ck_assert_uint_eq(req.body.len, 13);
+	ck_assert_str_eq(req.body.data, "{\"title\":\"x\"}");
+
+	/* exactly at the cap is fine, one byte over is not */
+	src.pos = 0;
+	ck_assert_int_eq(request_read_body(&req, 13, chunked_read, &src), REQUEST_OK);
+	src.pos = 0;
+	ck_assert_int_eq(request_read_body(&req, 12, chunked_read, &src), REQUEST_TOO_LARGE);
+
+	/* a declared length over the cap is refused before reading */
+	src.pos = 0;
+	req.content_length = 100;
+	ck_assert_int_eq(request_read_body(&req, 64, chunked_read, &src), REQUEST_TOO_LARGE);
+	ck_assert_uint_eq(src.pos, 0);
+
+	/* fewer bytes than promised */
+	req.content_length = 20;
+	ck_assert_int_eq(request_read_body(&req, 64, chunked_read, &src), REQUEST_BAD);
+
+	src.fail = 1;
+	req.content_length = -1;
+	ck_assert_int_eq(request_read_body(&req, 64, chunked_read, &src), REQUEST_IO_ERROR);
+	request_release(&req);
+}
+END_TEST
+
+START_TEST(test_method_names)
+{
+	ck_assert_int_eq(request_method_parse("DELETE"), HTTP_DELETE);
+	ck_assert_int_eq(request_method_parse("get"), HTTP_OTHER);
+	ck_assert_str_eq(request_method_name(HTTP_OPTIONS), "OPTIONS");
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("request");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_parse_basic);
+	tcase_add_test(tc, test_parse_decodes_path);
+	tcase_add_test(tc, test_parse_rejects_bad_path);
+	tcase_add_test(tc, test_parse_cgi_fallback);
+	tcase_add_test(tc, test_parse_unknown_method_and_length);
+	tcase_add_test(tc, test_query_decoding);
+	tcase_add_test(tc, test_query_rejects_malformed);
+	tcase_add_test(tc, test_first_value_wins);
+	tcase_add_test(tc, test_body_reading);
+	tcase_add_test(tc, test_method_names);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,109 @@
+/* Unit tests for validate.c: integer parameters and the 422 detail shape. */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "validate.h"
+
+START_TEST(test_uint_accepts)
+{
+	struct validation v;
+	uint64_t out = 7;
+
+	validation_init(&v);
+	ck_assert_int_eq(validate_uint(&v, "query", "skip", NULL, 0, 100, &out), 0);
+	ck_assert_uint_eq(out, 7); /* absent: default kept */
+	ck_assert_int_eq(validate_uint(&v, "query", "skip", "0", 0, 100, &out), 0);
+	ck_assert_uint_eq(out, 0);
+	ck_assert_int_eq(validate_uint(&v, "query", "skip", "+42", 0, 100, &out), 0);
+	ck_assert_uint_eq(out, 42);
+	ck_assert_int_eq(validate_uint(&v, "query", "skip", "18446744073709551615", 0, UINT64_MAX, &out), 0);
+	ck_assert_uint_eq(out, UINT64_MAX);
+	ck_assert_uint_eq(v.n, 0);
+}
+END_TEST
+
+START_TEST(test_uint_rejects)
+{
+	static const struct {
+		const char *text;
+		const char *type;
+	} cases[] = {
+		{ "", "int_parsing" },
+		{ "abc", "int_parsing" },
+		{ "1.5", "int_parsing" },
+		{ "1e3", "int_parsing" },
+		{ " 1", "int_parsing" },
+		{ "-", "int_parsing" },
+		{ "-1", "greater_than_equal" },
+		{ "0", "greater_than_equal" }, /* min is 1 below */
+		{ "101", "less_than_equal" },
+		{ "99999999999999999999", "less_than_equal" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct validation v;
+		uint64_t out = 5;
+
+		validation_init(&v);
+		ck_assert_int_eq(validate_uint(&v, "query", "limit", cases[i].text, 1, 100, &out), -1);
+		ck_assert_uint_eq(out, 5);
+		ck_assert_uint_eq(v.n, 1);
+		ck_assert_str_eq(v.items[0].type, cases[i].type);
+		ck_assert_str_eq(v.items[0].name, "limit");
+	}
+}
+END_TEST
+
+START_TEST(test_detail_shape_lists_every_problem)
+{
+	struct validation v;
+	uint64_t out;
+	json_t *j, *detail, *first;
+
+	validation_init(&v);
+	validate_uint(&v, "query", "skip", "x", 0, 10, &out);
+	validate_uint(&v, "query", "limit", "-3", 1, 10, &out);
+	j = validation_to_json(&v);
+	detail = json_object_get(j, "detail");
+	ck_assert(json_is_array(detail));
+	ck_assert_uint_eq(json_array_size(detail), 2);
+	first = json_array_get(detail, 0);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(first, "loc"), 0)), "query");
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(first, "loc"), 1)), "skip");
+	ck_assert_str_eq(json_string_value(json_object_get(first, "type")), "int_parsing");
+	ck_assert_str_eq(json_string_value(json_object_get(first, "input")), "x");
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(first, "msg")));
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(test_overflowing_list_is_bounded)
+{
+	struct validation v;
+
+	validation_init(&v);
+	for (int i = 0; i < VALIDATION_MAX + 5; i++)
+		validation_add(&v, "body", "x", "t", NULL, "m%d", i);
+	ck_assert_uint_eq(v.n, VALIDATION_MAX);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("validate");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_uint_accepts);
+	tcase_add_test(tc, test_uint_rejects);
+	tcase_add_test(tc, test_detail_shape_lists_every_problem);
+	tcase_add_test(tc, test_overflowing_list_is_bounded);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
