@@ -1,0 +1,429 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the paths set here are read by the scripts that source it
+# script/lib/stack.sh — the private stack: a MariaDB server, taskapi and nginx, all
+# living in one run folder of the checkout (default run/, or TASKAPI_RUN_DIR) and
+# reachable on 127.0.0.1:TASKAPI_PORT (default 8080). Used by script/server,
+# script/test and the e2e tests. Source common.sh first, then call stack_env.
+#
+# Every process is started by spawn: with setsid, so a Ctrl-C in the terminal reaches
+# only the script, which then stops them in order (nginx, taskapi, mariadbd); with its
+# stdio on log files, so no daemon keeps a caller's pipe open; and with its working
+# folder inside the run folder. Each process is found again through a pid file plus a
+# check that its command line names this run folder, never by its name alone.
+
+# stack_env — derive every path and setting from the environment.
+stack_env() {
+  RUN_DIR=${TASKAPI_RUN_DIR:-$TOP/run}
+  mkdir -p "$RUN_DIR"
+  RUN_DIR=$(cd "$RUN_DIR" && pwd)
+  [[ $RUN_DIR != *[[:space:]]* ]] || die "the run folder must not contain white space: '$RUN_DIR'"
+  PORT=${TASKAPI_PORT:-8080}
+  if ! [[ $PORT =~ ^[0-9]{1,5}$ ]] || [ "$PORT" -lt 1 ] || [ "$PORT" -gt 65535 ]; then
+    die "TASKAPI_PORT must be a TCP port number, not '$PORT'"
+  fi
+
+  # A unix socket path must fit in sockaddr_un (108 bytes). A deep checkout gets its
+  # sockets in a short folder named after the run folder's checksum instead.
+  if [ "${#RUN_DIR}" -le 80 ]; then
+    SOCK_DIR=$RUN_DIR
+  else
+    SOCK_DIR=${TMPDIR:-/tmp}/taskapi-$(printf '%s' "$RUN_DIR" | cksum | cut -d' ' -f1)
+  fi
+
+  DB_DIR=$RUN_DIR/mariadb
+  DB_DATA=$DB_DIR/data
+  DB_SOCK=$SOCK_DIR/mysqld.sock
+  DB_PIDFILE=$DB_DIR/mariadbd.pid
+  DB_LOG=$DB_DIR/error.log
+  DB_NAME=taskapi
+  DB_APP_USER=taskapi_app
+  DB_MIGRATE_USER=taskapi_migrate
+  SECRETS_DIR=$RUN_DIR/secrets
+
+  TASKAPI_BIN=${TASKAPI_BIN:-$TOP/fcgi_app/taskapi}
+  APP_THREADS=${TASKAPI_THREADS:-8}
+  APP_CONF=$RUN_DIR/taskapi.ini
+  APP_SOCK=$SOCK_DIR/taskapi.sock
+  APP_PIDFILE=$RUN_DIR/taskapi.pid
+  APP_LOG=$RUN_DIR/taskapi.log
+  MIGRATE_LOG=$RUN_DIR/migrate.log
+
+  NGX_DIR=$RUN_DIR/nginx
+  NGX_CONF=$NGX_DIR/nginx.conf
+  NGX_PIDFILE=$NGX_DIR/nginx.pid
+  NGX_LOG=$NGX_DIR/error.log
+  # Two nginx workers, each keeping at most `keepalive` idle FastCGI connections
+  # (from nginx/taskapi.conf); nginx_render checks that they stay below APP_THREADS.
+  NGX_WORKERS=2
+
+  STACK_URL=http://127.0.0.1:$PORT
+  DB_PID='' APP_PID='' NGX_PID='' APP_EXIT=''
+}
+
+# spawn DIR LOG COMMAND... — start COMMAND in the background as described above; $!
+# is its pid (setsid does not fork here: a background job of a non-interactive shell
+# is not a process group leader, so setsid simply execs).
+spawn() {
+  local dir=$1 log=$2
+  shift 2
+  (cd "$dir" && exec setsid "$@" </dev/null >>"$log" 2>&1) &
+}
+
+# taskapi_args — the options every taskapi invocation gets. taskapi refuses to run as
+# root unless told otherwise; CI and containers are root, so tell it there.
+taskapi_args() {
+  TASKAPI_ARGS=(--config "$APP_CONF")
+  if is_root; then
+    TASKAPI_ARGS+=(--set server.allow_root=true)
+  fi
+}
+
+# ---- MariaDB ----
+
+# The administrative account: install-db gives root (or the installing user) unix
+# socket authentication, so no admin password exists anywhere.
+db_admin() {
+  mariadb --no-defaults --socket="$DB_SOCK" --user="$(id -un)" --batch --skip-column-names
+}
+
+db_pid() { pid_from_file "$DB_PIDFILE" "--datadir=$DB_DATA"; }
+
+mariadb_start() {
+  local pid install_log=$DB_DIR/install.log deadline
+  local user_opt=()
+  if pid=$(db_pid); then
+    die "mariadbd already runs for $RUN_DIR (pid $pid); stop it first"
+  fi
+  is_root && user_opt=(--user=root)
+  mkdir -p "$DB_DIR/tmp" "$SOCK_DIR"
+  chmod 700 "$DB_DIR"
+  if [ ! -d "$DB_DATA/mysql" ]; then
+    say "mariadb: creating data directory $DB_DATA"
+    rm -rf "$DB_DATA" # a half-made one from an interrupted attempt
+    if ! mariadb-install-db --no-defaults --datadir="$DB_DATA" "${user_opt[@]}" \
+      --auth-root-authentication-method=socket --skip-test-db >"$install_log" 2>&1; then
+      tail -n 20 "$install_log" >&2
+      die "mariadb-install-db failed (full log: $install_log)"
+    fi
+  fi
+  say "mariadb: starting on $DB_SOCK"
+  # --no-defaults: nothing from /etc/mysql; the binary's defaults plus these.
+  # Durable commits (flush at every commit), a small buffer pool, utf8mb4 by default,
+  # no TCP at all.
+  spawn "$DB_DIR" "$DB_DIR/stderr.log" mariadbd --no-defaults "${user_opt[@]}" \
+    --datadir="$DB_DATA" --socket="$DB_SOCK" --pid-file="$DB_PIDFILE" \
+    --log-error="$DB_LOG" --tmpdir="$DB_DIR/tmp" --skip-networking \
+    --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
+    --innodb-flush-log-at-trx-commit=1 \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci
+  DB_PID=$!
+  # mariadbd writes the same pid there itself once it is up; writing it now lets a
+  # stop find a server that is still starting.
+  echo "$DB_PID" >"$DB_PIDFILE"
+  deadline=$((SECONDS + ${TASKAPI_DB_START_TIMEOUT:-60}))
+  # `ping` succeeds once the server accepts connections (even without privileges).
+  until mariadb-admin --no-defaults --socket="$DB_SOCK" --connect-timeout=2 ping >/dev/null 2>&1; do
+    if ! pid_alive "$DB_PID"; then
+      tail -n 20 "$DB_LOG" >&2
+      die "mariadbd exited during start-up (log: $DB_LOG)"
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || die "mariadbd did not answer within ${TASKAPI_DB_START_TIMEOUT:-60}s (log: $DB_LOG)"
+    sleep 0.2
+  done
+}
+
+# mariadb_stop — SIGTERM is mariadbd's clean shutdown; give it a minute to flush.
+mariadb_stop() {
+  local pid
+  if pid=$(db_pid) || { [ -n "$DB_PID" ] && pid=$DB_PID && pid_alive "$pid"; }; then
+    say "mariadb: stopping (pid $pid)"
+    stop_pid mariadbd "$pid" TERM 60 || STACK_FORCED=1
+  fi
+  DB_PID=''
+}
+
+# secret NAME — print the password stored in secrets/NAME.pass, creating it (random,
+# mode 0600) the first time. Hex only, so it needs no quoting in SQL or option files.
+secret() {
+  local file=$SECRETS_DIR/$1.pass
+  if [ ! -s "$file" ]; then
+    (umask 077 && od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$file")
+  fi
+  chmod 600 "$file"
+  cat "$file"
+}
+
+# client_cnf NAME USER PASSWORD — an option file for the mariadb client, so that tests
+# and people never put a password on a command line (where ps shows it).
+client_cnf() {
+  (umask 077 && cat >"$SECRETS_DIR/$1.cnf" <<EOF
+[client]
+user=$2
+password=$3
+socket=$DB_SOCK
+default-character-set=utf8mb4
+EOF
+  )
+}
+
+# mariadb_provision — database, users and grants; safe to repeat on every start.
+# The application user may only read and write rows; schema changes need the
+# migration user.
+mariadb_provision() {
+  local app_pw migrate_pw
+  mkdir -p "$SECRETS_DIR"
+  chmod 700 "$SECRETS_DIR"
+  app_pw=$(secret app)
+  migrate_pw=$(secret migrate)
+  db_admin <<SQL
+DELETE FROM mysql.global_priv WHERE User = '';
+FLUSH PRIVILEGES;
+CREATE DATABASE IF NOT EXISTS \`$DB_NAME\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS '$DB_APP_USER'@'localhost';
+ALTER USER '$DB_APP_USER'@'localhost' IDENTIFIED BY '$app_pw';
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM '$DB_APP_USER'@'localhost';
+GRANT SELECT, INSERT, UPDATE, DELETE ON \`$DB_NAME\`.* TO '$DB_APP_USER'@'localhost';
+CREATE USER IF NOT EXISTS '$DB_MIGRATE_USER'@'localhost';
+ALTER USER '$DB_MIGRATE_USER'@'localhost' IDENTIFIED BY '$migrate_pw';
+REVOKE ALL PRIVILEGES, GRANT OPTION FROM '$DB_MIGRATE_USER'@'localhost';
+GRANT ALL PRIVILEGES ON \`$DB_NAME\`.* TO '$DB_MIGRATE_USER'@'localhost';
+SQL
+  client_cnf app "$DB_APP_USER" "$app_pw"
+  client_cnf migrate "$DB_MIGRATE_USER" "$migrate_pw"
+}
+
+# ---- taskapi ----
+
+# taskapi_render_config — the private stack's taskapi.ini. Passwords stay in their
+# files (password_file), never in the config or the environment.
+taskapi_render_config() {
+  (umask 077 && cat >"$APP_CONF" <<EOF
+; Rendered by script/lib/stack.sh for the private stack in $RUN_DIR — do not edit.
+[server]
+listen = $APP_SOCK
+threads = $APP_THREADS
+socket_mode = 0660
+
+[database]
+socket = $DB_SOCK
+name = $DB_NAME
+user = $DB_APP_USER
+password_file = $SECRETS_DIR/app.pass
+migrations_dir = $TOP/sql
+migrate_user = $DB_MIGRATE_USER
+migrate_password_file = $SECRETS_DIR/migrate.pass
+
+[log]
+level = ${TASKAPI_LOG_LEVEL:-info}
+access_log = true
+EOF
+  )
+}
+
+# taskapi_migrate — apply pending migrations with the migration user. Its output is
+# also kept in migrate.log (script/test scans it for sanitizer reports).
+taskapi_migrate() {
+  taskapi_args
+  say "taskapi migrate"
+  "$TASKAPI_BIN" migrate "${TASKAPI_ARGS[@]}" </dev/null 2>&1 | tee -a "$MIGRATE_LOG" >&2
+}
+
+app_pid() { pid_from_file "$APP_PIDFILE" "$APP_CONF"; }
+
+taskapi_start() {
+  local pid deadline
+  if pid=$(app_pid); then
+    die "taskapi already runs for $RUN_DIR (pid $pid); stop it first"
+  fi
+  [ -x "$TASKAPI_BIN" ] || die "$TASKAPI_BIN not found: build it first (make)"
+  taskapi_args
+  rm -f "$APP_SOCK"
+  say "taskapi: starting on $APP_SOCK (log: $APP_LOG)"
+  spawn "$RUN_DIR" "$APP_LOG" "$TASKAPI_BIN" "${TASKAPI_ARGS[@]}"
+  APP_PID=$!
+  echo "$APP_PID" >"$APP_PIDFILE"
+  deadline=$((SECONDS + 30))
+  until [ -S "$APP_SOCK" ]; do
+    if ! pid_alive "$APP_PID"; then
+      tail -n 20 "$APP_LOG" >&2
+      die "taskapi exited during start-up (log: $APP_LOG)"
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || die "taskapi did not create $APP_SOCK within 30s (log: $APP_LOG)"
+    sleep 0.1
+  done
+}
+
+# taskapi_stop — SIGTERM is taskapi's clean stop; it must exit 0. APP_EXIT keeps the
+# exit status when this shell started it (script/test counts a bad one as a failure).
+taskapi_stop() {
+  local pid
+  if pid=$(app_pid) || { [ -n "$APP_PID" ] && pid=$APP_PID && pid_alive "$pid"; }; then
+    say "taskapi: stopping (pid $pid)"
+    stop_pid taskapi "$pid" TERM 15 || STACK_FORCED=1
+  fi
+  if [ -n "$APP_PID" ]; then
+    APP_EXIT=0
+    wait "$APP_PID" 2>/dev/null || APP_EXIT=$?
+  fi
+  APP_PID=''
+  rm -f "$APP_PIDFILE"
+}
+
+# ---- nginx ----
+
+# nginx_render — the private nginx: nginx/private-stack.conf.in for the main and
+# http contexts, plus the production site nginx/taskapi.conf itself with only its
+# listen address and upstream socket replaced, so the tests exercise the shipped site.
+nginx_render() {
+  local tpl site keepalive user_line=''
+  mkdir -p "$NGX_DIR/tmp" "$NGX_DIR/snippets"
+  # Relative includes resolve against the folder of nginx.conf: give it the stock
+  # fastcgi_params (read from the system, never changed) and our snippet.
+  cp /etc/nginx/fastcgi_params "$NGX_DIR/fastcgi_params"
+  cp "$TOP/nginx/taskapi-fastcgi.conf" "$NGX_DIR/snippets/taskapi-fastcgi.conf"
+
+  site=$(<"$TOP/nginx/taskapi.conf")
+  [[ $site == *"unix:/run/taskapi/taskapi.sock"* && $site == *"listen 80;"* ]] ||
+    die "nginx/taskapi.conf no longer has 'listen 80;' and 'unix:/run/taskapi/taskapi.sock' for script/lib/stack.sh to replace"
+  site=${site//"unix:/run/taskapi/taskapi.sock"/"unix:$APP_SOCK"}
+  site=${site//"listen 80;"/"listen 127.0.0.1:$PORT;"}
+  printf '# Rendered from nginx/taskapi.conf by script/lib/stack.sh — do not edit.\n%s\n' "$site" \
+    >"$NGX_DIR/taskapi-site.conf"
+
+  # RUNTIME.md finding 1: every idle kept-alive FastCGI connection parks one taskapi
+  # thread, so workers x keepalive must leave threads free for new connections.
+  keepalive=$(sed -n 's/^[[:space:]]*keepalive[[:space:]]\{1,\}\([0-9]\{1,\}\);.*/\1/p' "$TOP/nginx/taskapi.conf" | head -n 1)
+  [ -n "$keepalive" ] || die "nginx/taskapi.conf has no 'keepalive N;' in its upstream"
+  [ $((NGX_WORKERS * keepalive)) -lt "$APP_THREADS" ] ||
+    die "$NGX_WORKERS nginx workers x keepalive $keepalive >= $APP_THREADS taskapi threads: idle kept connections would park every thread"
+
+  # nginx's master drops to `user` (default nobody) for its workers only when it runs
+  # as root; the workers must be able to open taskapi's 0660 socket, owned by root then.
+  is_root && user_line='user root;'
+  tpl=$(<"$TOP/nginx/private-stack.conf.in")
+  tpl=${tpl//"@USER_LINE@"/"$user_line"}
+  tpl=${tpl//"@WORKERS@"/"$NGX_WORKERS"}
+  tpl=${tpl//"@NGX_DIR@"/"$NGX_DIR"}
+  printf '%s\n' "$tpl" >"$NGX_CONF"
+}
+
+ngx_cmd() {
+  nginx -p "$NGX_DIR/" -c "$NGX_CONF" -e "$NGX_LOG" "$@"
+}
+
+ngx_pid() { pid_from_file "$NGX_PIDFILE" "$NGX_CONF"; }
+
+nginx_start() {
+  local pid deadline code
+  if pid=$(ngx_pid); then
+    die "nginx already runs for $RUN_DIR (pid $pid); stop it first"
+  fi
+  if port_in_use "$PORT"; then
+    die "port $PORT on 127.0.0.1 is taken; choose another with TASKAPI_PORT=..."
+  fi
+  nginx_render
+  ngx_cmd -t -q || die "nginx rejected $NGX_CONF"
+  say "nginx: starting on $STACK_URL"
+  spawn "$NGX_DIR" "$NGX_DIR/stderr.log" nginx -p "$NGX_DIR/" -c "$NGX_CONF" -e "$NGX_LOG"
+  NGX_PID=$!
+  deadline=$((SECONDS + 30))
+  while :; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$STACK_URL/healthz") || code=000
+    [ "$code" = 200 ] && break
+    pid_alive "$NGX_PID" || die "nginx exited during start-up (log: $NGX_LOG)"
+    if [ -n "$APP_PID" ] && ! pid_alive "$APP_PID"; then
+      tail -n 20 "$APP_LOG" >&2
+      die "taskapi exited (log: $APP_LOG)"
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || die "GET $STACK_URL/healthz did not answer 200 within 30s (last: $code)"
+    sleep 0.1
+  done
+}
+
+# nginx_stop — SIGQUIT lets in-flight requests finish, SIGTERM after 10 s.
+nginx_stop() {
+  local pid
+  if pid=$(ngx_pid) || { [ -n "$NGX_PID" ] && pid=$NGX_PID && pid_alive "$pid"; }; then
+    say "nginx: stopping (pid $pid)"
+    stop_pid nginx "$pid" QUIT 10 || STACK_FORCED=1
+  fi
+  NGX_PID=''
+}
+
+# ---- the whole stack ----
+
+# stack_start — MariaDB (created, provisioned), migrations, taskapi, nginx.
+stack_start() {
+  mariadb_start
+  mariadb_provision
+  taskapi_render_config
+  taskapi_migrate || die "taskapi migrate failed (log: $MIGRATE_LOG)"
+  taskapi_start
+  nginx_start
+}
+
+# stack_leftovers — mariadbd, nginx or taskapi processes that belong to this run
+# folder (their command line names it, or they work inside it: nginx workers and
+# forked taskapi workers may not repeat the master's arguments), as "pid args" lines.
+# A clean stop leaves none.
+stack_leftovers() {
+  python3 - "$RUN_DIR" <<'PY'
+import os, sys
+run = sys.argv[1].rstrip("/") + "/"
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            comm = f.read().strip()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            args = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(") ", 1)[1].split()[0]
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd") + "/"
+        except OSError:
+            cwd = ""
+    except (OSError, IndexError):
+        continue
+    if state == "Z" or comm not in ("mariadbd", "nginx", "taskapi"):
+        continue
+    if run in args + " " or cwd.startswith(run):
+        print(pid, args)
+PY
+}
+
+# stack_stop — front to back, each by its pid; returns 1 if anything had to be killed
+# or is still there afterwards. Safe to call when nothing (or only part) runs.
+stack_stop() {
+  local left
+  STACK_FORCED=0
+  nginx_stop
+  taskapi_stop
+  mariadb_stop
+  left=$(stack_leftovers)
+  if [ -n "$left" ]; then
+    warn "processes of $RUN_DIR still running after stop:"$'\n'"$left"
+    return 1
+  fi
+  [ "$STACK_FORCED" = 0 ]
+}
+
+# stack_supervise — wait while all three run. Returns (1) as soon as one exits on its
+# own, after saying which; signals are the caller's business (its traps).
+stack_supervise() {
+  local name pid rc
+  while :; do
+    # Returns when one of them exits, or when a trapped signal arrives (the trap runs
+    # first). 127 means one was already gone before the call: the loop below sees it.
+    rc=0
+    wait -n "$DB_PID" "$APP_PID" "$NGX_PID" 2>/dev/null || rc=$?
+    for name in mariadbd:"$DB_PID" taskapi:"$APP_PID" nginx:"$NGX_PID"; do
+      pid=${name#*:}
+      if ! pid_alive "$pid"; then
+        warn "${name%%:*} (pid $pid) exited unexpectedly; stopping the rest"
+        return 1
+      fi
+    done
+    # Never spin: should wait fail while all three still run, look again in a second.
+    if [ "$rc" = 127 ]; then sleep 1; fi
+  done
+}
