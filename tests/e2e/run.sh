@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# tests/e2e/run.sh — run every tests/e2e/NN-*.sh in order against a running stack and
+# count their "ok" / "not ok" lines. A test that exits non-zero, prints no assertion or
+# runs past its time limit counts as one more failure.
+#
+# Needs TASKAPI_URL, TASKAPI_RUN_DIR and MYSQL (see lib.sh); script/test provides them.
+# Prints "# e2e: N ok, M not ok" last and, when TASKAPI_E2E_COUNTS names a file, writes
+# "N M" there. Exits 0 only when nothing failed.
+set -euo pipefail
+
+if [ -z "${TASKAPI_URL:-}" ] || [ -z "${TASKAPI_RUN_DIR:-}" ]; then
+  # e.g. run by `make check` without a stack: automake's "skipped" status
+  echo "# e2e tests need a running stack (TASKAPI_URL, TASKAPI_RUN_DIR): use script/test"
+  exit 77
+fi
+
+dir=$(cd "$(dirname "$0")" && pwd)
+limit=${TASKAPI_E2E_TIMEOUT:-300}
+passed=0
+failed=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+shopt -s nullglob
+for t in "$dir"/[0-9][0-9]-*.sh; do
+  name=$(basename "$t")
+  echo "# $name"
+  rc=0
+  # --kill-after: a test that ignores SIGTERM still ends. stdin is not for tests.
+  timeout --kill-after=10 "$limit" bash "$t" </dev/null 2>&1 | tee "$out" || rc=${PIPESTATUS[0]}
+  p=$(grep -c '^ok ' "$out" || true)
+  f=$(grep -c '^not ok ' "$out" || true)
+  if [ "$rc" -ne 0 ]; then
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+      echo "not ok - $name ran longer than ${limit}s"
+    else
+      echo "not ok - $name exited with status $rc"
+    fi
+    f=$((f + 1))
+  elif [ $((p + f)) -eq 0 ]; then
+    echo "not ok - $name made no assertion"
+    f=1
+  fi
+  passed=$((passed + p))
+  failed=$((failed + f))
+done
+
+echo "# e2e: $passed ok, $failed not ok"
+if [ -n "${TASKAPI_E2E_COUNTS:-}" ]; then
+  echo "$passed $failed" >"$TASKAPI_E2E_COUNTS"
+fi
+[ "$failed" -eq 0 ]
