@@ -4,6 +4,7 @@
 
 #include "health.h"
 #include "log.h"
+#include "openapi.h"
 #include "task_store.h"
 #include "tasks.h"
 
@@ -11,6 +12,11 @@ const struct route app_routes[] = {
 	{ HTTP_GET, "/healthz", health_live, "healthz" },
 	{ HTTP_GET, "/readyz", health_ready, "readyz" },
 	{ HTTP_GET, "/tasks", tasks_list, "tasks.list" },
+	{ HTTP_POST, "/tasks", tasks_create, "tasks.create" },
+	{ HTTP_GET, "/tasks/{task_id}", tasks_get, "tasks.get" },
+	{ HTTP_PATCH, "/tasks/{task_id}", tasks_patch, "tasks.patch" },
+	{ HTTP_DELETE, "/tasks/{task_id}", tasks_delete, "tasks.delete" },
+	{ HTTP_GET, "/openapi.json", openapi_serve, "openapi" },
 };
 const size_t app_n_routes = sizeof app_routes / sizeof app_routes[0];
 

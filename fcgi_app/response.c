@@ -59,6 +59,14 @@ void response_json(struct response *resp, int status, json_t *json)
 	json_decref(json);
 }
 
+void response_raw_json(struct response *resp, int status, const char *json, size_t len)
+{
+	buf_reset(&resp->body);
+	buf_append(&resp->body, json, len);
+	resp->status = status;
+	resp->has_body = true;
+}
+
 void response_error(struct response *resp, int status, const char *detail)
 {
 	response_json(resp, status, json_pack("{s:s}", "detail", detail));

@@ -31,6 +31,8 @@ void response_header(struct response *resp, const char *name, const char *value)
 
 /* Sets status and serialises json as the body. Steals the reference to json. */
 void response_json(struct response *resp, int status, json_t *json);
+/* Sets status and a body that already is JSON text (copied). */
+void response_raw_json(struct response *resp, int status, const char *json, size_t len);
 /* {"detail": "<detail>"} with the given status. */
 void response_error(struct response *resp, int status, const char *detail);
 /* A status without a body (204, 304). */

@@ -3,18 +3,38 @@
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
 /* Statement ids index the per-connection cache in db_pool. */
 enum {
 	STMT_LIST = 0,
+	STMT_LIST_BY_STATUS,
+	STMT_GET,
+	STMT_INSERT,
+	STMT_UPDATE,
+	STMT_DELETE,
 	STMT_SCHEMA_VERSION,
+	STMT_COUNT
 };
 
-static const char *const sql_text[] = {
-	[STMT_LIST] = "SELECT id, title, description, is_completed, created_at, updated_at "
-		      "FROM tasks ORDER BY id LIMIT ? OFFSET ?",
+#define TASK_COLUMNS "id, title, description, is_completed, version, created_at, updated_at"
+
+static const char *const sql_text[STMT_COUNT] = {
+	[STMT_LIST] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id > ? "
+		      "ORDER BY id LIMIT ? OFFSET ?",
+	/* Served by the (is_completed, id) index. */
+	[STMT_LIST_BY_STATUS] = "SELECT " TASK_COLUMNS " FROM tasks WHERE is_completed = ? AND id > ? "
+				"ORDER BY id LIMIT ? OFFSET ?",
+	[STMT_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
+	[STMT_INSERT] = "INSERT INTO tasks (title, description, is_completed, version, created_at, updated_at) "
+			"VALUES (?, ?, ?, 1, ?, ?)",
+	/* One statement, so concurrent PATCHes of different fields never undo each other. */
+	[STMT_UPDATE] = "UPDATE tasks SET title = IF(?, ?, title), description = IF(?, ?, description), "
+			"is_completed = IF(?, ?, is_completed), version = version + 1, updated_at = ? "
+			"WHERE id = ? AND version = IF(?, ?, version)",
+	[STMT_DELETE] = "DELETE FROM tasks WHERE id = ? AND version = IF(?, ?, version)",
 	[STMT_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
 };
 
@@ -23,7 +43,7 @@ const char *store_strerror(enum store_status status)
 	switch (status) {
 	case STORE_OK: return "ok";
 	case STORE_NOT_FOUND: return "not found";
-	case STORE_CONFLICT: return "conflict";
+	case STORE_CONFLICT: return "version conflict";
 	case STORE_UNAVAILABLE: return "database unavailable";
 	case STORE_ERROR: return "database error";
 	}
@@ -34,16 +54,20 @@ const char *store_strerror(enum store_status status)
 static enum store_status stmt_failure(struct db_conn *conn, MYSQL_STMT *stmt, unsigned id)
 {
 	unsigned err = stmt ? mysql_stmt_errno(stmt) : conn->last_error;
+	const char *msg = stmt ? mysql_stmt_error(stmt) : "prepare failed";
 
 	if (stmt != NULL)
 		db_conn_note_error(conn, err);
 	if (conn->broken) {
-		log_warn("db: statement %u lost its connection: %s (%u)", id,
-			 stmt ? mysql_stmt_error(stmt) : "prepare failed", err);
+		log_warn("db: statement %u lost its connection: %s (%u)", id, msg, err);
 		return STORE_UNAVAILABLE;
 	}
-	log_error("db: statement %u failed: %s (%u)", id,
-		  stmt ? mysql_stmt_error(stmt) : "prepare failed", err);
+	if (err == ER_STATEMENT_TIMEOUT || err == ER_QUERY_INTERRUPTED || err == ER_LOCK_WAIT_TIMEOUT ||
+	    err == ER_CON_COUNT_ERROR) {
+		log_warn("db: statement %u gave up: %s (%u)", id, msg, err);
+		return STORE_UNAVAILABLE;
+	}
+	log_error("db: statement %u failed: %s (%u)", id, msg, err);
 	return STORE_ERROR;
 }
 
@@ -58,9 +82,63 @@ static void format_time(const MYSQL_TIME *t, char *out, size_t len)
 		 t->minute, t->second);
 }
 
-/* Result columns of every statement that returns tasks, in this order. */
+static void now_utc(MYSQL_TIME *t)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	memset(t, 0, sizeof *t);
+	t->year = (unsigned)tm.tm_year + 1900;
+	t->month = (unsigned)tm.tm_mon + 1;
+	t->day = (unsigned)tm.tm_mday;
+	t->hour = (unsigned)tm.tm_hour;
+	t->minute = (unsigned)tm.tm_min;
+	t->second = (unsigned)tm.tm_sec;
+	t->time_type = MYSQL_TIMESTAMP_DATETIME;
+}
+
+/* ---- binding helpers ----------------------------------------------------- */
+
+static void bind_u64(MYSQL_BIND *b, uint64_t *v)
+{
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = v;
+	b->is_unsigned = 1;
+}
+
+static void bind_u32(MYSQL_BIND *b, unsigned *v)
+{
+	b->buffer_type = MYSQL_TYPE_LONG;
+	b->buffer = v;
+	b->is_unsigned = 1;
+}
+
+static void bind_tiny(MYSQL_BIND *b, signed char *v)
+{
+	b->buffer_type = MYSQL_TYPE_TINY;
+	b->buffer = v;
+}
+
+/* MYSQL_BIND wants a mutable pointer for input strings it only reads. */
+static void bind_text(MYSQL_BIND *b, const char *s, unsigned long *len, my_bool *is_null)
+{
+	b->buffer_type = MYSQL_TYPE_STRING;
+	memcpy(&b->buffer, &s, sizeof s);
+	b->buffer_length = *len;
+	b->length = len;
+	b->is_null = is_null;
+}
+
+static void bind_time(MYSQL_BIND *b, MYSQL_TIME *t)
+{
+	b->buffer_type = MYSQL_TYPE_DATETIME;
+	b->buffer = t;
+}
+
+/* Result columns of every statement that returns tasks (TASK_COLUMNS, in order). */
 struct task_row {
-	MYSQL_BIND bind[6];
+	MYSQL_BIND bind[7];
 	struct task task;
 	my_bool description_null;
 	signed char completed;
@@ -70,9 +148,7 @@ struct task_row {
 static void task_row_bind(struct task_row *r)
 {
 	memset(r->bind, 0, sizeof r->bind);
-	r->bind[0].buffer_type = MYSQL_TYPE_LONGLONG;
-	r->bind[0].buffer = &r->task.id;
-	r->bind[0].is_unsigned = 1;
+	bind_u64(&r->bind[0], &r->task.id);
 	r->bind[1].buffer_type = MYSQL_TYPE_STRING;
 	r->bind[1].buffer = r->task.title;
 	r->bind[1].buffer_length = sizeof r->task.title - 1;
@@ -82,12 +158,10 @@ static void task_row_bind(struct task_row *r)
 	r->bind[2].buffer_length = sizeof r->task.description - 1;
 	r->bind[2].length = &r->task.description_len;
 	r->bind[2].is_null = &r->description_null;
-	r->bind[3].buffer_type = MYSQL_TYPE_TINY;
-	r->bind[3].buffer = &r->completed;
-	r->bind[4].buffer_type = MYSQL_TYPE_DATETIME;
-	r->bind[4].buffer = &r->created;
-	r->bind[5].buffer_type = MYSQL_TYPE_DATETIME;
-	r->bind[5].buffer = &r->updated;
+	bind_tiny(&r->bind[3], &r->completed);
+	bind_u32(&r->bind[4], &r->task.version);
+	bind_time(&r->bind[5], &r->created);
+	bind_time(&r->bind[6], &r->updated);
 }
 
 /* Turns the fetched columns into a complete task (NUL-terminated strings, RFC 3339 times). */
@@ -103,36 +177,27 @@ static void task_row_finish(struct task_row *r)
 	format_time(&r->updated, r->task.updated_at, sizeof r->task.updated_at);
 }
 
-enum store_status task_store_list(struct db_conn *conn, uint64_t skip, unsigned limit,
-				  task_row_fn on_row, void *ctx)
+/* Executes a bound SELECT of tasks and hands each row to on_row. */
+static enum store_status run_select(struct db_conn *conn, MYSQL_STMT *stmt, unsigned id,
+				    MYSQL_BIND *params, task_row_fn on_row, void *ctx, size_t *rows)
 {
-	MYSQL_STMT *stmt = prepared(conn, STMT_LIST);
-	MYSQL_BIND params[2];
-	unsigned long long limit_ull = limit, skip_ull = skip;
 	struct task_row row;
 	enum store_status status = STORE_OK;
 	int rc;
 
-	if (stmt == NULL)
-		return stmt_failure(conn, NULL, STMT_LIST);
-	memset(params, 0, sizeof params);
-	params[0].buffer_type = MYSQL_TYPE_LONGLONG;
-	params[0].buffer = &limit_ull;
-	params[0].is_unsigned = 1;
-	params[1].buffer_type = MYSQL_TYPE_LONGLONG;
-	params[1].buffer = &skip_ull;
-	params[1].is_unsigned = 1;
+	*rows = 0;
 	task_row_bind(&row);
-	if (mysql_stmt_bind_param(stmt, params) != 0 || mysql_stmt_execute(stmt) != 0 ||
+	if ((params != NULL && mysql_stmt_bind_param(stmt, params) != 0) || mysql_stmt_execute(stmt) != 0 ||
 	    mysql_stmt_bind_result(stmt, row.bind) != 0)
-		return stmt_failure(conn, stmt, STMT_LIST);
+		return stmt_failure(conn, stmt, id);
 	while ((rc = mysql_stmt_fetch(stmt)) == 0) {
 		task_row_finish(&row);
+		(*rows)++;
 		if (on_row(ctx, &row.task) != 0)
 			break;
 	}
 	if (rc == 1) {
-		status = stmt_failure(conn, stmt, STMT_LIST);
+		status = stmt_failure(conn, stmt, id);
 	} else if (rc == MYSQL_DATA_TRUNCATED) {
 		log_error("db: a task row did not fit its buffers");
 		status = STORE_ERROR;
@@ -140,6 +205,164 @@ enum store_status task_store_list(struct db_conn *conn, uint64_t skip, unsigned 
 	/* Discards rows left unread when on_row stopped early. */
 	mysql_stmt_free_result(stmt);
 	return status;
+}
+
+/* ---- statements ---------------------------------------------------------- */
+
+enum store_status task_store_list(struct db_conn *conn, const struct task_list_query *q,
+				  task_row_fn on_row, void *ctx)
+{
+	unsigned id = q->completed >= 0 ? STMT_LIST_BY_STATUS : STMT_LIST;
+	MYSQL_STMT *stmt = prepared(conn, id);
+	MYSQL_BIND params[4], *p = params;
+	uint64_t after = q->after_id, limit = q->limit, skip = q->skip;
+	signed char completed = (signed char)(q->completed > 0);
+	size_t rows;
+
+	if (stmt == NULL)
+		return stmt_failure(conn, NULL, id);
+	memset(params, 0, sizeof params);
+	if (q->completed >= 0)
+		bind_tiny(p++, &completed);
+	bind_u64(p++, &after);
+	bind_u64(p++, &limit);
+	bind_u64(p, &skip);
+	return run_select(conn, stmt, id, params, on_row, ctx, &rows);
+}
+
+static int copy_task(void *ctx, const struct task *task)
+{
+	memcpy(ctx, task, sizeof *task);
+	return 1;
+}
+
+enum store_status task_store_get(struct db_conn *conn, uint64_t id, struct task *out)
+{
+	MYSQL_STMT *stmt = prepared(conn, STMT_GET);
+	MYSQL_BIND param;
+	size_t rows;
+	enum store_status status;
+
+	if (stmt == NULL)
+		return stmt_failure(conn, NULL, STMT_GET);
+	memset(&param, 0, sizeof param);
+	bind_u64(&param, &id);
+	status = run_select(conn, stmt, STMT_GET, &param, copy_task, out, &rows);
+	if (status == STORE_OK && rows == 0)
+		return STORE_NOT_FOUND;
+	return status;
+}
+
+enum store_status task_store_create(struct db_conn *conn, const struct task_fields *in,
+				    struct task *out)
+{
+	MYSQL_STMT *stmt = prepared(conn, STMT_INSERT);
+	MYSQL_BIND params[5];
+	unsigned long title_len = in->title_len, description_len = in->description_len;
+	my_bool description_null = in->description == NULL;
+	signed char completed = in->is_completed;
+	MYSQL_TIME now;
+
+	if (stmt == NULL)
+		return stmt_failure(conn, NULL, STMT_INSERT);
+	now_utc(&now);
+	memset(params, 0, sizeof params);
+	bind_text(&params[0], in->title, &title_len, NULL);
+	bind_text(&params[1], in->description ? in->description : "", &description_len, &description_null);
+	bind_tiny(&params[2], &completed);
+	bind_time(&params[3], &now);
+	bind_time(&params[4], &now);
+	if (mysql_stmt_bind_param(stmt, params) != 0 || mysql_stmt_execute(stmt) != 0)
+		return stmt_failure(conn, stmt, STMT_INSERT);
+
+	/* The row is exactly what was sent: answer from it instead of reading it back. */
+	memset(out, 0, sizeof *out);
+	out->id = mysql_stmt_insert_id(stmt);
+	memcpy(out->title, in->title, in->title_len);
+	out->title_len = in->title_len;
+	out->description_null = in->description == NULL;
+	if (in->description != NULL)
+		memcpy(out->description, in->description, in->description_len);
+	out->description_len = in->description ? in->description_len : 0;
+	out->is_completed = in->is_completed;
+	out->version = 1;
+	format_time(&now, out->created_at, sizeof out->created_at);
+	memcpy(out->updated_at, out->created_at, sizeof out->updated_at);
+	return STORE_OK;
+}
+
+/* After a guarded write touched no row: was the task missing, or at another version? */
+static enum store_status explain_miss(struct db_conn *conn, uint64_t id)
+{
+	struct task current;
+	enum store_status status = task_store_get(conn, id, &current);
+
+	return status == STORE_OK ? STORE_CONFLICT : status;
+}
+
+enum store_status task_store_update(struct db_conn *conn, uint64_t id, const struct task_fields *in,
+				    const unsigned *expected_version, struct task *out)
+{
+	MYSQL_STMT *stmt;
+	MYSQL_BIND params[10];
+	signed char set_title = in->set_title, set_description = in->set_description;
+	signed char set_completed = in->set_completed, completed = in->is_completed;
+	signed char check_version = expected_version != NULL;
+	unsigned version = expected_version ? *expected_version : 0;
+	unsigned long title_len = in->title_len, description_len = in->description_len;
+	my_bool description_null = in->description == NULL;
+	MYSQL_TIME now;
+	enum store_status status;
+
+	if (!in->set_title && !in->set_description && !in->set_completed) {
+		/* Nothing to change: the answer is the task as it is. */
+		status = task_store_get(conn, id, out);
+		if (status == STORE_OK && expected_version != NULL && out->version != *expected_version)
+			return STORE_CONFLICT;
+		return status;
+	}
+	stmt = prepared(conn, STMT_UPDATE);
+	if (stmt == NULL)
+		return stmt_failure(conn, NULL, STMT_UPDATE);
+	now_utc(&now);
+	memset(params, 0, sizeof params);
+	bind_tiny(&params[0], &set_title);
+	bind_text(&params[1], in->title ? in->title : "", &title_len, NULL);
+	bind_tiny(&params[2], &set_description);
+	bind_text(&params[3], in->description ? in->description : "", &description_len, &description_null);
+	bind_tiny(&params[4], &set_completed);
+	bind_tiny(&params[5], &completed);
+	bind_time(&params[6], &now);
+	bind_u64(&params[7], &id);
+	bind_tiny(&params[8], &check_version);
+	bind_u32(&params[9], &version);
+	if (mysql_stmt_bind_param(stmt, params) != 0 || mysql_stmt_execute(stmt) != 0)
+		return stmt_failure(conn, stmt, STMT_UPDATE);
+	if (mysql_stmt_affected_rows(stmt) == 0)
+		return explain_miss(conn, id);
+	status = task_store_get(conn, id, out);
+	/* Deleted between our update and the read: the update happened, the task is gone. */
+	return status;
+}
+
+enum store_status task_store_delete(struct db_conn *conn, uint64_t id, const unsigned *expected_version)
+{
+	MYSQL_STMT *stmt = prepared(conn, STMT_DELETE);
+	MYSQL_BIND params[3];
+	signed char check_version = expected_version != NULL;
+	unsigned version = expected_version ? *expected_version : 0;
+
+	if (stmt == NULL)
+		return stmt_failure(conn, NULL, STMT_DELETE);
+	memset(params, 0, sizeof params);
+	bind_u64(&params[0], &id);
+	bind_tiny(&params[1], &check_version);
+	bind_u32(&params[2], &version);
+	if (mysql_stmt_bind_param(stmt, params) != 0 || mysql_stmt_execute(stmt) != 0)
+		return stmt_failure(conn, stmt, STMT_DELETE);
+	if (mysql_stmt_affected_rows(stmt) == 0)
+		return explain_miss(conn, id);
+	return STORE_OK;
 }
 
 enum store_status task_store_schema_version(struct db_conn *conn, unsigned *version)

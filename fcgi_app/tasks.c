@@ -1,8 +1,14 @@
 #include "tasks.h"
 
-#include <stdint.h>
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "validate.h"
+#include "buf.h"
+
+/* ---- representation ------------------------------------------------------ */
 
 json_t *task_to_json(const struct task *t)
 {
@@ -20,10 +26,74 @@ json_t *task_to_json(const struct task *t)
 			 "updated_at", t->updated_at);
 }
 
-static int append_task(void *list, const struct task *task)
+void tasks_format_etag(unsigned version, char *out, size_t outlen)
 {
-	return json_array_append_new(list, task_to_json(task));
+	snprintf(out, outlen, "\"%u\"", version);
 }
+
+int tasks_parse_etags(const char *header, unsigned *out, size_t max)
+{
+	const char *p = header;
+	int n = 0;
+
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return -1;
+		if (p[0] == 'W' && p[1] == '/') /* weak comparison for If-None-Match is fine: versions are exact */
+			p += 2;
+		if (*p == '"') {
+			const char *end = strchr(p + 1, '"');
+			char *stop;
+			unsigned long v;
+
+			if (end == NULL)
+				break;
+			v = strtoul(p + 1, &stop, 10);
+			if (stop == end && end > p + 1 && isdigit((unsigned char)p[1]) && v <= UINT32_MAX &&
+			    (size_t)n < max)
+				out[n++] = (unsigned)v;
+			p = end + 1;
+			continue;
+		}
+		while (*p && *p != ',') /* not an entity tag: skip it */
+			p++;
+	}
+	return n;
+}
+
+static bool etag_matches(int n, const unsigned *versions, unsigned version)
+{
+	if (n < 0)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (versions[i] == version)
+			return true;
+	return false;
+}
+
+static void respond_task(struct handler_ctx *ctx, int status, const struct task *task)
+{
+	char etag[16];
+
+	response_json(ctx->resp, status, task_to_json(task));
+	tasks_format_etag(task->version, etag, sizeof etag);
+	response_header(ctx->resp, "ETag", etag);
+}
+
+static void respond_validation(struct handler_ctx *ctx, struct validation *v)
+{
+	response_json(ctx->resp, 422, validation_to_json(v));
+	validation_release(v);
+}
+
+static void respond_not_found(struct handler_ctx *ctx)
+{
+	response_error(ctx->resp, 404, "Task not found");
+}
+
+/* ---- input --------------------------------------------------------------- */
 
 static const char *query_value(const struct request *req, const char *name)
 {
@@ -32,36 +102,400 @@ static const char *query_value(const struct request *req, const char *name)
 	return p ? p->value : NULL;
 }
 
+/* The {id} path segment as a task id; records a problem and returns -1 if it is not one. */
+static int path_task_id(struct handler_ctx *ctx, struct validation *v, uint64_t *id)
+{
+	char text[32];
+	size_t len = ctx->path_arg_len < sizeof text - 1 ? ctx->path_arg_len : sizeof text - 1;
+
+	memcpy(text, ctx->path_arg, len);
+	text[len] = '\0';
+	if (ctx->path_arg_len > len) {
+		validation_add(v, "path", "task_id", "int_parsing", NULL,
+			       "Input should be a valid integer, unable to parse string as an integer");
+		return -1;
+	}
+	return validate_uint(v, "path", "task_id", text, 1, TASK_ID_MAX, id);
+}
+
+/* Refuses bodies that are not JSON by their Content-Type (415). */
+static int check_media_type(struct handler_ctx *ctx, bool allow_merge_patch)
+{
+	enum body_media media = validate_media_type(ctx->req->content_type);
+	char detail[256];
+
+	if (media == BODY_MEDIA_JSON || (media == BODY_MEDIA_MERGE_PATCH && allow_merge_patch))
+		return 0;
+	snprintf(detail, sizeof detail,
+		 "Unsupported Content-Type '%.80s': send the body as JSON with 'Content-Type: application/json'%s",
+		 ctx->req->content_type, allow_merge_patch ? " or application/merge-patch+json" : "");
+	response_error(ctx->resp, 415, detail);
+	return -1;
+}
+
+static int parse_title(struct validation *v, const json_t *value, struct task_fields *out)
+{
+	if (validate_string_field(v, "title", value, false, false, TASK_TITLE_MAX_CHARS) < 0)
+		return -1;
+	out->set_title = true;
+	out->title = json_string_value(value);
+	out->title_len = json_string_length(value);
+	return 0;
+}
+
+static int parse_description(struct validation *v, const json_t *value, struct task_fields *out)
+{
+	if (validate_string_field(v, "description", value, true, true, TASK_DESCRIPTION_MAX_CHARS) < 0)
+		return -1;
+	out->set_description = true;
+	out->description = json_is_null(value) ? NULL : json_string_value(value);
+	out->description_len = json_is_null(value) ? 0 : json_string_length(value);
+	return 0;
+}
+
+static int parse_completed(struct validation *v, const json_t *value, struct task_fields *out)
+{
+	if (!json_is_boolean(value)) {
+		validation_add(v, "body", "is_completed", "bool_type", json_deep_copy(value),
+			       "Input should be a valid boolean");
+		return -1;
+	}
+	out->set_completed = true;
+	out->is_completed = json_is_true(value);
+	return 0;
+}
+
+int tasks_parse_fields(struct validation *v, json_t *body, bool for_create,
+		       struct task_fields *out)
+{
+	const char *key;
+	json_t *value;
+	size_t before = v->n;
+
+	memset(out, 0, sizeof *out);
+	json_object_foreach(body, key, value) {
+		if (strcmp(key, "title") == 0)
+			parse_title(v, value, out);
+		else if (strcmp(key, "description") == 0)
+			parse_description(v, value, out);
+		else if (strcmp(key, "is_completed") == 0)
+			parse_completed(v, value, out);
+		else
+			validation_add(v, "body", key, "extra_forbidden", json_deep_copy(value),
+				       "Extra inputs are not permitted");
+	}
+	if (for_create && json_object_get(body, "title") == NULL)
+		validation_add(v, "body", "title", "missing", NULL, "Field required");
+	return v->n == before ? 0 : -1;
+}
+
+/* ---- GET /tasks/ --------------------------------------------------------- */
+
+struct list_page {
+	json_t *items;
+	uint64_t last_id;
+	size_t count;
+};
+
+static int append_task(void *ctx, const struct task *task)
+{
+	struct list_page *page = ctx;
+
+	page->last_id = task->id;
+	page->count++;
+	return json_array_append_new(page->items, task_to_json(task));
+}
+
+static void add_next_link(struct handler_ctx *ctx, const struct task_list_query *q, uint64_t last_id)
+{
+	char link[160];
+
+	/* Keyset form whatever the client used: it stays correct while rows are added or removed. */
+	snprintf(link, sizeof link, "</tasks/?after_id=%" PRIu64 "&limit=%u%s>; rel=\"next\"", last_id,
+		 q->limit, q->completed < 0 ? "" : q->completed ? "&completed=true" : "&completed=false");
+	response_header(ctx->resp, "Link", link);
+}
+
 void tasks_list(struct handler_ctx *ctx)
 {
 	const struct config *cfg = ctx->app->cfg;
 	struct validation v;
-	uint64_t skip = 0, limit = (uint64_t)cfg->api.default_limit;
+	struct task_list_query q = { 0, 0, 0, -1 };
+	uint64_t limit = (uint64_t)cfg->api.default_limit;
+	bool completed = false;
+	const char *completed_text = query_value(ctx->req, "completed");
+	struct list_page page = { NULL, 0, 0 };
 	struct db_conn *conn;
 	enum store_status status;
-	json_t *list;
 
 	validation_init(&v);
-	validate_uint(&v, "query", "skip", query_value(ctx->req, "skip"), 0, INT64_MAX, &skip);
+	validate_uint(&v, "query", "skip", query_value(ctx->req, "skip"), 0, INT64_MAX, &q.skip);
 	/* Above the maximum a limit is clamped, not refused: clients asking for "everything" still work. */
 	validate_uint(&v, "query", "limit", query_value(ctx->req, "limit"), 1, UINT64_MAX, &limit);
+	validate_uint(&v, "query", "after_id", query_value(ctx->req, "after_id"), 0, TASK_ID_MAX, &q.after_id);
+	if (validate_bool_text(&v, "query", "completed", completed_text, &completed) == 0 && completed_text)
+		q.completed = completed;
 	if (v.n > 0) {
-		response_json(ctx->resp, 422, validation_to_json(&v));
+		respond_validation(ctx, &v);
 		return;
 	}
-	if (limit > (uint64_t)cfg->api.max_limit)
-		limit = (uint64_t)cfg->api.max_limit;
+	q.limit = (unsigned)(limit > (uint64_t)cfg->api.max_limit ? (uint64_t)cfg->api.max_limit : limit);
 
 	conn = app_acquire_db(ctx);
 	if (conn == NULL)
 		return;
-	list = json_array();
-	status = task_store_list(conn, skip, (unsigned)limit, append_task, list);
+	page.items = json_array();
+	status = task_store_list(conn, &q, append_task, &page);
 	db_pool_release(ctx->app->pool, conn);
 	if (status != STORE_OK) {
-		json_decref(list);
+		json_decref(page.items);
 		app_store_failure(ctx, status);
 		return;
 	}
-	response_json(ctx->resp, 200, list);
+	response_json(ctx->resp, 200, page.items);
+	if (page.count == q.limit)
+		add_next_link(ctx, &q, page.last_id);
+}
+
+/* ---- POST /tasks/ -------------------------------------------------------- */
+
+void tasks_create(struct handler_ctx *ctx)
+{
+	struct validation v;
+	struct task_fields fields;
+	struct task task;
+	struct db_conn *conn;
+	enum store_status status;
+	json_t *body;
+	char location[48];
+
+	if (check_media_type(ctx, false) < 0)
+		return;
+	validation_init(&v);
+	body = validate_json_object(&v, ctx->req->body.data, ctx->req->body.len);
+	if (body == NULL || tasks_parse_fields(&v, body, true, &fields) < 0) {
+		json_decref(body);
+		respond_validation(ctx, &v);
+		return;
+	}
+	if (!fields.set_completed)
+		fields.is_completed = false;
+	conn = app_acquire_db(ctx);
+	if (conn == NULL) {
+		json_decref(body);
+		return;
+	}
+	status = task_store_create(conn, &fields, &task);
+	db_pool_release(ctx->app->pool, conn);
+	json_decref(body);
+	if (status != STORE_OK) {
+		app_store_failure(ctx, status);
+		return;
+	}
+	respond_task(ctx, 201, &task);
+	snprintf(location, sizeof location, "/tasks/%" PRIu64, task.id);
+	response_header(ctx->resp, "Location", location);
+}
+
+/* ---- GET /tasks/{id} ----------------------------------------------------- */
+
+void tasks_get(struct handler_ctx *ctx)
+{
+	struct validation v;
+	struct task task;
+	uint64_t id = 0;
+	struct db_conn *conn;
+	enum store_status status;
+
+	validation_init(&v);
+	if (path_task_id(ctx, &v, &id) < 0) {
+		respond_validation(ctx, &v);
+		return;
+	}
+	conn = app_acquire_db(ctx);
+	if (conn == NULL)
+		return;
+	status = task_store_get(conn, id, &task);
+	db_pool_release(ctx->app->pool, conn);
+	if (status == STORE_NOT_FOUND) {
+		respond_not_found(ctx);
+		return;
+	}
+	if (status != STORE_OK) {
+		app_store_failure(ctx, status);
+		return;
+	}
+	if (ctx->req->if_none_match != NULL) {
+		unsigned versions[TASKS_MAX_ETAGS];
+		int n = tasks_parse_etags(ctx->req->if_none_match, versions, TASKS_MAX_ETAGS);
+
+		if (etag_matches(n, versions, task.version)) {
+			char etag[16];
+
+			response_empty(ctx->resp, 304);
+			tasks_format_etag(task.version, etag, sizeof etag);
+			response_header(ctx->resp, "ETag", etag);
+			return;
+		}
+	}
+	respond_task(ctx, 200, &task);
+}
+
+/* ---- If-Match ------------------------------------------------------------ */
+
+/*
+ * Resolves If-Match into the version a write must be guarded by. Returns 1
+ * with *guard set, 0 when there is no precondition, -1 when the response
+ * (412, 404, 503) is already written.
+ */
+static int if_match_guard(struct handler_ctx *ctx, struct db_conn *conn, uint64_t id, unsigned *guard)
+{
+	unsigned versions[TASKS_MAX_ETAGS];
+	struct task current;
+	enum store_status status;
+	int n;
+
+	if (ctx->req->if_match == NULL)
+		return 0;
+	n = tasks_parse_etags(ctx->req->if_match, versions, TASKS_MAX_ETAGS);
+	if (n == 1) {
+		*guard = versions[0];
+		return 1;
+	}
+	if (n == 0) {
+		response_error(ctx->resp, 412, "Precondition Failed: the task has changed (ETag does not match)");
+		return -1;
+	}
+	/* "*" or several tags: read the current version once, then guard the write with it. */
+	status = task_store_get(conn, id, &current);
+	if (status == STORE_NOT_FOUND) {
+		respond_not_found(ctx);
+		return -1;
+	}
+	if (status != STORE_OK) {
+		app_store_failure(ctx, status);
+		return -1;
+	}
+	if (!etag_matches(n, versions, current.version)) {
+		response_error(ctx->resp, 412, "Precondition Failed: the task has changed (ETag does not match)");
+		return -1;
+	}
+	*guard = current.version;
+	return 1;
+}
+
+static void respond_write_failure(struct handler_ctx *ctx, enum store_status status)
+{
+	if (status == STORE_NOT_FOUND)
+		respond_not_found(ctx);
+	else if (status == STORE_CONFLICT)
+		response_error(ctx->resp, 412, "Precondition Failed: the task has changed (ETag does not match)");
+	else
+		app_store_failure(ctx, status);
+}
+
+/* ---- PATCH /tasks/{id} --------------------------------------------------- */
+
+/* Reads the seed's ?completed= and the merge-patch body into fields; 0 when valid. */
+static int parse_patch(struct handler_ctx *ctx, struct validation *v, json_t **body,
+		       struct task_fields *fields)
+{
+	const char *completed_text = query_value(ctx->req, "completed");
+	bool completed = false;
+	bool has_body = false;
+
+	memset(fields, 0, sizeof *fields);
+	for (size_t i = 0; i < ctx->req->body.len; i++)
+		if (!isspace((unsigned char)ctx->req->body.data[i]))
+			has_body = true;
+	if (has_body) {
+		*body = validate_json_object(v, ctx->req->body.data, ctx->req->body.len);
+		if (*body != NULL)
+			tasks_parse_fields(v, *body, false, fields);
+	}
+	if (validate_bool_text(v, "query", "completed", completed_text, &completed) < 0)
+		return -1;
+	if (completed_text != NULL) {
+		if (fields->set_completed && fields->is_completed != completed) {
+			validation_add(v, "query", "completed", "value_error", json_string(completed_text),
+				       "Value error, 'completed' disagrees with 'is_completed' in the body");
+			return -1;
+		}
+		fields->set_completed = true;
+		fields->is_completed = completed;
+	}
+	if (!has_body && completed_text == NULL)
+		validation_add(v, "query", "completed", "missing", NULL,
+			       "Field required: give ?completed=true|false or a JSON body with the fields to change");
+	return v->n == 0 ? 0 : -1;
+}
+
+void tasks_patch(struct handler_ctx *ctx)
+{
+	struct validation v;
+	struct task_fields fields;
+	struct task task;
+	uint64_t id = 0;
+	unsigned guard = 0;
+	json_t *body = NULL;
+	struct db_conn *conn;
+	enum store_status status;
+	int guarded;
+
+	validation_init(&v);
+	if (path_task_id(ctx, &v, &id) < 0) {
+		respond_validation(ctx, &v);
+		return;
+	}
+	if (ctx->req->body.len > 0 && check_media_type(ctx, true) < 0)
+		return;
+	if (parse_patch(ctx, &v, &body, &fields) < 0) {
+		json_decref(body);
+		respond_validation(ctx, &v);
+		return;
+	}
+	conn = app_acquire_db(ctx);
+	if (conn == NULL)
+		goto out;
+	guarded = if_match_guard(ctx, conn, id, &guard);
+	if (guarded >= 0) {
+		status = task_store_update(conn, id, &fields, guarded ? &guard : NULL, &task);
+		if (status == STORE_OK)
+			respond_task(ctx, 200, &task);
+		else
+			respond_write_failure(ctx, status);
+	}
+	db_pool_release(ctx->app->pool, conn);
+out:
+	json_decref(body);
+}
+
+/* ---- DELETE /tasks/{id} -------------------------------------------------- */
+
+void tasks_delete(struct handler_ctx *ctx)
+{
+	struct validation v;
+	uint64_t id = 0;
+	unsigned guard = 0;
+	struct db_conn *conn;
+	enum store_status status;
+	int guarded;
+
+	validation_init(&v);
+	if (path_task_id(ctx, &v, &id) < 0) {
+		respond_validation(ctx, &v);
+		return;
+	}
+	conn = app_acquire_db(ctx);
+	if (conn == NULL)
+		return;
+	guarded = if_match_guard(ctx, conn, id, &guard);
+	if (guarded >= 0) {
+		status = task_store_delete(conn, id, guarded ? &guard : NULL);
+		if (status == STORE_OK)
+			response_empty(ctx->resp, 204);
+		else
+			respond_write_failure(ctx, status);
+	}
+	db_pool_release(ctx->app->pool, conn);
 }

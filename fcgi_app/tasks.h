@@ -2,19 +2,46 @@
 #define TASKAPI_TASKS_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "app.h"
 #include "task_store.h"
+#include "validate.h"
 
 /*
- * The /tasks resource: parameter validation and HTTP semantics. Storage goes
- * through task_store; no SQL here.
+ * The /tasks resource: input validation and HTTP semantics (status codes,
+ * ETag/If-Match/If-None-Match, Location, Link). Storage goes through
+ * task_store; no SQL here.
  */
 
-/* GET /tasks/?skip=&limit= : a JSON array of tasks ordered by id. */
-void tasks_list(struct handler_ctx *ctx);
+void tasks_list(struct handler_ctx *ctx);   /* GET /tasks/ */
+void tasks_create(struct handler_ctx *ctx); /* POST /tasks/ */
+void tasks_get(struct handler_ctx *ctx);    /* GET /tasks/{id} */
+void tasks_patch(struct handler_ctx *ctx);  /* PATCH /tasks/{id} */
+void tasks_delete(struct handler_ctx *ctx); /* DELETE /tasks/{id} */
 
 /* The JSON object for a task; new reference (NULL only on out-of-memory). */
 json_t *task_to_json(const struct task *task);
+
+/*
+ * Validates a create (for_create) or merge-patch body object into fields.
+ * Strings in *out are borrowed from body. Problems go to v; returns 0 when
+ * the body is valid.
+ */
+int tasks_parse_fields(struct validation *v, json_t *body, bool for_create,
+		       struct task_fields *out);
+
+/* Writes the ETag of a version ("\"3\"") into out. */
+void tasks_format_etag(unsigned version, char *out, size_t outlen);
+
+#define TASKS_MAX_ETAGS 8
+
+/*
+ * Parses an If-Match / If-None-Match value. Returns the number of our ETags
+ * found (versions in out), or -1 for "*". Entity tags that are not ours
+ * count as nothing (they can never match).
+ */
+int tasks_parse_etags(const char *header, unsigned *out, size_t max);
 
 #endif

@@ -1,31 +1,83 @@
 #include "validate.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 void validation_init(struct validation *v)
 {
 	v->n = 0;
 }
 
-void validation_add(struct validation *v, const char *where, const char *name,
-		    const char *type, const char *input, const char *fmt, ...)
+void validation_release(struct validation *v)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		json_decref(v->items[i].input);
+		v->items[i].input = NULL;
+	}
+	v->n = 0;
+}
+
+static struct validation_error *add_item(struct validation *v, const char *where, const char *name,
+					 const char *type, json_t *input)
 {
 	struct validation_error *e;
-	va_list ap;
 
-	if (v->n == VALIDATION_MAX)
-		return;
+	if (v->n == VALIDATION_MAX) {
+		json_decref(input);
+		return NULL;
+	}
 	e = &v->items[v->n++];
 	snprintf(e->where, sizeof e->where, "%s", where);
-	snprintf(e->name, sizeof e->name, "%s", name);
+	snprintf(e->name, sizeof e->name, "%s", name ? name : "");
+	e->index = -1;
 	snprintf(e->type, sizeof e->type, "%s", type);
-	e->has_input = input != NULL;
-	snprintf(e->input, sizeof e->input, "%s", input ? input : "");
+	e->input = input;
+	return e;
+}
+
+void validation_add(struct validation *v, const char *where, const char *name,
+		    const char *type, json_t *input, const char *fmt, ...)
+{
+	struct validation_error *e = add_item(v, where, name, type, input);
+	va_list ap;
+
+	if (e == NULL)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 	va_end(ap);
+}
+
+json_t *validation_to_json(const struct validation *v)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < v->n; i++) {
+		const struct validation_error *e = &v->items[i];
+		json_t *loc = json_pack("[s]", e->where);
+		json_t *item;
+
+		if (e->index >= 0)
+			json_array_append_new(loc, json_integer(e->index));
+		else if (e->name[0] != '\0')
+			json_array_append_new(loc, json_string(e->name));
+		item = json_pack("{s:s, s:o, s:s}", "type", e->type, "loc", loc, "msg", e->msg);
+		if (item != NULL && e->input != NULL)
+			json_object_set(item, "input", e->input);
+		json_array_append_new(list, item);
+	}
+	return json_pack("{s:o}", "detail", list);
+}
+
+/* A query value as JSON for "input": a string when it is valid UTF-8, else null. */
+static json_t *text_input(const char *text)
+{
+	json_t *s = json_string(text);
+
+	return s ? s : json_null();
 }
 
 int validate_uint(struct validation *v, const char *where, const char *name,
@@ -51,30 +103,20 @@ int validate_uint(struct validation *v, const char *where, const char *name,
 		digit = (unsigned)(*p - '0');
 		if (value > (UINT64_MAX - digit) / 10) {
 			/* Too many digits for any range we accept: report the bound. */
-			validation_add(v, where, name, "less_than_equal", text,
+			validation_add(v, where, name, "less_than_equal", text_input(text),
 				       "Input should be less than or equal to %llu",
 				       (unsigned long long)max);
 			return -1;
 		}
 		value = value * 10 + digit;
 	}
-	if (negative && value != 0) {
-		if (min == 0)
-			validation_add(v, where, name, "greater_than_equal", text,
-				       "Input should be greater than or equal to 0");
-		else
-			validation_add(v, where, name, "greater_than_equal", text,
-				       "Input should be greater than or equal to %llu",
-				       (unsigned long long)min);
-		return -1;
-	}
-	if (value < min) {
-		validation_add(v, where, name, "greater_than_equal", text,
+	if ((negative && value != 0) || value < min) {
+		validation_add(v, where, name, "greater_than_equal", text_input(text),
 			       "Input should be greater than or equal to %llu", (unsigned long long)min);
 		return -1;
 	}
 	if (value > max) {
-		validation_add(v, where, name, "less_than_equal", text,
+		validation_add(v, where, name, "less_than_equal", text_input(text),
 			       "Input should be less than or equal to %llu", (unsigned long long)max);
 		return -1;
 	}
@@ -82,23 +124,200 @@ int validate_uint(struct validation *v, const char *where, const char *name,
 	return 0;
 
 not_integer:
-	validation_add(v, where, name, "int_parsing", text,
+	validation_add(v, where, name, "int_parsing", text_input(text),
 		       "Input should be a valid integer, unable to parse string as an integer");
 	return -1;
 }
 
-json_t *validation_to_json(const struct validation *v)
+int validate_bool_text(struct validation *v, const char *where, const char *name,
+		       const char *text, bool *out)
 {
-	json_t *list = json_array();
+	static const char *const yes[] = { "true", "1", "yes", "on" };
+	static const char *const no[] = { "false", "0", "no", "off" };
 
-	for (size_t i = 0; i < v->n; i++) {
-		const struct validation_error *e = &v->items[i];
-		json_t *item = json_pack("{s:s, s:[s,s], s:s}", "type", e->type, "loc", e->where,
-					 e->name, "msg", e->msg);
-
-		if (item != NULL && e->has_input)
-			json_object_set_new(item, "input", json_string(e->input));
-		json_array_append_new(list, item);
+	if (text == NULL)
+		return 0;
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(text, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(text, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
 	}
-	return json_pack("{s:o}", "detail", list);
+	validation_add(v, where, name, "bool_parsing", text_input(text),
+		       "Input should be a valid boolean, unable to interpret input");
+	return -1;
+}
+
+enum body_media validate_media_type(const char *content_type)
+{
+	size_t len;
+
+	if (content_type == NULL)
+		return BODY_MEDIA_JSON; /* curl -X POST --data-binary @file sends none: accept it */
+	while (*content_type == ' ' || *content_type == '\t')
+		content_type++;
+	len = strcspn(content_type, "; \t");
+	if (len == 16 && strncasecmp(content_type, "application/json", 16) == 0)
+		return BODY_MEDIA_JSON;
+	if (len == 28 && strncasecmp(content_type, "application/merge-patch+json", 28) == 0)
+		return BODY_MEDIA_MERGE_PATCH;
+	return BODY_MEDIA_OTHER;
+}
+
+size_t json_text_depth(const char *text, size_t len)
+{
+	size_t depth = 0, deepest = 0;
+	bool in_string = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		if (c == '"') {
+			in_string = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > deepest)
+				deepest = depth;
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return deepest;
+}
+
+json_t *validate_json_object(struct validation *v, const char *body, size_t len)
+{
+	json_error_t error;
+	json_t *root;
+	size_t i = 0;
+
+	while (i < len && isspace((unsigned char)body[i]))
+		i++;
+	if (i == len) {
+		validation_add(v, "body", NULL, "missing", json_null(), "Field required");
+		return NULL;
+	}
+	if (json_text_depth(body, len) > VALIDATE_MAX_JSON_DEPTH) {
+		validation_add(v, "body", NULL, "json_invalid", NULL,
+			       "JSON decode error: nesting deeper than %d levels", VALIDATE_MAX_JSON_DEPTH);
+		return NULL;
+	}
+	/* NULs are let through the parser so they are reported on the field that holds them. */
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &error);
+	if (root == NULL) {
+		struct validation_error *e = add_item(v, "body", NULL, "json_invalid", NULL);
+
+		if (e != NULL) {
+			e->index = error.position;
+			snprintf(e->msg, sizeof e->msg, "JSON decode error: %.120s", error.text);
+		}
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		validation_add(v, "body", NULL, "json_invalid", NULL,
+			       "JSON decode error: the body must be a JSON object, not %s",
+			       json_is_array(root) ? "an array" : "a scalar");
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+size_t utf8_codepoints(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Decodes one code point from valid UTF-8; returns its length in bytes. */
+static size_t utf8_next(const unsigned char *s, size_t len, unsigned *cp)
+{
+	if (s[0] < 0x80 || len < 2) {
+		*cp = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xE0) == 0xC0) {
+		*cp = ((s[0] & 0x1Fu) << 6) | (s[1] & 0x3Fu);
+		return 2;
+	}
+	if ((s[0] & 0xF0) == 0xE0 && len >= 3) {
+		*cp = ((s[0] & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+		return 3;
+	}
+	if (len >= 4) {
+		*cp = ((s[0] & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) |
+		      (s[3] & 0x3Fu);
+		return 4;
+	}
+	*cp = s[0];
+	return 1;
+}
+
+/* Unicode White_Space, plus the zero-width no-break space (BOM) that renders as nothing. */
+static bool is_unicode_space(unsigned cp)
+{
+	return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 ||
+	       cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+	       cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
+}
+
+bool utf8_is_blank(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned cp;
+
+		i += utf8_next((const unsigned char *)s + i, len - i, &cp);
+		if (!is_unicode_space(cp))
+			return false;
+	}
+	return true;
+}
+
+int validate_string_field(struct validation *v, const char *name, const json_t *value,
+			  bool nullable, bool allow_blank, size_t max_chars)
+{
+	const char *s;
+	size_t len;
+
+	if (json_is_null(value) && nullable)
+		return 0;
+	if (!json_is_string(value)) {
+		validation_add(v, "body", name, "string_type", json_deep_copy(value),
+			       "Input should be a valid string");
+		return -1;
+	}
+	s = json_string_value(value);
+	len = json_string_length(value);
+	if (memchr(s, '\0', len) != NULL) {
+		validation_add(v, "body", name, "string_pattern_mismatch", NULL,
+			       "String should not contain NUL (U+0000) characters");
+		return -1;
+	}
+	if (!allow_blank && utf8_is_blank(s, len)) {
+		validation_add(v, "body", name, "string_too_short", json_deep_copy(value),
+			       "String should have at least 1 non-whitespace character");
+		return -1;
+	}
+	if (utf8_codepoints(s, len) > max_chars) {
+		validation_add(v, "body", name, "string_too_long", json_deep_copy(value),
+			       "String should have at most %zu characters", max_chars);
+		return -1;
+	}
+	return 0;
 }

@@ -2,25 +2,27 @@
 #define TASKAPI_VALIDATE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /*
- * Validation in the seed's (FastAPI/pydantic) shape: every problem found is
- * collected, not just the first, and rendered as
+ * Input validation in the seed's (FastAPI/pydantic) shape: every problem
+ * found is collected, not just the first, and rendered as
  *   {"detail": [{"type": ..., "loc": [where, name], "msg": ..., "input": ...}]}
- * The struct is caller-owned with fixed-size text, so collecting errors never
- * allocates (jansson's json_error_t habit).
+ * The struct is caller-owned with fixed-size text (jansson's json_error_t
+ * habit); only the optional "input" values are JSON references, released by
+ * validation_release().
  */
 #define VALIDATION_MAX 16
 
 struct validation_error {
 	char where[8];  /* "query", "body", "path" */
-	char name[48];
+	char name[48];  /* "" for a loc of one element, e.g. ["body"] */
+	long index;     /* >= 0: the second loc element is this number instead of name */
 	char type[32];
-	char msg[128];
-	char input[64]; /* the offending input, truncated; "" when none */
-	int has_input;
+	char msg[160];
+	json_t *input;  /* owned; NULL when none */
 };
 
 struct validation {
@@ -29,20 +31,73 @@ struct validation {
 };
 
 void validation_init(struct validation *v);
-/* Records one problem; extra ones beyond VALIDATION_MAX are dropped. */
-void validation_add(struct validation *v, const char *where, const char *name,
-		    const char *type, const char *input, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+/* Drops the input references; the struct can be reused after validation_init. */
+void validation_release(struct validation *v);
 
 /*
- * Parses a decimal integer parameter (text may be NULL: then *out keeps its
- * default). Range is [min, max]. On failure records a problem under
- * (where, name) and returns -1.
+ * Records one problem. input is stolen (may be NULL). Problems beyond
+ * VALIDATION_MAX are dropped (their input released).
+ */
+void validation_add(struct validation *v, const char *where, const char *name,
+		    const char *type, json_t *input, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+/* {"detail": [...]}; new reference. The validation keeps its own references. */
+json_t *validation_to_json(const struct validation *v);
+
+/* ---- query and path parameters -------------------------------------- */
+
+/*
+ * Parses a decimal integer (text may be NULL: *out keeps its default) within
+ * [min, max]. On failure records a problem under (where, name), returns -1.
  */
 int validate_uint(struct validation *v, const char *where, const char *name,
 		  const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
-/* {"detail": [...]} for the collected problems; new reference. */
-json_t *validation_to_json(const struct validation *v);
+/*
+ * Parses a boolean the way FastAPI does for query parameters: true/false,
+ * 1/0, yes/no, on/off in any case. NULL keeps the default and returns 0.
+ */
+int validate_bool_text(struct validation *v, const char *where, const char *name,
+		       const char *text, bool *out);
+
+/* ---- JSON bodies ----------------------------------------------------- */
+
+/* Nesting depth allowed in a request body; deeper is refused before parsing. */
+#define VALIDATE_MAX_JSON_DEPTH 32
+
+enum body_media {
+	BODY_MEDIA_JSON,        /* application/json (any charset param), or no Content-Type */
+	BODY_MEDIA_MERGE_PATCH, /* application/merge-patch+json */
+	BODY_MEDIA_OTHER
+};
+
+/* Classifies a Content-Type header value (NULL = absent). */
+enum body_media validate_media_type(const char *content_type);
+
+/* Deepest nesting of arrays/objects in a JSON text (strings are skipped). */
+size_t json_text_depth(const char *text, size_t len);
+
+/*
+ * Parses a body that must be a JSON object. On success returns a new
+ * reference. Otherwise records a json_invalid (or missing, for an empty
+ * body) problem and returns NULL.
+ */
+json_t *validate_json_object(struct validation *v, const char *body, size_t len);
+
+/* ---- strings ---------------------------------------------------------- */
+
+/* Unicode code points in valid UTF-8 text. */
+size_t utf8_codepoints(const char *s, size_t len);
+/* True when the text holds only Unicode white space (or nothing). */
+bool utf8_is_blank(const char *s, size_t len);
+
+/*
+ * Checks a string field of a body object: must be a JSON string (or null
+ * when nullable), without NUL characters, not blank when !allow_blank, at
+ * most max_chars code points. Returns 0 when valid.
+ */
+int validate_string_field(struct validation *v, const char *name, const json_t *value,
+			  bool nullable, bool allow_blank, size_t max_chars);
 
 #endif

@@ -1,0 +1,172 @@
+/* Unit tests for the pure parts of tasks.c: body fields, ETags. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tasks.h"
+
+static json_t *parse(const char *text)
+{
+	json_error_t err;
+	json_t *j = json_loads(text, JSON_ALLOW_NUL, &err);
+
+	ck_assert_msg(j != NULL, "bad test JSON: %s", err.text);
+	return j;
+}
+
+static const char *first_type(const struct validation *v, const char *name)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (strcmp(v->items[i].name, name) == 0)
+			return v->items[i].type;
+	return NULL;
+}
+
+START_TEST(test_create_valid)
+{
+	struct validation v;
+	struct task_fields f;
+	json_t *body = parse("{\"title\":\"Buy milk\",\"description\":null,\"is_completed\":true}");
+
+	validation_init(&v);
+	ck_assert_int_eq(tasks_parse_fields(&v, body, true, &f), 0);
+	ck_assert(f.set_title);
+	ck_assert_uint_eq(f.title_len, 8);
+	ck_assert(f.set_description);
+	ck_assert_ptr_null(f.description);
+	ck_assert(f.set_completed && f.is_completed);
+	json_decref(body);
+}
+END_TEST
+
+START_TEST(test_create_lists_every_problem)
+{
+	struct validation v;
+	struct task_fields f;
+	json_t *body = parse("{\"description\": 5, \"is_completed\": \"yes\", \"id\": 3}");
+
+	validation_init(&v);
+	ck_assert_int_eq(tasks_parse_fields(&v, body, true, &f), -1);
+	ck_assert_uint_eq(v.n, 4);
+	ck_assert_str_eq(first_type(&v, "title"), "missing");
+	ck_assert_str_eq(first_type(&v, "description"), "string_type");
+	ck_assert_str_eq(first_type(&v, "is_completed"), "bool_type");
+	ck_assert_str_eq(first_type(&v, "id"), "extra_forbidden");
+	validation_release(&v);
+	json_decref(body);
+}
+END_TEST
+
+START_TEST(test_title_rules)
+{
+	static const struct {
+		const char *body;
+		const char *type; /* NULL = valid */
+	} cases[] = {
+		{ "{\"title\":\"\"}", "string_too_short" },
+		{ "{\"title\":\"   \\t\\n\"}", "string_too_short" },
+		{ "{\"title\":\"\\u3000\\u00a0\"}", "string_too_short" },
+		{ "{\"title\":null}", "string_type" },
+		{ "{\"title\":[\"x\"]}", "string_type" },
+		{ "{\"title\":\"a\\u0000b\"}", "string_pattern_mismatch" },
+		{ "{\"title\":\"12345678901234567890123456789012345678901234567890\"}", NULL },
+		{ "{\"title\":\"123456789012345678901234567890123456789012345678901\"}", "string_too_long" },
+		{ "{\"title\":\" x \"}", NULL },
+		{ "{\"title\":\"\\u0001 bell \\\\ \\\" quote\"}", NULL },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct validation v;
+		struct task_fields f;
+		json_t *body = parse(cases[i].body);
+		int rc;
+
+		validation_init(&v);
+		rc = tasks_parse_fields(&v, body, true, &f);
+		if (cases[i].type == NULL) {
+			ck_assert_msg(rc == 0, "case %zu should be valid", i);
+		} else {
+			ck_assert_msg(rc == -1, "case %zu should be invalid", i);
+			ck_assert_str_eq(first_type(&v, "title"), cases[i].type);
+		}
+		validation_release(&v);
+		json_decref(body);
+	}
+}
+END_TEST
+
+START_TEST(test_fifty_emoji_fit)
+{
+	struct validation v;
+	struct task_fields f;
+	char text[16 + 50 * 4];
+	json_t *body;
+
+	strcpy(text, "{\"title\":\"");
+	for (int i = 0; i < 50; i++)
+		strcat(text, "\xf0\x9f\x98\x80");
+	strcat(text, "\"}");
+	body = parse(text);
+	validation_init(&v);
+	ck_assert_int_eq(tasks_parse_fields(&v, body, true, &f), 0);
+	ck_assert_uint_eq(f.title_len, 200);
+	json_decref(body);
+}
+END_TEST
+
+START_TEST(test_patch_fields_optional)
+{
+	struct validation v;
+	struct task_fields f;
+	json_t *body = parse("{\"description\":null}");
+
+	validation_init(&v);
+	ck_assert_int_eq(tasks_parse_fields(&v, body, false, &f), 0);
+	ck_assert(!f.set_title && f.set_description && !f.set_completed);
+	json_decref(body);
+	body = parse("{}");
+	ck_assert_int_eq(tasks_parse_fields(&v, body, false, &f), 0);
+	ck_assert(!f.set_title && !f.set_description && !f.set_completed);
+	json_decref(body);
+}
+END_TEST
+
+START_TEST(test_etags)
+{
+	unsigned out[TASKS_MAX_ETAGS];
+	char etag[16];
+
+	tasks_format_etag(7, etag, sizeof etag);
+	ck_assert_str_eq(etag, "\"7\"");
+	ck_assert_int_eq(tasks_parse_etags("\"7\"", out, TASKS_MAX_ETAGS), 1);
+	ck_assert_uint_eq(out[0], 7);
+	ck_assert_int_eq(tasks_parse_etags("W/\"3\", \"4\"", out, TASKS_MAX_ETAGS), 2);
+	ck_assert_uint_eq(out[0], 3);
+	ck_assert_uint_eq(out[1], 4);
+	ck_assert_int_eq(tasks_parse_etags("*", out, TASKS_MAX_ETAGS), -1);
+	ck_assert_int_eq(tasks_parse_etags("\"abc\"", out, TASKS_MAX_ETAGS), 0);
+	ck_assert_int_eq(tasks_parse_etags("7", out, TASKS_MAX_ETAGS), 0);
+	ck_assert_int_eq(tasks_parse_etags("\"", out, TASKS_MAX_ETAGS), 0);
+	ck_assert_int_eq(tasks_parse_etags("\"99999999999\"", out, TASKS_MAX_ETAGS), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("tasks");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, test_create_valid);
+	tcase_add_test(tc, test_create_lists_every_problem);
+	tcase_add_test(tc, test_title_rules);
+	tcase_add_test(tc, test_fifty_emoji_fit);
+	tcase_add_test(tc, test_patch_fields_optional);
+	tcase_add_test(tc, test_etags);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
