@@ -301,9 +301,9 @@ int config_read_secret_file(const char *path, char **out, char *err, size_t errl
 		snprintf(err, errlen, "secret file '%s' is not a regular file", path);
 		goto fail;
 	}
-	if (st.st_mode & (S_IROTH | S_IWOTH)) {
+	if (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP)) {
 		snprintf(err, errlen, "secret file '%s' is accessible by others (mode %04o): "
-			 "chmod o-rwx it", path, (unsigned)(st.st_mode & 07777));
+			 "chmod go-w,o-r it", path, (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
 	n = read(fd, data, sizeof data - 1);

@@ -83,7 +83,11 @@ int config_pool_size(const struct config *cfg);
 /* Writes the effective configuration as INI, with secrets masked. */
 void config_dump(const struct config *cfg, FILE *out);
 
-/* Reads a secret file: refuses files readable by group/others' write or world read. */
+/*
+ * Reads the first line of a secret file into *out (replacing it). Refuses a
+ * file that others can read or write, or that its group can write: the owner
+ * and a reading group (mode 0640) are the only ones who may see it.
+ */
 int config_read_secret_file(const char *path, char **out, char *err, size_t errlen);
 
 #endif

@@ -34,8 +34,8 @@ static void usage(FILE *out)
 		"       taskapi --check-config [options]\n"
 		"\n"
 		"options:\n"
-		"  -c, --config FILE        INI configuration file (default %s if it exists,\n"
-		"                           or $TASKAPI_CONFIG)\n"
+		"  -c, --config FILE        INI configuration file (else $TASKAPI_CONFIG, else\n"
+		"                           %s if it exists)\n"
 		"  -s, --set SECTION.KEY=VALUE\n"
 		"                           override one configuration key (repeatable)\n"
 		"  -t, --check-config       validate the configuration and exit\n"
@@ -181,6 +181,11 @@ static int serve(const struct config *cfg)
 	rc = server_run(cfg, &app, listen_fd);
 	if (cfg->server.listen[0] != '\0' && strchr(cfg->server.listen, '/') != NULL)
 		unlink(cfg->server.listen);
+	if (rc == SERVER_ABANDONED) {
+		/* Threads still hold pool connections: leave without tearing down what they use. */
+		fflush(NULL);
+		_exit(0);
+	}
 	db_pool_free(app.pool);
 	return rc;
 }

@@ -429,11 +429,13 @@ int server_run(const struct config *cfg, const struct app *app, int listen_fd)
 			break;
 		if (sig == SIGHUP)
 			log_warn("SIGHUP: reload is not supported yet; restart to apply new configuration");
+		else if (sig == SIGUSR1)
+			log_info("SIGUSR1: logs go to stderr; nothing to reopen");
 	}
 	log_info("received signal %d: stopping", sig);
 	left = stop_workers(&s);
 	if (left > 0)
-		return 0; /* threads still hold requests: exit without freeing what they use */
+		return SERVER_ABANDONED;
 	for (int i = 0; i < s.n_workers; i++) {
 		struct worker *w = &s.workers[i];
 

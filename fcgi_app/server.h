@@ -9,8 +9,8 @@
  * one inherited on fd 0 from a web server or spawn-fcgi), T threads each
  * running FCGX_Accept_r on its own FCGX_Request, and signal handling.
  *
- * SIGTERM and SIGINT stop: no new requests are taken, requests in flight
- * finish (up to server.shutdown_timeout_s), and server_run returns 0.
+ * SIGTERM, SIGINT and SIGQUIT stop: no new requests are taken, requests in
+ * flight finish (up to server.shutdown_timeout_s), and server_run returns.
  */
 
 /*
@@ -25,7 +25,13 @@ int server_open_listener(const struct config *cfg, char *err, size_t errlen);
  */
 void server_prepare_signals(void);
 
-/* Serves on listen_fd until a stop signal. Returns the process exit code. */
+/*
+ * Serves on listen_fd until a stop signal. Returns 0 after a clean stop, or
+ * SERVER_ABANDONED when requests were still running at the shutdown
+ * deadline: their threads still use the app, so the caller must exit
+ * without freeing it.
+ */
+#define SERVER_ABANDONED 100
 int server_run(const struct config *cfg, const struct app *app, int listen_fd);
 
 #endif

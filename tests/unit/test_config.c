@@ -126,10 +126,12 @@ START_TEST(test_password_file)
 	ck_assert_int_eq(config_set(&cfg, "database", "password_file", saved, err, sizeof err), 0);
 	ck_assert_int_eq(config_finish(&cfg, err, sizeof err), 0);
 	ck_assert_str_eq(cfg.database.password, "s3cret");
-	/* readable by others: refused */
+	/* readable by others, or writable by the group: refused */
 	chmod(saved, 0644);
 	ck_assert_int_eq(config_finish(&cfg, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "accessible by others"));
+	chmod(saved, 0660);
+	ck_assert_int_eq(config_finish(&cfg, err, sizeof err), -1);
 	unlink(saved);
 	config_release(&cfg);
 }
