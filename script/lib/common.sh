@@ -114,14 +114,16 @@ build_incremental() {
 # compiled with other flags (say, without ASan) are removed first: make alone would
 # not rebuild them, because only the flags changed.
 build_fresh() {
-  local before after
+  local before=none after
   build_autogen
-  before=$(cd "$TOP" && ./config.status --config 2>/dev/null) || before=
+  if [ -x "$TOP/config.status" ]; then
+    before=$(cd "$TOP" && ./config.status --config)
+  fi
   say "./configure $*"
   (cd "$TOP" && ./configure "$@")
   after=$(cd "$TOP" && ./config.status --config)
-  if [ -n "$before" ] && [ "$before" != "$after" ]; then
-    say "configure flags changed ($before -> $after): make clean"
+  if [ "$before" != none ] && [ "$before" != "$after" ]; then
+    say "configure flags changed ('$before' -> '$after'): make clean"
     make -C "$TOP" clean >/dev/null
   fi
   say "make"

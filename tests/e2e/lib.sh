@@ -37,6 +37,9 @@ e2e_exit() {
   rm -rf "$E2E_TMP"
 }
 trap e2e_exit EXIT
+# Stopped from outside (script/test interrupted, or the time limit): still clean up,
+# quietly, since whoever read our output may be gone.
+trap 'exec >/dev/null 2>&1; exit 143' TERM INT HUP
 
 ok() { printf 'ok - %s\n' "$*"; }
 not_ok() { printf 'not ok - %s\n' "$*"; }

@@ -26,8 +26,11 @@ for t in "$dir"/[0-9][0-9]-*.sh; do
   name=$(basename "$t")
   echo "# $name"
   rc=0
-  # --kill-after: a test that ignores SIGTERM still ends. stdin is not for tests.
-  timeout --kill-after=10 "$limit" bash "$t" </dev/null 2>&1 | tee "$out" || rc=${PIPESTATUS[0]}
+  # --foreground keeps the test in this process group, so that stopping the group
+  # (script/test does on an interrupt) reaches it; --kill-after ends a test that
+  # ignores SIGTERM. stdin is not for tests.
+  timeout --foreground --kill-after=10 "$limit" bash "$t" </dev/null 2>&1 | tee "$out" ||
+    rc=${PIPESTATUS[0]}
   p=$(grep -c '^ok ' "$out" || true)
   f=$(grep -c '^not ok ' "$out" || true)
   if [ "$rc" -ne 0 ]; then

@@ -51,6 +51,7 @@ START_TEST(test_uint_rejects)
 		ck_assert_uint_eq(v.n, 1);
 		ck_assert_str_eq(v.items[0].type, cases[i].type);
 		ck_assert_str_eq(v.items[0].name, "limit");
+		validation_release(&v);
 	}
 }
 END_TEST
@@ -75,6 +76,7 @@ START_TEST(test_detail_shape_lists_every_problem)
 	ck_assert_str_eq(json_string_value(json_object_get(first, "input")), "x");
 	ck_assert_ptr_nonnull(json_string_value(json_object_get(first, "msg")));
 	json_decref(j);
+	validation_release(&v);
 }
 END_TEST
 
@@ -86,7 +88,94 @@ START_TEST(test_overflowing_list_is_bounded)
 	for (int i = 0; i < VALIDATION_MAX + 5; i++)
 		validation_add(&v, "body", "x", "t", NULL, "m%d", i);
 	ck_assert_uint_eq(v.n, VALIDATION_MAX);
+	validation_release(&v);
 }
+
+START_TEST(test_bool_text)
+{
+	struct validation v;
+	bool out = false;
+	static const char *const yes[] = { "true", "TRUE", "1", "yes", "On" };
+	static const char *const bad[] = { "", "2", "t", "truee", "nope" };
+
+	validation_init(&v);
+	for (size_t i = 0; i < 5; i++) {
+		out = false;
+		ck_assert_int_eq(validate_bool_text(&v, "query", "completed", yes[i], &out), 0);
+		ck_assert(out);
+	}
+	ck_assert_int_eq(validate_bool_text(&v, "query", "completed", "Off", &out), 0);
+	ck_assert(!out);
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_int_eq(validate_bool_text(&v, "query", "completed", bad[i], &out), -1);
+	ck_assert_uint_eq(v.n, 5);
+	ck_assert_str_eq(v.items[0].type, "bool_parsing");
+	validation_release(&v);
+}
+END_TEST
+
+START_TEST(test_media_types)
+{
+	ck_assert_int_eq(validate_media_type(NULL), BODY_MEDIA_JSON);
+	ck_assert_int_eq(validate_media_type("application/json"), BODY_MEDIA_JSON);
+	ck_assert_int_eq(validate_media_type("Application/JSON; charset=UTF-8"), BODY_MEDIA_JSON);
+	ck_assert_int_eq(validate_media_type("application/merge-patch+json"), BODY_MEDIA_MERGE_PATCH);
+	ck_assert_int_eq(validate_media_type("application/jsonx"), BODY_MEDIA_OTHER);
+	ck_assert_int_eq(validate_media_type("text/plain"), BODY_MEDIA_OTHER);
+	ck_assert_int_eq(validate_media_type("application/x-www-form-urlencoded"), BODY_MEDIA_OTHER);
+}
+END_TEST
+
+START_TEST(test_json_bodies)
+{
+	static const char *const invalid[] = {
+		"{", "[1]", "5", "\"x\"", "null", "{\"a\":1,\"a\":2}", "{\"a\":\"\xff\"}", "{'a':1}",
+	};
+	struct validation v;
+	char deep[200];
+	json_t *ok;
+
+	for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+		validation_init(&v);
+		ck_assert_ptr_null(validate_json_object(&v, invalid[i], strlen(invalid[i])));
+		ck_assert_uint_eq(v.n, 1);
+		ck_assert_str_eq(v.items[0].type, "json_invalid");
+		validation_release(&v);
+	}
+	validation_init(&v);
+	ck_assert_ptr_null(validate_json_object(&v, "  \n", 3));
+	ck_assert_str_eq(v.items[0].type, "missing");
+	validation_release(&v);
+
+	memset(deep, 0, sizeof deep);
+	for (int i = 0; i < VALIDATE_MAX_JSON_DEPTH + 1; i++)
+		strcat(deep, "[");
+	ck_assert_uint_eq(json_text_depth(deep, strlen(deep)), VALIDATE_MAX_JSON_DEPTH + 1);
+	ck_assert_uint_eq(json_text_depth("{\"a\":\"[[[[\"}", 12), 1);
+	validation_init(&v);
+	ck_assert_ptr_null(validate_json_object(&v, deep, strlen(deep)));
+	ck_assert_str_eq(v.items[0].type, "json_invalid");
+	validation_release(&v);
+
+	validation_init(&v);
+	ok = validate_json_object(&v, " {\"title\":\"x\"} ", 15);
+	ck_assert_ptr_nonnull(ok);
+	ck_assert_uint_eq(v.n, 0);
+	json_decref(ok);
+}
+END_TEST
+
+START_TEST(test_codepoints_and_blank)
+{
+	ck_assert_uint_eq(utf8_codepoints("abc", 3), 3);
+	ck_assert_uint_eq(utf8_codepoints("\xc3\xa9\xf0\x9f\x98\x80", 6), 2);
+	ck_assert(utf8_is_blank("", 0));
+	ck_assert(utf8_is_blank(" \t\r\n", 4));
+	ck_assert(utf8_is_blank("\xe3\x80\x80\xc2\xa0", 5)); /* ideographic space, nbsp */
+	ck_assert(!utf8_is_blank(" a ", 3));
+	ck_assert(!utf8_is_blank("\xcc\x81", 2)); /* a lone combining mark is content */
+}
+END_TEST
 END_TEST
 
 int main(void)
@@ -100,6 +189,10 @@ int main(void)
 	tcase_add_test(tc, test_uint_rejects);
 	tcase_add_test(tc, test_detail_shape_lists_every_problem);
 	tcase_add_test(tc, test_overflowing_list_is_bounded);
+	tcase_add_test(tc, test_bool_text);
+	tcase_add_test(tc, test_media_types);
+	tcase_add_test(tc, test_json_bodies);
+	tcase_add_test(tc, test_codepoints_and_blank);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
