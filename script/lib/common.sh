@@ -106,7 +106,7 @@ build_incremental() {
     (cd "$TOP" && ./configure)
   fi
   say "make"
-  make -C "$TOP" -j2
+  make --no-print-directory -C "$TOP" -j2
 }
 
 # build_fresh [configure args...] — for script/test: always configure with exactly
@@ -124,8 +124,8 @@ build_fresh() {
   after=$(cd "$TOP" && ./config.status --config)
   if [ "$before" != none ] && [ "$before" != "$after" ]; then
     say "configure flags changed ('$before' -> '$after'): make clean"
-    make -C "$TOP" clean >/dev/null
+    make --no-print-directory -C "$TOP" clean >/dev/null
   fi
   say "make"
-  make -C "$TOP" -j2
+  make --no-print-directory -C "$TOP" -j2
 }

@@ -354,6 +354,10 @@ nginx_stop() {
 
 # stack_start — MariaDB (created, provisioned), migrations, taskapi, nginx.
 stack_start() {
+  # Fail before starting anything when nginx could not listen anyway.
+  if port_in_use "$PORT"; then
+    die "port $PORT on 127.0.0.1 is taken; choose another with TASKAPI_PORT=..."
+  fi
   mariadb_start
   mariadb_provision
   taskapi_render_config
