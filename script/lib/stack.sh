@@ -366,14 +366,17 @@ stack_start() {
   nginx_start
 }
 
-# stack_leftovers — mariadbd, nginx or taskapi processes that belong to this run
-# folder (their command line names it, or they work inside it: nginx workers and
-# forked taskapi workers may not repeat the master's arguments), as "pid args" lines.
-# A clean stop leaves none.
+# stack_leftovers — mariadbd, nginx or taskapi processes of this stack, as "pid args"
+# lines; a clean stop leaves none. A process belongs to it when its command line
+# names one of the stack's own files (data folder, taskapi.ini, nginx.conf) or it
+# works in one of the stack's folders (nginx workers and forked taskapi workers need
+# not repeat the master's arguments). Stacks in folders below this one (script/test's
+# run/test inside run/) are not this stack's.
 stack_leftovers() {
-  python3 - "$RUN_DIR" <<'PY'
+  python3 - "$DB_DATA" "$APP_CONF" "$NGX_CONF" -- "$RUN_DIR" "$DB_DIR" "$DB_DATA" "$NGX_DIR" <<'PY'
 import os, sys
-run = sys.argv[1].rstrip("/") + "/"
+sep = sys.argv.index("--")
+files, dirs = sys.argv[1:sep], {d.rstrip("/") for d in sys.argv[sep + 1:]}
 for pid in filter(str.isdigit, os.listdir("/proc")):
     try:
         with open(f"/proc/{pid}/comm") as f:
@@ -383,14 +386,15 @@ for pid in filter(str.isdigit, os.listdir("/proc")):
         with open(f"/proc/{pid}/stat") as f:
             state = f.read().rsplit(") ", 1)[1].split()[0]
         try:
-            cwd = os.readlink(f"/proc/{pid}/cwd") + "/"
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             cwd = ""
     except (OSError, IndexError):
         continue
     if state == "Z" or comm not in ("mariadbd", "nginx", "taskapi"):
         continue
-    if run in args + " " or cwd.startswith(run):
+    words = args.replace("=", " ").split()
+    if any(f in words for f in files) or cwd in dirs:
         print(pid, args)
 PY
 }
