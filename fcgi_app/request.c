@@ -74,32 +74,28 @@ static int hexval(char c)
 	return -1;
 }
 
-int percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out)
+void percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out)
 {
 	buf_reserve(out, len);
 	for (size_t i = 0; i < len; i++) {
 		char c = in[i];
 
-		if (c == '%') {
-			int hi, lo;
+		if (c == '%' && i + 2 < len) {
+			int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
 
-			if (i + 2 >= len)
-				return -1;
-			hi = hexval(in[i + 1]);
-			lo = hexval(in[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = (char)(hi * 16 + lo);
-			i += 2;
+			/* "%00" stays encoded: decoded values are C strings and must not be cut short. */
+			if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
+				c = (char)(hi * 16 + lo);
+				i += 2;
+			}
 		} else if (c == '+' && plus_is_space) {
 			c = ' ';
+		} else if (c == '\0') {
+			c = '?'; /* a raw NUL cannot reach here from a C string; be safe anyway */
 		}
-		if (c == '\0')
-			return -1;
 		out->data[out->len++] = c;
 	}
 	out->data[out->len] = '\0';
-	return 0;
 }
 
 int request_parse_query(struct request *req, const char *qs, size_t len)
@@ -124,12 +120,11 @@ int request_parse_query(struct request *req, const char *qs, size_t len)
 		while (eq < end && qs[eq] != '=')
 			eq++;
 		name_off = req->query_store.len;
-		if (percent_decode(qs + i, eq - i, true, &req->query_store) < 0)
-			return -1;
+		percent_decode(qs + i, eq - i, true, &req->query_store);
 		buf_putc(&req->query_store, '\0');
 		value_off = req->query_store.len;
-		if (eq < end && percent_decode(qs + eq + 1, end - eq - 1, true, &req->query_store) < 0)
-			return -1;
+		if (eq < end)
+			percent_decode(qs + eq + 1, end - eq - 1, true, &req->query_store);
 		value_len = req->query_store.len - value_off;
 		buf_putc(&req->query_store, '\0');
 		/* Offsets, not pointers: the store may move while it grows. */
@@ -197,10 +192,7 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 		const char *q = strchr(uri, '?');
 
 		path_len = q ? (size_t)(q - uri) : strlen(uri);
-		if (percent_decode(uri, path_len, false, &req->path) < 0) {
-			snprintf(err, errlen, "malformed percent-encoding in the request path");
-			return REQUEST_BAD;
-		}
+		percent_decode(uri, path_len, false, &req->path);
 		qs = get(ctx, "QUERY_STRING");
 		if (qs == NULL && q != NULL)
 			qs = q + 1;
@@ -210,8 +202,7 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 		return REQUEST_BAD;
 	}
 	if (qs != NULL && request_parse_query(req, qs, strlen(qs)) < 0) {
-		snprintf(err, errlen, "malformed query string (bad percent-encoding, NUL, or more than %d parameters)",
-			 REQUEST_MAX_QUERY_PARAMS);
+		snprintf(err, errlen, "too many query parameters (at most %d)", REQUEST_MAX_QUERY_PARAMS);
 		return REQUEST_BAD;
 	}
 	req->content_type = get(ctx, "CONTENT_TYPE");

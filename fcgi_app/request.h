@@ -81,7 +81,7 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 
 /*
  * Decodes an application/x-www-form-urlencoded query string into req->query.
- * Returns -1 on a malformed escape, an encoded NUL, or too many parameters.
+ * Returns -1 when there are more than REQUEST_MAX_QUERY_PARAMS parameters.
  */
 int request_parse_query(struct request *req, const char *qs, size_t len);
 
@@ -99,8 +99,10 @@ enum request_status request_read_body(struct request *req, long cap, request_rea
 
 /*
  * Percent-decodes in[0..len) onto out. With plus_is_space, '+' becomes ' '
- * (query strings). Returns -1 on a malformed escape or an encoded NUL.
+ * (query strings). Like Starlette, a malformed escape ("%zz", a trailing
+ * "%") is kept as it is; "%00" is kept encoded too, so the result never holds
+ * a NUL. The validators then refuse such values with a 422.
  */
-int percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out);
+void percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out);
 
 #endif

@@ -396,9 +396,9 @@ static void respond_write_failure(struct handler_ctx *ctx, enum store_status sta
 
 /* ---- PATCH /tasks/{id} --------------------------------------------------- */
 
-/* Reads the seed's ?completed= and the merge-patch body into fields; 0 when valid. */
-static int parse_patch(struct handler_ctx *ctx, struct validation *v, json_t **body,
-		       struct task_fields *fields)
+/* Reads the seed's ?completed= and the merge-patch body into fields, problems into v. */
+static void parse_patch(struct handler_ctx *ctx, struct validation *v, json_t **body,
+			struct task_fields *fields)
 {
 	const char *completed_text = query_value(ctx->req, "completed");
 	bool completed = false;
@@ -414,12 +414,12 @@ static int parse_patch(struct handler_ctx *ctx, struct validation *v, json_t **b
 			tasks_parse_fields(v, *body, false, fields);
 	}
 	if (validate_bool_text(v, "query", "completed", completed_text, &completed) < 0)
-		return -1;
+		return;
 	if (completed_text != NULL) {
 		if (fields->set_completed && fields->is_completed != completed) {
 			validation_add(v, "query", "completed", "value_error", json_string(completed_text),
 				       "Value error, 'completed' disagrees with 'is_completed' in the body");
-			return -1;
+			return;
 		}
 		fields->set_completed = true;
 		fields->is_completed = completed;
@@ -427,7 +427,6 @@ static int parse_patch(struct handler_ctx *ctx, struct validation *v, json_t **b
 	if (!has_body && completed_text == NULL)
 		validation_add(v, "query", "completed", "missing", NULL,
 			       "Field required: give ?completed=true|false or a JSON body with the fields to change");
-	return v->n == 0 ? 0 : -1;
 }
 
 void tasks_patch(struct handler_ctx *ctx)
@@ -442,14 +441,13 @@ void tasks_patch(struct handler_ctx *ctx)
 	enum store_status status;
 	int guarded;
 
-	validation_init(&v);
-	if (path_task_id(ctx, &v, &id) < 0) {
-		respond_validation(ctx, &v);
-		return;
-	}
 	if (ctx->req->body.len > 0 && check_media_type(ctx, true) < 0)
 		return;
-	if (parse_patch(ctx, &v, &body, &fields) < 0) {
+	/* Path, query and body problems are reported together, as FastAPI does. */
+	validation_init(&v);
+	path_task_id(ctx, &v, &id);
+	parse_patch(ctx, &v, &body, &fields);
+	if (v.n > 0) {
 		json_decref(body);
 		respond_validation(ctx, &v);
 		return;

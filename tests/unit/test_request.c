@@ -62,7 +62,7 @@ START_TEST(test_parse_decodes_path)
 }
 END_TEST
 
-START_TEST(test_parse_rejects_bad_path)
+START_TEST(test_parse_keeps_bad_escapes)
 {
 	static const char *const nul[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/tasks/%00", NULL };
 	static const char *const trunc[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/tasks/%4", NULL };
@@ -70,8 +70,11 @@ START_TEST(test_parse_rejects_bad_path)
 	struct request req;
 
 	request_init(&req);
-	ck_assert_int_eq(parse(&req, nul), REQUEST_BAD);
-	ck_assert_int_eq(parse(&req, trunc), REQUEST_BAD);
+	ck_assert_int_eq(parse(&req, nul), REQUEST_OK);
+	ck_assert_str_eq(req.path.data, "/tasks/%00");
+	ck_assert_uint_eq(req.path.len, 10);
+	ck_assert_int_eq(parse(&req, trunc), REQUEST_OK);
+	ck_assert_str_eq(req.path.data, "/tasks/%4");
 	ck_assert_int_eq(parse(&req, rel), REQUEST_BAD);
 	request_release(&req);
 }
@@ -133,15 +136,19 @@ START_TEST(test_query_decoding)
 }
 END_TEST
 
-START_TEST(test_query_rejects_malformed)
+START_TEST(test_query_malformed_escapes_stay)
 {
 	struct request req;
 	char many[32 * 4 + 16];
 
 	request_init(&req);
-	ck_assert_int_eq(request_parse_query(&req, "a=%zz", 5), -1);
-	ck_assert_int_eq(request_parse_query(&req, "a=%", 3), -1);
-	ck_assert_int_eq(request_parse_query(&req, "a=1%00", 6), -1);
+	ck_assert_int_eq(request_parse_query(&req, "a=%zz", 5), 0);
+	ck_assert_str_eq(request_query_get(&req, "a")->value, "%zz");
+	ck_assert_int_eq(request_parse_query(&req, "a=%", 3), 0);
+	ck_assert_str_eq(request_query_get(&req, "a")->value, "%");
+	ck_assert_int_eq(request_parse_query(&req, "a=1%00", 6), 0);
+	ck_assert_str_eq(request_query_get(&req, "a")->value, "1%00");
+	ck_assert_uint_eq(request_query_get(&req, "a")->value_len, 4);
 	many[0] = '\0';
 	for (int i = 0; i < REQUEST_MAX_QUERY_PARAMS + 1; i++)
 		strcat(many, "a=1&");
@@ -233,11 +240,11 @@ int main(void)
 
 	tcase_add_test(tc, test_parse_basic);
 	tcase_add_test(tc, test_parse_decodes_path);
-	tcase_add_test(tc, test_parse_rejects_bad_path);
+	tcase_add_test(tc, test_parse_keeps_bad_escapes);
 	tcase_add_test(tc, test_parse_cgi_fallback);
 	tcase_add_test(tc, test_parse_unknown_method_and_length);
 	tcase_add_test(tc, test_query_decoding);
-	tcase_add_test(tc, test_query_rejects_malformed);
+	tcase_add_test(tc, test_query_malformed_escapes_stay);
 	tcase_add_test(tc, test_first_value_wins);
 	tcase_add_test(tc, test_body_reading);
 	tcase_add_test(tc, test_method_names);
