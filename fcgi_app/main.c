@@ -15,6 +15,7 @@
 
 #include "app.h"
 #include "db_pool.h"
+#include "listener.h"
 #include "log.h"
 #include "migrate.h"
 #include "server.h"
@@ -172,7 +173,7 @@ static int serve(const struct config *cfg)
 			       (unsigned)cfg->database.acquire_timeout_ms,
 			       (unsigned)cfg->database.validation_idle_ms);
 	check_schema(app.pool);
-	listen_fd = server_open_listener(cfg, err, sizeof err);
+	listen_fd = listener_open(cfg, err, sizeof err);
 	if (listen_fd < 0)
 		die(err);
 	server_prepare_signals();

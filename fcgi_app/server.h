@@ -14,12 +14,6 @@
  */
 
 /*
- * Opens the listener named by cfg->server.listen, or checks that fd 0 is a
- * listening socket when it is empty. Returns the fd or -1 with err.
- */
-int server_open_listener(const struct config *cfg, char *err, size_t errlen);
-
-/*
  * Installs signal handling. Must run before FCGX_Init and before any thread
  * is created, so every thread inherits the blocked signal mask.
  */
