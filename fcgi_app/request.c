@@ -144,7 +144,8 @@ int request_parse_query(struct request *req, const char *qs, size_t len)
 
 const struct query_param *request_query_get(const struct request *req, const char *name)
 {
-	for (size_t i = 0; i < req->n_query; i++)
+	/* The last occurrence wins, as in Starlette/FastAPI: ?limit=1&limit=5 means 5. */
+	for (size_t i = req->n_query; i-- > 0;)
 		if (strcmp(req->query[i].name, name) == 0)
 			return &req->query[i];
 	return NULL;

@@ -85,7 +85,7 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
  */
 int request_parse_query(struct request *req, const char *qs, size_t len);
 
-/* First value of a query parameter, or NULL. */
+/* The last value given for a query parameter (FastAPI's rule), or NULL. */
 const struct query_param *request_query_get(const struct request *req, const char *name);
 
 /*

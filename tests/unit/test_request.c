@@ -157,13 +157,13 @@ START_TEST(test_query_malformed_escapes_stay)
 }
 END_TEST
 
-START_TEST(test_first_value_wins)
+START_TEST(test_last_value_wins)
 {
 	struct request req;
 
 	request_init(&req);
 	ck_assert_int_eq(request_parse_query(&req, "limit=1&limit=2", 15), 0);
-	ck_assert_str_eq(request_query_get(&req, "limit")->value, "1");
+	ck_assert_str_eq(request_query_get(&req, "limit")->value, "2");
 	request_release(&req);
 }
 END_TEST
@@ -245,7 +245,7 @@ int main(void)
 	tcase_add_test(tc, test_parse_unknown_method_and_length);
 	tcase_add_test(tc, test_query_decoding);
 	tcase_add_test(tc, test_query_malformed_escapes_stay);
-	tcase_add_test(tc, test_first_value_wins);
+	tcase_add_test(tc, test_last_value_wins);
 	tcase_add_test(tc, test_body_reading);
 	tcase_add_test(tc, test_method_names);
 	suite_add_tcase(s, tc);
