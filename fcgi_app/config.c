@@ -41,6 +41,12 @@ static const struct option options[] = {
 	{ "server", "max_body_bytes", OPT_LONG, OFF(server.max_body_bytes), "65536", 1, 64L << 20, false },
 	{ "server", "allow_root", OPT_BOOL, OFF(server.allow_root), "false", 0, 0, false },
 	{ "server", "shutdown_timeout_s", OPT_INT, OFF(server.shutdown_timeout_s), "10", 0, 3600, false },
+	{ "server", "workers", OPT_INT, OFF(server.workers), "auto", -1, 256, false },
+	{ "server", "max_requests", OPT_LONG, OFF(server.max_requests), "0", 0, LONG_MAX, false },
+	{ "server", "io_timeout_ms", OPT_INT, OFF(server.io_timeout_ms), "5000", 100, 3600000, false },
+	{ "server", "drain_timeout_ms", OPT_INT, OFF(server.drain_timeout_ms), "2000", 0, 600000, false },
+	{ "server", "crash_threshold", OPT_INT, OFF(server.crash_threshold), "5", 1, 1000, false },
+	{ "server", "crash_interval_s", OPT_INT, OFF(server.crash_interval_s), "10", 1, 3600, false },
 	{ "database", "socket", OPT_STRING, OFF(database.socket), "", 0, 0, false },
 	{ "database", "host", OPT_STRING, OFF(database.host), "127.0.0.1", 0, 0, false },
 	{ "database", "port", OPT_INT, OFF(database.port), "3306", 1, 65535, false },
@@ -146,6 +152,11 @@ static int set_option(struct config *cfg, const struct option *o, const char *va
 	case OPT_INT:
 	case OPT_LONG:
 	case OPT_MODE:
+		/* Keys that accept -1 take "auto" for it (e.g. server.workers: one per core). */
+		if (o->min == -1 && strcasecmp(value, "auto") == 0) {
+			*(int *)field(cfg, o) = -1;
+			return 0;
+		}
 		if (parse_long(value, o->type == OPT_MODE ? 8 : 10, &v) < 0) {
 			snprintf(err, errlen, "invalid value for %s.%s: '%s' (expected %s)",
 				 o->section, o->key, value,
@@ -351,6 +362,16 @@ int config_finish(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+int config_workers(const struct config *cfg)
+{
+	long cores;
+
+	if (cfg->server.workers >= 0)
+		return cfg->server.workers;
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	return cores > 0 ? (int)(cores > 256 ? 256 : cores) : 1;
+}
+
 int config_pool_size(const struct config *cfg)
 {
 	return cfg->database.pool_size > 0 ? cfg->database.pool_size : cfg->server.threads;
@@ -378,7 +399,10 @@ void config_dump(const struct config *cfg, FILE *out)
 			fprintf(out, "%s = %s\n", o->key, *(const bool *)cfield(cfg, o) ? "true" : "false");
 			break;
 		case OPT_INT:
-			fprintf(out, "%s = %d\n", o->key, *(const int *)cfield(cfg, o));
+			if (o->min == -1 && *(const int *)cfield(cfg, o) == -1)
+				fprintf(out, "%s = auto\n", o->key);
+			else
+				fprintf(out, "%s = %d\n", o->key, *(const int *)cfield(cfg, o));
 			break;
 		case OPT_LONG:
 			fprintf(out, "%s = %ld\n", o->key, *(const long *)cfield(cfg, o));

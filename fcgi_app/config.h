@@ -22,6 +22,12 @@ struct config {
 		long max_body_bytes;
 		bool allow_root;
 		int shutdown_timeout_s;
+		int workers;            /* worker processes; 0 = one process, -1 = one per core */
+		long max_requests;      /* per worker process before it is recycled; 0 = never */
+		int io_timeout_ms;      /* FastCGI socket reads/writes */
+		int drain_timeout_ms;   /* graceful stop/reload: serve kept connections this long */
+		int crash_threshold;    /* this many worker crashes ... */
+		int crash_interval_s;   /* ... within this window: back off before respawning */
 	} server;
 	struct {
 		char *socket;
@@ -76,6 +82,9 @@ int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t er
  * that others can read) into password. Returns 0 or -1 with err.
  */
 int config_finish(struct config *cfg, char *err, size_t errlen);
+
+/* Worker processes after defaults: server.workers, or the number of cores for "auto". */
+int config_workers(const struct config *cfg);
 
 /* Pool size after defaults: pool_size, or threads when pool_size is 0. */
 int config_pool_size(const struct config *cfg);

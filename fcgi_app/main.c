@@ -17,6 +17,7 @@
 #include "db_pool.h"
 #include "listener.h"
 #include "log.h"
+#include "master.h"
 #include "migrate.h"
 #include "server.h"
 #include "task_store.h"
@@ -41,6 +42,8 @@ static void usage(FILE *out)
 		"                           override one configuration key (repeatable)\n"
 		"  -t, --check-config       validate the configuration and exit\n"
 		"      --print-config       print the effective configuration (secrets masked) and exit\n"
+		"      --workers N          worker processes (server.workers): 0 = one process,\n"
+		"                           for debugging and valgrind; default one per core\n"
 		"  -h, --help               show this help and exit\n"
 		"  -V, --version            show the version and exit\n"
 		"\n"
@@ -63,6 +66,7 @@ struct cli {
 	int check_only;
 	int print_config;
 	const char *command;
+	char *workers_set; /* "server.workers=N" from --workers */
 };
 
 static void parse_cli(int argc, char **argv, struct cli *cli)
@@ -72,6 +76,7 @@ static void parse_cli(int argc, char **argv, struct cli *cli)
 		{ "set", required_argument, NULL, 's' },
 		{ "check-config", no_argument, NULL, 't' },
 		{ "print-config", no_argument, NULL, 'P' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -79,8 +84,10 @@ static void parse_cli(int argc, char **argv, struct cli *cli)
 	int opt;
 
 	memset(cli, 0, sizeof *cli);
+	/* Each --workers N becomes a --set; room for one per argument plus their text. */
 	cli->sets = calloc((size_t)argc, sizeof *cli->sets);
-	if (cli->sets == NULL)
+	cli->workers_set = calloc(1, 64);
+	if (cli->sets == NULL || cli->workers_set == NULL)
 		die("out of memory");
 	while ((opt = getopt_long(argc, argv, "c:s:thV", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -88,6 +95,10 @@ static void parse_cli(int argc, char **argv, struct cli *cli)
 		case 's': cli->sets[cli->n_sets++] = optarg; break;
 		case 't': cli->check_only = 1; break;
 		case 'P': cli->print_config = 1; break;
+		case 'w':
+			snprintf(cli->workers_set, 64, "server.workers=%.40s", optarg);
+			cli->sets[cli->n_sets++] = cli->workers_set;
+			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("taskapi %s\n", PACKAGE_VERSION); exit(0);
 		default: usage(stderr); exit(2);
@@ -101,29 +112,52 @@ static void parse_cli(int argc, char **argv, struct cli *cli)
 	}
 }
 
-static void load_config(const struct cli *cli, struct config *cfg)
+/*
+ * Builds the configuration: defaults, the file, TASKAPI_* variables, then
+ * --set flags. Used at start and again for every reload (SIGHUP). Returns
+ * -1 with err on any problem; *cfg is initialised either way.
+ */
+static int read_config(const struct cli *cli, struct config *cfg, char *err, size_t errlen)
 {
 	const char *file = cli->config_file ? cli->config_file : getenv("TASKAPI_CONFIG");
-	char err[CONFIG_ERR_SIZE];
-	enum log_level level;
 
 	config_init(cfg);
 	if (file == NULL && access(TASKAPI_CONFIG_FILE, R_OK) == 0)
 		file = TASKAPI_CONFIG_FILE;
-	if (file != NULL && config_load_file(cfg, file, err, sizeof err) < 0)
-		die(err);
-	if (config_apply_env(cfg, environ, err, sizeof err) < 0)
-		die(err);
+	if (file != NULL && config_load_file(cfg, file, err, errlen) < 0)
+		return -1;
+	if (config_apply_env(cfg, environ, err, errlen) < 0)
+		return -1;
 	for (int i = 0; i < cli->n_sets; i++)
-		if (config_set_pair(cfg, cli->sets[i], err, sizeof err) < 0)
-			die(err);
-	if (config_finish(cfg, err, sizeof err) < 0)
+		if (config_set_pair(cfg, cli->sets[i], err, errlen) < 0)
+			return -1;
+	return config_finish(cfg, err, errlen);
+}
+
+static void apply_log_level(const struct config *cfg)
+{
+	enum log_level level;
+
+	if (log_level_parse(cfg->log.level, &level) == 0)
+		log_set_level(level);
+}
+
+static void load_config(const struct cli *cli, struct config *cfg)
+{
+	char err[CONFIG_ERR_SIZE];
+
+	if (read_config(cli, cfg, err, sizeof err) < 0)
 		die(err);
-	/* Secrets stay in the config struct only, not in what /proc/PID/environ shows children. */
-	unsetenv("TASKAPI_DATABASE_PASSWORD");
-	unsetenv("TASKAPI_DATABASE_MIGRATE_PASSWORD");
-	log_level_parse(cfg->log.level, &level);
-	log_set_level(level);
+	apply_log_level(cfg);
+}
+
+/* master_reload_fn: the same sources as at start, read again. */
+static int reload_config(struct config *out, char *err, size_t errlen, void *ctx)
+{
+	if (read_config(ctx, out, err, errlen) < 0)
+		return -1;
+	apply_log_level(out);
+	return 0;
 }
 
 /* Refuses to serve against a schema older than this build expects. */
@@ -148,7 +182,11 @@ static void check_schema(struct db_pool *pool)
 	}
 }
 
-static int serve(const struct config *cfg)
+/*
+ * One serving process (the only one with --workers 0, else each worker the
+ * master starts): its own pool, its threads. master_worker_fn.
+ */
+static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 {
 	struct db_options opt = {
 		.socket = cfg->database.socket,
@@ -162,32 +200,67 @@ static int serve(const struct config *cfg)
 		.write_timeout_s = (unsigned)cfg->database.write_timeout_s,
 	};
 	struct app app;
-	char err[512];
-	int listen_fd, rc;
+	int rc;
 
-	if (geteuid() == 0 && !cfg->server.allow_root)
-		die("refusing to run as root: run taskapi as an unprivileged user "
-		    "(or set server.allow_root = true)");
+	(void)ctx;
 	app.cfg = cfg;
 	app.pool = db_pool_new(&opt, (unsigned)config_pool_size(cfg),
 			       (unsigned)cfg->database.acquire_timeout_ms,
 			       (unsigned)cfg->database.validation_idle_ms);
-	check_schema(app.pool);
-	listen_fd = listener_open(cfg, err, sizeof err);
-	if (listen_fd < 0)
-		die(err);
-	server_prepare_signals();
-	if (FCGX_Init() != 0)
-		die("FCGX_Init failed");
 	rc = server_run(cfg, &app, listen_fd);
-	if (cfg->server.listen[0] != '\0' && strchr(cfg->server.listen, '/') != NULL)
-		unlink(cfg->server.listen);
 	if (rc == SERVER_ABANDONED) {
 		/* Threads still hold pool connections: leave without tearing down what they use. */
 		fflush(NULL);
 		_exit(0);
 	}
 	db_pool_free(app.pool);
+	return rc;
+}
+
+/* Checks the schema once, before any worker exists, with a connection of its own. */
+static void check_schema_once(const struct config *cfg)
+{
+	struct db_options opt = {
+		.socket = cfg->database.socket,
+		.host = cfg->database.host,
+		.port = (unsigned)cfg->database.port,
+		.user = cfg->database.user,
+		.password = cfg->database.password,
+		.database = cfg->database.name,
+		.connect_timeout_s = (unsigned)cfg->database.connect_timeout_s,
+		.read_timeout_s = (unsigned)cfg->database.read_timeout_s,
+		.write_timeout_s = (unsigned)cfg->database.write_timeout_s,
+	};
+	/* Connections must not cross fork(): this pool is gone before workers start. */
+	struct db_pool *pool = db_pool_new(&opt, 1, (unsigned)cfg->database.acquire_timeout_ms,
+					   (unsigned)cfg->database.validation_idle_ms);
+
+	check_schema(pool);
+	db_pool_free(pool);
+}
+
+static int serve(const struct config *cfg, struct cli *cli)
+{
+	struct master_hooks hooks = { run_worker, reload_config, cli };
+	char err[512];
+	int listen_fd, rc;
+
+	if (geteuid() == 0 && !cfg->server.allow_root)
+		die("refusing to run as root: run taskapi as an unprivileged user "
+		    "(or set server.allow_root = true)");
+	check_schema_once(cfg);
+	listen_fd = listener_open(cfg, err, sizeof err);
+	if (listen_fd < 0)
+		die(err);
+	server_prepare_signals();
+	if (FCGX_Init() != 0)
+		die("FCGX_Init failed");
+	if (config_workers(cfg) == 0)
+		rc = run_worker(cfg, listen_fd, NULL);
+	else
+		rc = master_run(cfg, listen_fd, &hooks);
+	if (cfg->server.listen[0] != '\0' && strchr(cfg->server.listen, '/') != NULL)
+		unlink(cfg->server.listen);
 	return rc;
 }
 
@@ -216,11 +289,12 @@ int main(int argc, char **argv)
 			rc = 1;
 		}
 	} else {
-		rc = serve(&cfg);
+		rc = serve(&cfg, &cli);
 	}
 	mysql_library_end();
 out:
 	config_release(&cfg);
 	free(cli.sets);
+	free(cli.workers_set);
 	return rc;
 }

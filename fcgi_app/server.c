@@ -4,16 +4,16 @@
 #include <fcgiapp.h>
 #include <fcntl.h>
 #include <mysql.h>
-#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +41,7 @@ static void set_handler(int sig, int flags)
 	sigaction(sig, &sa, NULL);
 }
 
-static void control_signals(sigset_t *set)
+void server_control_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
@@ -49,6 +49,7 @@ static void control_signals(sigset_t *set)
 	sigaddset(set, SIGQUIT);
 	sigaddset(set, SIGHUP);
 	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGCHLD);
 }
 
 void server_prepare_signals(void)
@@ -59,52 +60,59 @@ void server_prepare_signals(void)
 	 * libfcgi's FCGX_Init installs its own SIGPIPE, SIGUSR1 and SIGTERM
 	 * handlers only where the disposition is still the default, and they
 	 * wake one thread at most. Ours go first: control signals are blocked
-	 * everywhere and taken by sigwait in the main thread; SIGUSR2, without
-	 * SA_RESTART, is how the main thread interrupts an idle worker's
-	 * blocking accept or read.
+	 * everywhere and taken with sigtimedwait by one thread per process
+	 * (a blocked signal with a handler is queued, never lost or ignored).
 	 */
 	set_handler(SIGPIPE, SA_RESTART);
-	set_handler(SIGUSR2, 0);
-	control_signals(&set);
+	server_control_signals(&set);
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sigismember(&set, sig) == 1)
 			set_handler(sig, SA_RESTART);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-/* ---- workers ---------------------------------------------------------- */
+/* ---- the process's serving state ---------------------------------------- */
 
-enum worker_state { WORKER_STARTING, WORKER_WAITING, WORKER_BUSY, WORKER_DONE };
+enum server_mode { MODE_RUN = 0, MODE_DRAIN, MODE_STOP };
 
 struct server;
 
-struct worker {
+/* What one serving thread owns; buffers are reused from request to request. */
+struct thread_ctx {
 	pthread_t thread;
 	struct server *server;
-	pthread_mutex_t lock;      /* guards state */
-	enum worker_state state;
 	FCGX_Request fcgx;
 	struct request req;
 	struct response resp;
 	struct buf out;
 	struct buf line;
+	bool started;
 };
 
 struct server {
 	const struct config *cfg;
 	const struct app *app;
 	int listen_fd;
-	atomic_int stopping;
-	struct worker *workers;
-	int n_workers;
+	int epoll_fd;
+	int stop_fd;             /* eventfd, readable once every thread must leave */
+	int dummy_fd;            /* libfcgi's listen_sock: accept() on it always fails */
+	atomic_int mode;
+	atomic_long open_conns;  /* accepted and not yet closed */
+	atomic_long served;      /* requests answered by this process */
+	atomic_int running;      /* threads that have not left yet */
+	struct thread_ctx *threads;
+	int n_threads;
 };
 
-static void set_state(struct worker *w, enum worker_state state)
+static long long monotonic_ms(void)
 {
-	pthread_mutex_lock(&w->lock);
-	w->state = state;
-	pthread_mutex_unlock(&w->lock);
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+/* ---- one request ---------------------------------------------------------- */
 
 static const char *fcgx_param(void *ctx, const char *name)
 {
@@ -129,7 +137,7 @@ static double elapsed_ms(const struct timespec *start)
 	return (double)(now.tv_sec - start->tv_sec) * 1e3 + (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
-static void access_log(struct worker *w, const char *route, const struct timespec *start)
+static void access_log(struct thread_ctx *w, const char *route, const struct timespec *start)
 {
 	const char *uri = FCGX_GetParam("REQUEST_URI", w->fcgx.envp);
 	struct timespec now;
@@ -149,7 +157,7 @@ static void access_log(struct worker *w, const char *route, const struct timespe
 	log_write_line(w->line.data, w->line.len);
 }
 
-static void serve_one(struct worker *w)
+static void serve_one(struct thread_ctx *w)
 {
 	const struct config *cfg = w->server->cfg;
 	struct timespec start;
@@ -190,130 +198,297 @@ static void serve_one(struct worker *w)
 		access_log(w, route, &start);
 }
 
-static void *worker_main(void *arg)
+/* ---- connections ------------------------------------------------------------ */
+
+/* Bounds every read and write on a FastCGI connection: a stalled peer cannot hold a thread. */
+static void set_io_timeouts(int fd, int timeout_ms)
 {
-	struct worker *w = arg;
-	struct server *s = w->server;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+static void close_conn(struct server *s, int fd)
+{
+	close(fd);
+	atomic_fetch_sub(&s->open_conns, 1);
+}
+
+/* Puts an idle connection back in the epoll set, armed for one event. */
+static void park(struct server *s, int fd)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
+	ev.data.fd = fd;
+	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return;
+	if (errno == ENOENT && epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return;
+	log_error("cannot watch a FastCGI connection: %s", strerror(errno));
+	close_conn(s, fd);
+}
+
+/*
+ * Answers the request waiting on fd. libfcgi reads it through the thread's
+ * FCGX_Request: with ipcFd set, FCGX_Accept_r reads from that connection
+ * instead of accepting one (its listen_sock is a socket that cannot accept,
+ * so when the peer has closed, the call fails instead of blocking).
+ */
+static void serve_connection(struct thread_ctx *t, int fd)
+{
+	struct server *s = t->server;
+	long served;
+
+	t->fcgx.ipcFd = fd;
+	t->fcgx.keepConnection = 1; /* so the Finish that FCGX_Accept_r starts with does not close fd */
+	if (FCGX_Accept_r(&t->fcgx) == 0) {
+		serve_one(t);
+		if (atomic_load(&s->mode) != MODE_RUN)
+			t->fcgx.keepConnection = 0; /* leaving: answer, then close */
+		FCGX_Finish_r(&t->fcgx);
+		served = atomic_fetch_add(&s->served, 1) + 1;
+		if (s->cfg->server.max_requests > 0 && served == s->cfg->server.max_requests)
+			kill(getpid(), SIGQUIT); /* recycle: the signal thread drains this process */
+	}
+	if (t->fcgx.ipcFd < 0) { /* libfcgi closed it: end of stream, error, or no keep-alive */
+		atomic_fetch_sub(&s->open_conns, 1);
+		return;
+	}
+	t->fcgx.ipcFd = -1;
+	if (atomic_load(&s->mode) == MODE_STOP)
+		close_conn(s, fd);
+	else
+		park(s, fd);
+}
+
+static bool readable_now(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+static void accept_one(struct thread_ctx *t)
+{
+	struct server *s = t->server;
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		/* Several threads and processes wake for one connection: losing the race is normal. */
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+			return;
+		log_error("accept failed: %s", strerror(errno));
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			usleep(10000); /* out of descriptors: let connections close first */
+		return;
+	}
+	atomic_fetch_add(&s->open_conns, 1);
+	set_io_timeouts(fd, s->cfg->server.io_timeout_ms);
+	/* nginx writes the request right after connecting: usually it is already here. */
+	if (readable_now(fd))
+		serve_connection(t, fd);
+	else
+		park(s, fd);
+}
+
+static void *thread_main(void *arg)
+{
+	struct thread_ctx *t = arg;
+	struct server *s = t->server;
 
 	mysql_thread_init();
-	FCGX_InitRequest(&w->fcgx, s->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
-	while (!atomic_load(&s->stopping)) {
-		int rc;
+	FCGX_InitRequest(&t->fcgx, s->dummy_fd, 0);
+	for (;;) {
+		struct epoll_event ev;
+		int n = epoll_wait(s->epoll_fd, &ev, 1, -1);
 
-		set_state(w, WORKER_WAITING);
-		/* Checked again after publishing WAITING, so a stop cannot slip between. */
-		if (atomic_load(&s->stopping))
+		if (n < 0 && errno != EINTR) {
+			log_error("epoll_wait failed: %s", strerror(errno));
 			break;
-		rc = FCGX_Accept_r(&w->fcgx);
-		set_state(w, WORKER_BUSY);
-		if (rc < 0) {
-			if (atomic_load(&s->stopping))
-				break;
-			if (rc != -EINTR) {
-				log_error("FastCGI accept failed: %s", strerror(-rc));
-				usleep(10000); /* do not spin on a persistent error */
-			}
-			continue;
 		}
-		serve_one(w);
-		FCGX_Finish_r(&w->fcgx);
+		if (n <= 0)
+			continue;
+		if (ev.data.fd == s->stop_fd)
+			break;
+		if (ev.data.fd == s->listen_fd)
+			accept_one(t);
+		else
+			serve_connection(t, ev.data.fd);
 	}
-	/* Closes a kept-alive connection, if any. */
-	FCGX_Free(&w->fcgx, 1);
 	mysql_thread_end();
-	set_state(w, WORKER_DONE);
+	atomic_fetch_sub(&s->running, 1);
 	return NULL;
 }
 
-static int stop_workers(struct server *s)
+/* ---- set-up and stop ---------------------------------------------------------- */
+
+static int watch(int epoll_fd, int fd, uint32_t events)
 {
-	struct timespec start;
-	int remaining;
+	struct epoll_event ev;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	atomic_store(&s->stopping, 1);
-	for (;;) {
-		remaining = 0;
-		for (int i = 0; i < s->n_workers; i++) {
-			struct worker *w = &s->workers[i];
+	memset(&ev, 0, sizeof ev);
+	ev.events = events;
+	ev.data.fd = fd;
+	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+}
 
-			pthread_mutex_lock(&w->lock);
-			if (w->state != WORKER_DONE)
-				remaining++;
-			/* Idle threads sit in accept() or read(): interrupt them. Busy ones finish. */
-			if (w->state == WORKER_WAITING || w->state == WORKER_STARTING)
-				pthread_kill(w->thread, SIGUSR2);
-			pthread_mutex_unlock(&w->lock);
+static int server_open(struct server *s, const struct config *cfg, const struct app *app, int listen_fd)
+{
+	int flags = fcntl(listen_fd, F_GETFL);
+
+	memset(s, 0, sizeof *s);
+	s->cfg = cfg;
+	s->app = app;
+	s->listen_fd = listen_fd;
+	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	s->dummy_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	atomic_init(&s->mode, MODE_RUN);
+	if (s->epoll_fd < 0 || s->stop_fd < 0 || s->dummy_fd < 0 || flags < 0 ||
+	    fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    watch(s->epoll_fd, s->stop_fd, EPOLLIN) < 0 ||
+	    /* EPOLLEXCLUSIVE: one waiter per new connection, not every process's threads. */
+	    watch(s->epoll_fd, listen_fd, EPOLLIN | EPOLLEXCLUSIVE) < 0) {
+		log_error("cannot set up the event loop: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void server_close(struct server *s)
+{
+	for (int i = 0; i < s->n_threads; i++) {
+		struct thread_ctx *t = &s->threads[i];
+
+		request_release(&t->req);
+		response_release(&t->resp);
+		buf_release(&t->out);
+		buf_release(&t->line);
+	}
+	free(s->threads);
+	if (s->epoll_fd >= 0)
+		close(s->epoll_fd);
+	if (s->stop_fd >= 0)
+		close(s->stop_fd);
+	if (s->dummy_fd >= 0)
+		close(s->dummy_fd);
+}
+
+static void start_threads(struct server *s)
+{
+	s->threads = xcalloc((size_t)s->cfg->server.threads, sizeof *s->threads);
+	for (int i = 0; i < s->cfg->server.threads; i++) {
+		struct thread_ctx *t = &s->threads[i];
+
+		t->server = s;
+		request_init(&t->req);
+		response_init(&t->resp);
+		buf_init(&t->out);
+		buf_init(&t->line);
+		atomic_fetch_add(&s->running, 1);
+		if (pthread_create(&t->thread, NULL, thread_main, t) != 0) {
+			atomic_fetch_sub(&s->running, 1);
+			log_error("cannot start thread %d: %s", i, strerror(errno));
+			break;
 		}
-		if (remaining == 0)
-			return 0;
-		if (elapsed_ms(&start) > s->cfg->server.shutdown_timeout_s * 1000.0) {
-			log_warn("%d request%s still running after %d s; exiting anyway", remaining,
-				 remaining == 1 ? "" : "s", s->cfg->server.shutdown_timeout_s);
-			return remaining;
+		t->started = true;
+		s->n_threads = i + 1;
+	}
+}
+
+/* Stops taking new connections; with MODE_STOP idle threads leave at once. */
+static void begin_leaving(struct server *s, enum server_mode mode)
+{
+	uint64_t one = 1;
+
+	if (atomic_load(&s->mode) >= (int)mode)
+		return;
+	if (atomic_exchange(&s->mode, mode) == MODE_RUN)
+		epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, s->listen_fd, NULL);
+	if (mode == MODE_STOP && write(s->stop_fd, &one, sizeof one) < 0)
+		log_error("cannot wake the threads: %s", strerror(errno));
+}
+
+/* Waits for the threads to leave, at most the shutdown timeout. Returns those still running. */
+static int join_threads(struct server *s)
+{
+	long long deadline = monotonic_ms() + s->cfg->server.shutdown_timeout_s * 1000LL;
+	int left;
+
+	while ((left = atomic_load(&s->running)) > 0 && monotonic_ms() < deadline)
+		usleep(5000);
+	if (left > 0) {
+		log_warn("%d request%s still running after %d s; exiting anyway", left, left == 1 ? "" : "s",
+			 s->cfg->server.shutdown_timeout_s);
+		return left;
+	}
+	for (int i = 0; i < s->n_threads; i++)
+		if (s->threads[i].started)
+			pthread_join(s->threads[i].thread, NULL);
+	return 0;
+}
+
+/* Acts on one control signal taken by the signal thread. */
+static void on_signal(struct server *s, int sig, long long *drain_deadline)
+{
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("received signal %d: stopping", sig);
+		begin_leaving(s, MODE_STOP);
+		break;
+	case SIGQUIT:
+		if (atomic_load(&s->mode) == MODE_RUN) {
+			log_info("%s: draining for up to %d ms",
+				 atomic_load(&s->served) >= s->cfg->server.max_requests &&
+						 s->cfg->server.max_requests > 0
+					 ? "max_requests reached" : "received SIGQUIT",
+				 s->cfg->server.drain_timeout_ms);
+			*drain_deadline = monotonic_ms() + s->cfg->server.drain_timeout_ms;
+			begin_leaving(s, MODE_DRAIN);
 		}
-		usleep(20000);
+		break;
+	case SIGUSR1:
+		log_info("SIGUSR1: logs go to stderr; nothing to reopen");
+		break;
+	default:
+		break;
 	}
 }
 
 int server_run(const struct config *cfg, const struct app *app, int listen_fd)
 {
 	struct server s;
+	struct timespec tick = { 0, 50 * 1000000L };
+	long long drain_deadline = 0;
 	sigset_t set;
-	int sig = 0, left;
+	int left;
 
-	memset(&s, 0, sizeof s);
-	s.cfg = cfg;
-	s.app = app;
-	s.listen_fd = listen_fd;
-	atomic_init(&s.stopping, 0);
-	s.n_workers = cfg->server.threads;
-	s.workers = xcalloc((size_t)s.n_workers, sizeof *s.workers);
-	for (int i = 0; i < s.n_workers; i++) {
-		struct worker *w = &s.workers[i];
-
-		w->server = &s;
-		pthread_mutex_init(&w->lock, NULL);
-		w->state = WORKER_STARTING;
-		request_init(&w->req);
-		response_init(&w->resp);
-		buf_init(&w->out);
-		buf_init(&w->line);
-		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
-			log_error("cannot start thread %d: %s", i, strerror(errno));
-			s.n_workers = i;
-			break;
-		}
+	if (server_open(&s, cfg, app, listen_fd) < 0) {
+		server_close(&s);
+		return 1;
 	}
-	log_info("taskapi %s ready: %d threads, pool of %d connections", PACKAGE_VERSION, s.n_workers,
+	start_threads(&s);
+	log_info("taskapi %s ready: %d threads, pool of %d connections", PACKAGE_VERSION, s.n_threads,
 		 config_pool_size(cfg));
+	server_control_signals(&set);
+	while (atomic_load(&s.mode) != MODE_STOP) {
+		int sig = sigtimedwait(&set, NULL, &tick);
 
-	control_signals(&set);
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT)
-			break;
-		if (sig == SIGHUP)
-			log_warn("SIGHUP: reload is not supported yet; restart to apply new configuration");
-		else if (sig == SIGUSR1)
-			log_info("SIGUSR1: logs go to stderr; nothing to reopen");
+		if (sig > 0)
+			on_signal(&s, sig, &drain_deadline);
+		/* Draining ends when every kept connection is gone or the time is up. */
+		if (atomic_load(&s.mode) == MODE_DRAIN &&
+		    (atomic_load(&s.open_conns) == 0 || monotonic_ms() >= drain_deadline))
+			begin_leaving(&s, MODE_STOP);
 	}
-	log_info("received signal %d: stopping", sig);
-	left = stop_workers(&s);
+	left = join_threads(&s);
 	if (left > 0)
 		return SERVER_ABANDONED;
-	for (int i = 0; i < s.n_workers; i++) {
-		struct worker *w = &s.workers[i];
-
-		pthread_join(w->thread, NULL);
-		request_release(&w->req);
-		response_release(&w->resp);
-		buf_release(&w->out);
-		buf_release(&w->line);
-		pthread_mutex_destroy(&w->lock);
-	}
-	free(s.workers);
-	log_info("stopped");
+	server_close(&s);
+	log_info("stopped after %ld requests", atomic_load(&s.served));
 	return 0;
 }

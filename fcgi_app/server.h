@@ -1,16 +1,29 @@
 #ifndef TASKAPI_SERVER_H
 #define TASKAPI_SERVER_H
 
+#include <signal.h>
+
 #include "app.h"
 #include "config.h"
 
 /*
- * The FastCGI process: a listening socket (its own unix or TCP socket, or
- * one inherited on fd 0 from a web server or spawn-fcgi), T threads each
- * running FCGX_Accept_r on its own FCGX_Request, and signal handling.
+ * One serving process: T threads answering FastCGI requests on a listening
+ * socket. Threads never block on an idle connection: idle kept-alive
+ * connections (nginx fastcgi_keep_conn) wait in an epoll set, and a thread
+ * takes whichever connection or listener becomes readable next. So however
+ * many idle connections nginx keeps, no request waits behind them
+ * (RUNTIME.md finding 1). libfcgi still parses and writes the protocol:
+ * each thread hands it one ready connection at a time through its
+ * FCGX_Request.
  *
- * SIGTERM, SIGINT and SIGQUIT stop: no new requests are taken, requests in
- * flight finish (up to server.shutdown_timeout_s), and server_run returns.
+ * Signals (blocked in every thread, taken by the calling thread):
+ *   SIGTERM, SIGINT  stop: accept nothing more, finish requests in flight
+ *                    (up to server.shutdown_timeout_s), close the rest;
+ *   SIGQUIT          drain: accept nothing more, keep answering requests on
+ *                    kept connections for server.drain_timeout_ms (closing
+ *                    each after its answer), then stop;
+ *   SIGUSR1          reopen log files.
+ * After server.max_requests requests the process drains by itself (recycling).
  */
 
 /*
@@ -19,11 +32,14 @@
  */
 void server_prepare_signals(void);
 
+/* The control signals server_run and the master wait for (all blocked). */
+void server_control_signals(sigset_t *set);
+
 /*
- * Serves on listen_fd until a stop signal. Returns 0 after a clean stop, or
- * SERVER_ABANDONED when requests were still running at the shutdown
- * deadline: their threads still use the app, so the caller must exit
- * without freeing it.
+ * Serves on listen_fd until a stop signal or recycling. Returns 0 after a
+ * clean stop, or SERVER_ABANDONED when requests were still running at the
+ * shutdown deadline: their threads still use the app, so the caller must
+ * exit without freeing it.
  */
 #define SERVER_ABANDONED 100
 int server_run(const struct config *cfg, const struct app *app, int listen_fd);
