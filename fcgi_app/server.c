@@ -244,7 +244,15 @@ static void serve_connection(struct thread_ctx *t, int fd)
 
 	t->fcgx.ipcFd = fd;
 	t->fcgx.keepConnection = 1; /* so the Finish that FCGX_Accept_r starts with does not close fd */
+	/*
+	 * When reading the request fails (peer gone, stalled past io_timeout_ms,
+	 * garbage), libfcgi closes the connection; "detached" makes that a plain
+	 * close instead of its lingering one, which waits up to 2 s more for a
+	 * peer that is not going to answer.
+	 */
+	t->fcgx.detached = 1;
 	if (FCGX_Accept_r(&t->fcgx) == 0) {
+		t->fcgx.detached = 0; /* a normal end keeps the lingering close: it drains unread input */
 		serve_one(t);
 		if (atomic_load(&s->mode) != MODE_RUN)
 			t->fcgx.keepConnection = 0; /* leaving: answer, then close */
