@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "jsonw.h"
+
 void response_init(struct response *resp)
 {
 	buf_init(&resp->headers);
@@ -59,6 +61,14 @@ void response_json(struct response *resp, int status, json_t *json)
 	json_decref(json);
 }
 
+struct buf *response_body(struct response *resp, int status)
+{
+	buf_reset(&resp->body);
+	resp->status = status;
+	resp->has_body = true;
+	return &resp->body;
+}
+
 void response_raw_json(struct response *resp, int status, const char *json, size_t len)
 {
 	buf_reset(&resp->body);
@@ -106,11 +116,18 @@ void response_serialize(const struct response *resp, bool head_only, struct buf 
 {
 	buf_reset(out);
 	buf_reserve(out, 160 + resp->headers.len + resp->body.len);
-	buf_printf(out, "Status: %d %s\r\n", resp->status, http_reason(resp->status));
-	if (resp->has_body)
-		buf_printf(out, "Content-Type: application/json; charset=utf-8\r\n"
-			   "Content-Length: %zu\r\n", resp->body.len);
-	buf_puts(out, "Cache-Control: no-store\r\n");
+	/* By hand rather than printf: this runs for every response. */
+	jsonw_lit(out, "Status: ");
+	jsonw_uint(out, (uint64_t)resp->status);
+	buf_putc(out, ' ');
+	buf_puts(out, http_reason(resp->status));
+	jsonw_lit(out, "\r\n");
+	if (resp->has_body) {
+		jsonw_lit(out, "Content-Type: application/json; charset=utf-8\r\nContent-Length: ");
+		jsonw_uint(out, resp->body.len);
+		jsonw_lit(out, "\r\n");
+	}
+	jsonw_lit(out, "Cache-Control: no-store\r\n");
 	buf_append(out, resp->headers.data ? resp->headers.data : "", resp->headers.len);
 	buf_append(out, "\r\n", 2);
 	if (resp->has_body && !head_only)

@@ -31,6 +31,12 @@ void response_header(struct response *resp, const char *name, const char *value)
 
 /* Sets status and serialises json as the body. Steals the reference to json. */
 void response_json(struct response *resp, int status, json_t *json);
+/*
+ * Sets status and returns the emptied body buffer for the caller to write
+ * JSON text into directly (jsonw.h). Borrowed: valid until the next reset.
+ */
+struct buf *response_body(struct response *resp, int status);
+
 /* Sets status and a body that already is JSON text (copied). */
 void response_raw_json(struct response *resp, int status, const char *json, size_t len);
 /* {"detail": "<detail>"} with the given status. */

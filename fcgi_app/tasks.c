@@ -7,23 +7,30 @@
 #include <string.h>
 
 #include "buf.h"
+#include "jsonw.h"
 
 /* ---- representation ------------------------------------------------------ */
 
-json_t *task_to_json(const struct task *t)
+void task_write_json(struct buf *b, const struct task *t)
 {
-	json_t *description = t->description_null
-		? json_null()
-		: json_stringn_nocheck(t->description, t->description_len);
-
-	/* The store hands back what MariaDB holds as utf8mb4: valid UTF-8, no check needed. */
-	return json_pack("{s:I, s:o, s:o, s:b, s:s, s:s}",
-			 "id", (json_int_t)t->id,
-			 "title", json_stringn_nocheck(t->title, t->title_len),
-			 "description", description,
-			 "is_completed", t->is_completed,
-			 "created_at", t->created_at,
-			 "updated_at", t->updated_at);
+	/* The store hands back what MariaDB holds as utf8mb4: valid UTF-8, written as is. */
+	jsonw_lit(b, "{\"id\":");
+	jsonw_uint(b, t->id);
+	jsonw_lit(b, ",\"title\":");
+	jsonw_string(b, t->title, t->title_len);
+	jsonw_lit(b, ",\"description\":");
+	if (t->description_null)
+		jsonw_lit(b, "null");
+	else
+		jsonw_string(b, t->description, t->description_len);
+	if (t->is_completed)
+		jsonw_lit(b, ",\"is_completed\":true,\"created_at\":\"");
+	else
+		jsonw_lit(b, ",\"is_completed\":false,\"created_at\":\"");
+	buf_append(b, t->created_at, strlen(t->created_at));
+	jsonw_lit(b, "\",\"updated_at\":\"");
+	buf_append(b, t->updated_at, strlen(t->updated_at));
+	jsonw_lit(b, "\"}");
 }
 
 void tasks_format_etag(unsigned version, char *out, size_t outlen)
@@ -77,7 +84,7 @@ static void respond_task(struct handler_ctx *ctx, int status, const struct task 
 {
 	char etag[16];
 
-	response_json(ctx->resp, status, task_to_json(task));
+	task_write_json(response_body(ctx->resp, status), task);
 	tasks_format_etag(task->version, etag, sizeof etag);
 	response_header(ctx->resp, "ETag", etag);
 }
@@ -192,7 +199,7 @@ int tasks_parse_fields(struct validation *v, json_t *body, bool for_create,
 /* ---- GET /tasks/ --------------------------------------------------------- */
 
 struct list_page {
-	json_t *items;
+	struct buf *out; /* the response body, written row by row */
 	uint64_t last_id;
 	size_t count;
 };
@@ -201,9 +208,12 @@ static int append_task(void *ctx, const struct task *task)
 {
 	struct list_page *page = ctx;
 
+	if (page->count > 0)
+		buf_putc(page->out, ',');
+	task_write_json(page->out, task);
 	page->last_id = task->id;
 	page->count++;
-	return json_array_append_new(page->items, task_to_json(task));
+	return 0;
 }
 
 static void add_next_link(struct handler_ctx *ctx, const struct task_list_query *q, uint64_t last_id)
@@ -225,6 +235,7 @@ void tasks_list(struct handler_ctx *ctx)
 	bool completed = false;
 	const char *completed_text = query_value(ctx->req, "completed");
 	struct list_page page = { NULL, 0, 0 };
+
 	struct db_conn *conn;
 	enum store_status status;
 
@@ -244,15 +255,15 @@ void tasks_list(struct handler_ctx *ctx)
 	conn = app_acquire_db(ctx);
 	if (conn == NULL)
 		return;
-	page.items = json_array();
+	page.out = response_body(ctx->resp, 200);
+	buf_putc(page.out, '[');
 	status = task_store_list(conn, &q, append_task, &page);
 	db_pool_release(ctx->app->pool, conn);
 	if (status != STORE_OK) {
-		json_decref(page.items);
-		app_store_failure(ctx, status);
+		app_store_failure(ctx, status); /* replaces the half-written body */
 		return;
 	}
-	response_json(ctx->resp, 200, page.items);
+	buf_putc(page.out, ']');
 	if (page.count == q.limit)
 		add_next_link(ctx, &q, page.last_id);
 }

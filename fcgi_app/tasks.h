@@ -21,8 +21,8 @@ void tasks_get(struct handler_ctx *ctx);    /* GET /tasks/{id} */
 void tasks_patch(struct handler_ctx *ctx);  /* PATCH /tasks/{id} */
 void tasks_delete(struct handler_ctx *ctx); /* DELETE /tasks/{id} */
 
-/* The JSON object for a task; new reference (NULL only on out-of-memory). */
-json_t *task_to_json(const struct task *task);
+/* Appends the task's JSON object (the API's representation) to b. */
+void task_write_json(struct buf *b, const struct task *task);
 
 /*
  * Validates a create (for_create) or merge-patch body object into fields.
