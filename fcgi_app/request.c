@@ -219,6 +219,54 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 	return REQUEST_OK;
 }
 
+/* The params request_parse asks for, found in one pass over envp. */
+#define PICK(name) { name, sizeof(name) - 1 }
+static const struct {
+	const char *name;
+	size_t len;
+} picked[] = {
+	PICK("REQUEST_METHOD"), PICK("REQUEST_URI"), PICK("QUERY_STRING"), PICK("CONTENT_TYPE"),
+	PICK("CONTENT_LENGTH"), PICK("REQUEST_ID"), PICK("HTTP_IF_MATCH"), PICK("HTTP_IF_NONE_MATCH"),
+	PICK("SCRIPT_NAME"), PICK("PATH_INFO"),
+};
+#define N_PICKED (sizeof picked / sizeof picked[0])
+
+static const char *picked_get(void *ctx, const char *name)
+{
+	const char *const *values = ctx;
+
+	for (size_t i = 0; i < N_PICKED; i++)
+		if (strcmp(name, picked[i].name) == 0)
+			return values[i];
+	return NULL;
+}
+
+enum request_status request_parse_envp(struct request *req, char *const *envp,
+				       char *err, size_t errlen)
+{
+	const char *values[N_PICKED] = { NULL };
+	size_t found = 0;
+
+	for (char *const *e = envp; e != NULL && *e != NULL && found < N_PICKED; e++) {
+		const char *entry = *e;
+
+		for (size_t i = 0; i < N_PICKED; i++) {
+			const char *name = picked[i].name;
+			size_t n = picked[i].len;
+
+			/* The first two letters rule out almost every other param without a call. */
+			if (entry[0] != name[0] || entry[1] != name[1] || values[i] != NULL)
+				continue;
+			if (memcmp(entry, name, n) == 0 && entry[n] == '=') {
+				values[i] = entry + n + 1;
+				found++;
+				break;
+			}
+		}
+	}
+	return request_parse(req, picked_get, (void *)values, err, errlen);
+}
+
 enum request_status request_read_body(struct request *req, long cap, request_read_fn read,
 				      void *ctx)
 {

@@ -114,11 +114,6 @@ static long long monotonic_ms(void)
 
 /* ---- one request ---------------------------------------------------------- */
 
-static const char *fcgx_param(void *ctx, const char *name)
-{
-	return FCGX_GetParam(name, ctx);
-}
-
 static long fcgx_read(void *ctx, char *data, size_t n)
 {
 	FCGX_Stream *in = ctx;
@@ -167,7 +162,7 @@ static void serve_one(struct thread_ctx *w)
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	response_reset(&w->resp);
-	status = request_parse(&w->req, fcgx_param, w->fcgx.envp, err, sizeof err);
+	status = request_parse_envp(&w->req, w->fcgx.envp, err, sizeof err);
 	if (status == REQUEST_OK) {
 		status = request_read_body(&w->req, cfg->server.max_body_bytes, fcgx_read, w->fcgx.in);
 		if (status == REQUEST_BAD)

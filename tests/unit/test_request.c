@@ -223,6 +223,31 @@ START_TEST(test_body_reading)
 }
 END_TEST
 
+START_TEST(test_parse_envp_matches_getter)
+{
+	static char e1[] = "HTTP_HOST=x", e2[] = "REQUEST_METHOD=PATCH", e3[] = "REMOTE_ADDR=1.2.3.4",
+		    e4[] = "REQUEST_URI=/tasks/7?completed=on", e5[] = "QUERY_STRING=completed=on",
+		    e6[] = "CONTENT_TYPE=application/json", e7[] = "CONTENT_LENGTH=2",
+		    e8[] = "HTTP_IF_MATCH=\"3\"", e9[] = "REQUEST_ID=abc", e10[] = "REQUEST_METHODX=GET",
+		    e11[] = "REQUEST_METHOD=GET"; /* a duplicate: the first one counts, as in libfcgi */
+	char *envp[] = { e1, e10, e2, e3, e4, e5, e6, e7, e8, e9, e11, NULL };
+	struct request req;
+	char err[160];
+
+	request_init(&req);
+	ck_assert_int_eq(request_parse_envp(&req, envp, err, sizeof err), REQUEST_OK);
+	ck_assert_int_eq(req.method, HTTP_PATCH);
+	ck_assert_str_eq(req.path.data, "/tasks/7");
+	ck_assert_str_eq(request_query_get(&req, "completed")->value, "on");
+	ck_assert_str_eq(req.content_type, "application/json");
+	ck_assert_int_eq(req.content_length, 2);
+	ck_assert_str_eq(req.if_match, "\"3\"");
+	ck_assert_ptr_null(req.if_none_match);
+	ck_assert_str_eq(req.request_id, "abc");
+	request_release(&req);
+}
+END_TEST
+
 START_TEST(test_method_names)
 {
 	ck_assert_int_eq(request_method_parse("DELETE"), HTTP_DELETE);
@@ -248,6 +273,7 @@ int main(void)
 	tcase_add_test(tc, test_last_value_wins);
 	tcase_add_test(tc, test_body_reading);
 	tcase_add_test(tc, test_method_names);
+	tcase_add_test(tc, test_parse_envp_matches_getter);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
