@@ -6,7 +6,10 @@
 
 void health_live(struct handler_ctx *ctx)
 {
-	response_json(ctx->resp, 200, json_pack("{s:s}", "status", "ok"));
+	static const char body[] = "{\"status\":\"ok\"}";
+
+	/* A load balancer asks this many times a second: a constant, no JSON tree. */
+	response_raw_json(ctx->resp, 200, body, sizeof body - 1);
 }
 
 void health_ready(struct handler_ctx *ctx)
