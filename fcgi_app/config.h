@@ -43,6 +43,12 @@ struct config {
 		int read_timeout_s;
 		int write_timeout_s;
 		int validation_idle_ms;
+		int min_idle;             /* connections kept open; -1 (auto) = pool size */
+		int max_lifetime_s;       /* 0 = forever */
+		int keepalive_s;          /* ping idle connections this often; 0 = never */
+		int deadlock_retries;
+		int wait_at_start_s;      /* 0 = fail fast */
+		int statement_timeout_ms; /* 0 = none */
 		char *migrations_dir;
 		char *migrate_user;
 		char *migrate_password;

@@ -167,7 +167,7 @@ static void check_schema(struct db_pool *pool)
 	unsigned version = 0;
 	char err[512];
 
-	if (db_pool_acquire(pool, &conn, err, sizeof err) != DB_ACQUIRED)
+	if (db_pool_acquire_at_start(pool, &conn, err, sizeof err) != DB_ACQUIRED)
 		die(err);
 	if (task_store_schema_version(conn, &version) != STORE_OK) {
 		db_pool_release(pool, conn);
@@ -180,6 +180,21 @@ static void check_schema(struct db_pool *pool)
 			 "run 'taskapi migrate' first", version, TASK_STORE_SCHEMA_VERSION);
 		die(err);
 	}
+}
+
+/* The pool's behaviour, from [database]. */
+static const struct db_pool_options *pool_options(const struct config *cfg, unsigned size,
+						  struct db_pool_options *popt)
+{
+	db_pool_options_init(popt, size);
+	popt->min_idle = cfg->database.min_idle;
+	popt->acquire_timeout_ms = (unsigned)cfg->database.acquire_timeout_ms;
+	popt->validation_idle_ms = (unsigned)cfg->database.validation_idle_ms;
+	popt->max_lifetime_ms = (unsigned)cfg->database.max_lifetime_s * 1000u;
+	popt->keepalive_ms = (unsigned)cfg->database.keepalive_s * 1000u;
+	popt->deadlock_retries = (unsigned)cfg->database.deadlock_retries;
+	popt->wait_at_start_ms = (unsigned)cfg->database.wait_at_start_s * 1000u;
+	return popt;
 }
 
 /*
@@ -198,15 +213,16 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 		.connect_timeout_s = (unsigned)cfg->database.connect_timeout_s,
 		.read_timeout_s = (unsigned)cfg->database.read_timeout_s,
 		.write_timeout_s = (unsigned)cfg->database.write_timeout_s,
+		.statement_timeout_ms = (unsigned)cfg->database.statement_timeout_ms,
 	};
+	struct db_pool_options popt;
 	struct app app;
 	int rc;
 
 	(void)ctx;
 	app.cfg = cfg;
-	app.pool = db_pool_new(&opt, (unsigned)config_pool_size(cfg),
-			       (unsigned)cfg->database.acquire_timeout_ms,
-			       (unsigned)cfg->database.validation_idle_ms);
+	app.pool = db_pool_new(&opt, pool_options(cfg, (unsigned)config_pool_size(cfg), &popt));
+	db_pool_start_housekeeping(app.pool);
 	rc = server_run(cfg, &app, listen_fd);
 	if (rc == SERVER_ABANDONED) {
 		/* Threads still hold pool connections: leave without tearing down what they use. */
@@ -230,10 +246,11 @@ static void check_schema_once(const struct config *cfg)
 		.connect_timeout_s = (unsigned)cfg->database.connect_timeout_s,
 		.read_timeout_s = (unsigned)cfg->database.read_timeout_s,
 		.write_timeout_s = (unsigned)cfg->database.write_timeout_s,
+		.statement_timeout_ms = (unsigned)cfg->database.statement_timeout_ms,
 	};
+	struct db_pool_options popt;
 	/* Connections must not cross fork(): this pool is gone before workers start. */
-	struct db_pool *pool = db_pool_new(&opt, 1, (unsigned)cfg->database.acquire_timeout_ms,
-					   (unsigned)cfg->database.validation_idle_ms);
+	struct db_pool *pool = db_pool_new(&opt, pool_options(cfg, 1, &popt));
 
 	check_schema(pool);
 	db_pool_free(pool);

@@ -62,13 +62,34 @@ static enum store_status stmt_failure(struct db_conn *conn, MYSQL_STMT *stmt, un
 		log_warn("db: statement %u lost its connection: %s (%u)", id, msg, err);
 		return STORE_UNAVAILABLE;
 	}
+	/* Time limits, lock waits and deadlocks that outlived their retries: retry later. */
 	if (err == ER_STATEMENT_TIMEOUT || err == ER_QUERY_INTERRUPTED || err == ER_LOCK_WAIT_TIMEOUT ||
-	    err == ER_CON_COUNT_ERROR) {
+	    err == ER_LOCK_DEADLOCK || err == ER_CON_COUNT_ERROR) {
 		log_warn("db: statement %u gave up: %s (%u)", id, msg, err);
 		return STORE_UNAVAILABLE;
 	}
 	log_error("db: statement %u failed: %s (%u)", id, msg, err);
 	return STORE_ERROR;
+}
+
+/*
+ * Executes a bound statement; again, after a short pause, when InnoDB
+ * answered with a deadlock or a lock wait timeout (only writes see those: a
+ * plain SELECT takes no locks). Safe for a single-statement write: in
+ * autocommit mode InnoDB rolled it back before answering, so it happens once
+ * or not at all (db_conn_retry_after bounds the tries). A lost connection is
+ * never retried: whether the write happened is unknown.
+ */
+static int execute_retrying(struct db_conn *conn, MYSQL_STMT *stmt)
+{
+	long long started = db_monotonic_ms();
+
+	for (unsigned attempt = 1;; attempt++) {
+		if (mysql_stmt_execute(stmt) == 0)
+			return 0;
+		if (!db_conn_retry_after(conn, mysql_stmt_errno(stmt), attempt, started))
+			return -1;
+	}
 }
 
 static MYSQL_STMT *prepared(struct db_conn *conn, unsigned id)
@@ -288,7 +309,7 @@ enum store_status task_store_create(struct db_conn *conn, const struct task_fiel
 	bind_tiny(&params[2], &completed);
 	bind_time(&params[3], &now);
 	bind_time(&params[4], &now);
-	if (mysql_stmt_bind_param(stmt, params) != 0 || mysql_stmt_execute(stmt) != 0)
+	if (mysql_stmt_bind_param(stmt, params) != 0 || execute_retrying(conn, stmt) != 0)
 		return stmt_failure(conn, stmt, STMT_INSERT);
 
 	/* The row is exactly what was sent: answer from it instead of reading it back. */
@@ -352,7 +373,7 @@ enum store_status task_store_update(struct db_conn *conn, uint64_t id, const str
 	bind_u64(&params[7], &id);
 	bind_tiny(&params[8], &check_version);
 	bind_u32(&params[9], &version);
-	if (mysql_stmt_bind_param(stmt, params) != 0 || mysql_stmt_execute(stmt) != 0)
+	if (mysql_stmt_bind_param(stmt, params) != 0 || execute_retrying(conn, stmt) != 0)
 		return stmt_failure(conn, stmt, STMT_UPDATE);
 	if (mysql_stmt_affected_rows(stmt) == 0)
 		return explain_miss(conn, id);
@@ -374,7 +395,7 @@ enum store_status task_store_delete(struct db_conn *conn, uint64_t id, const uns
 	bind_u64(&params[0], &id);
 	bind_tiny(&params[1], &check_version);
 	bind_u32(&params[2], &version);
-	if (mysql_stmt_bind_param(stmt, params) != 0 || mysql_stmt_execute(stmt) != 0)
+	if (mysql_stmt_bind_param(stmt, params) != 0 || execute_retrying(conn, stmt) != 0)
 		return stmt_failure(conn, stmt, STMT_DELETE);
 	if (mysql_stmt_affected_rows(stmt) == 0)
 		return explain_miss(conn, id);
