@@ -12,15 +12,24 @@ docs/benchmarks.md that this run measured:
 
 Result files (tab-separated, written by script/bench):
   meta.tsv                      key, value
-  cases.tsv, scale_*.tsv        key label conns requests duration_us socket_errors
-                                timeouts non2xx p50_us p99_us max_us rss statements rows_read
-                                nginx_errors
+  cases.tsv, scale_*.tsv        one line per round of a case: key label conns requests
+                                duration_us socket_errors timeouts non2xx p50_us p99_us
+                                max_us rss statements rows_read nginx_errors round served
+  quantiles/SECTION.KEY.CONNS.ROUND
+                                1000 latencies (us) at percentiles 0.05, 0.15, ... 99.95
+  com/SECTION.KEY.CONNS.ROUND   "Com_name count" lines: the MariaDB commands of that round
   callgrind.tsv                 key label requests instructions
   soak.tsv                      requests, "MiB MiB ..." per worker, requests, "MiB ...",
                                 socket errors, seconds
+
+A case's figures sum its rounds (requests, errors, statements); its p50 and p99 come
+from the rounds' quantiles merged (each point weighted by its round's requests); a
+ratio to a ceiling is the median over the rounds of (case / ceiling in that round),
+shown with the smallest and largest.
 """
 import os
 import re
+import statistics
 import sys
 
 # Issue 5's targets: (case key, share of the textbook ceiling at 64 connections).
@@ -31,25 +40,108 @@ PRIMARY = "fcgi_keep"  # the ceiling the targets are judged against
 APP_KEYS = ("healthz", "list", "get", "post", "patch")
 
 
-class Run:
+class Round:
+    """One round of one case: one wrk run."""
+
     def __init__(self, f):
-        f = (f + [""] * 15)[:15]
-        (self.key, self.label, conns, req, dur, self.errors, self.timeouts, self.non2xx, p50, p99,
-         mx, self.rss, q, rows, self.notes) = f
+        f = (f + [""] * 17)[:17]
+        (self.key, self.label, conns, req, dur, errors, timeouts, non2xx, p50, p99, mx, self.rss, q, rows,
+         self.notes, rnd, served) = f
+        self.served = int(served or 0)
         self.conns, self.requests, self.duration = int(conns), int(req), int(dur)
-        self.errors, self.timeouts, self.non2xx = int(self.errors), int(self.timeouts), int(self.non2xx)
-        self.p50, self.p99, self.max = int(p50) / 1000, int(p99) / 1000, int(mx) / 1000
-        self.questions, self.rows = int(q), int(rows)
+        self.errors, self.timeouts, self.non2xx = int(errors), int(timeouts), int(non2xx)
+        self.p50, self.p99, self.max = int(p50), int(p99), int(mx)
+        self.statements, self.rows = int(q), int(rows)
+        self.round = int(rnd or 1)
         # Answers below 400 per second: a fast 502 is not throughput.
         self.rps = (self.requests - self.non2xx) / (self.duration / 1e6) if self.duration else 0.0
 
-    def per_request(self, n):
-        return n / self.requests if self.requests else 0.0
 
-    def worker_rss(self):
-        """The per-worker peaks in MiB from "sum (a / b)", or []."""
-        m = re.search(r"\(([^)]*)\)", self.rss)
-        return [float(x) for x in m.group(1).split("/")] if m else []
+class Case:
+    """A case at one connection count: its rounds together."""
+
+    def __init__(self, section, rounds, results):
+        first = rounds[0]
+        self.key, self.label, self.conns = first.key, first.label, first.conns
+        self.rounds = {r.round: r for r in rounds}
+        self.requests = sum(r.requests for r in rounds)
+        self.duration = sum(r.duration for r in rounds)
+        self.errors = sum(r.errors for r in rounds)
+        self.non2xx = sum(r.non2xx for r in rounds)
+        self.statements = sum(r.statements for r in rounds)
+        self.rows = sum(r.rows for r in rounds)
+        # What taskapi answered (its access log), else what wrk saw answered: the
+        # counters also count the requests still in flight when wrk stopped.
+        self.served = sum(r.served or r.requests for r in rounds)
+        self.rps = (self.requests - self.non2xx) / (self.duration / 1e6) if self.duration else 0.0
+        self.max = max(r.max for r in rounds) / 1000
+        self.p50, self.p99 = self._percentiles(section, rounds, results)
+        self.rss = self._rss(rounds)
+        seen = []
+        for r in rounds:
+            if r.notes and r.notes not in seen:
+                seen.append(r.notes)
+        self.notes = " / ".join(seen)
+        self.com = {}
+        for r in rounds:
+            path = os.path.join(results, "com", "%s.%s.%d.%d" % (section, r.key, r.conns, r.round))
+            for f in read_tsv(path):
+                name, n = f[0].split()
+                self.com[name] = self.com.get(name, 0) + int(n)
+
+    def _percentiles(self, section, rounds, results):
+        points = []
+        for r in rounds:
+            path = os.path.join(results, "quantiles", "%s.%s.%d.%d" % (section, r.key, r.conns, r.round))
+            try:
+                with open(path, encoding="utf-8") as f:
+                    values = [int(v) for v in f.read().split()]
+            except (OSError, ValueError):
+                values = []
+            if len(values) == 1000 and r.requests:
+                points += [(v, r.requests / 1000) for v in values]
+        if not points:  # no quantiles: the median of the rounds' own percentiles
+            return (statistics.median(r.p50 for r in rounds) / 1000, statistics.median(r.p99 for r in rounds) / 1000)
+        points.sort()
+        total = sum(w for _, w in points)
+
+        def at(p):
+            acc = 0.0
+            for v, w in points:
+                acc += w
+                if acc >= p * total:
+                    return v / 1000
+            return points[-1][0] / 1000
+
+        return at(0.50), at(0.99)
+
+    @staticmethod
+    def _rss(rounds):
+        """The largest of the rounds' peaks: "sum (w1 / w2)", "textbook x" or "-"."""
+        sums, workers, other = [], [], None
+        for r in rounds:
+            m = re.match(r"([\d.]+) \(([^)]*)\)", r.rss)
+            if m:
+                sums.append(float(m.group(1)))
+                per = [float(x) for x in m.group(2).split("/")]
+                workers = [max(a, b) for a, b in zip(workers, per)] if workers else per
+            elif r.rss.startswith("textbook"):
+                v = float(r.rss.split()[1])
+                other = v if other is None else max(other, v)
+        if sums:
+            return "%.1f (%s)" % (max(sums), " / ".join("%.1f" % w for w in workers)), workers
+        if other is not None:
+            return "textbook %.1f" % other, []
+        return "-", []
+
+    def per_request(self, n):
+        return n / self.served if self.served else 0.0
+
+    def ratio(self, ceiling):
+        """(median, lowest, highest) over the rounds of this case / the ceiling, or None."""
+        rs = [r.rps / ceiling.rounds[n].rps for n, r in self.rounds.items()
+              if n in ceiling.rounds and ceiling.rounds[n].rps > 0]
+        return (statistics.median(rs), min(rs), max(rs)) if rs else None
 
 
 def read_tsv(path):
@@ -57,6 +149,15 @@ def read_tsv(path):
         return []
     with open(path, encoding="utf-8") as f:
         return [line.rstrip("\n").split("\t") for line in f if line.strip()]
+
+
+def read_cases(results, section):
+    """The cases of results/SECTION.tsv, in the order they were first measured."""
+    groups = {}
+    for f in read_tsv(os.path.join(results, section + ".tsv")):
+        r = Round(f)
+        groups.setdefault((r.key, r.conns), []).append(r)
+    return [Case(section, rounds, results) for rounds in groups.values()]
 
 
 def table(head, rows, align=None):
@@ -67,78 +168,91 @@ def table(head, rows, align=None):
     return "\n".join(out)
 
 
-def pct(a, b):
-    return "%.0f %%" % (100 * a / b) if b else "-"
+def ratio_text(r, spread=True):
+    if r is None:
+        return "-"
+    med, lo, hi = r
+    if spread and hi - lo >= 0.005:
+        return "%.0f %% (%.0f-%.0f)" % (100 * med, 100 * lo, 100 * hi)
+    return "%.0f %%" % (100 * med)
 
 
 def ms(x):
     return "%.2f" % x
 
 
-def environment(meta, with_load=True):
+def environment(meta):
     keys = [("command", "command"), ("started", "date"), ("commit", "commit"), ("seconds", "whole run, s"),
             ("machine", "machine"), ("loadavg", "load average at start"), ("versions", "versions"),
             ("build", "taskapi build"), ("taskapi", "taskapi"), ("master_rss", "taskapi master peak RSS"),
-            ("mariadb", "MariaDB"), ("nginx", "nginx"), ("textbook", "textbook responder")]
-    if with_load:
-        keys.append(("load", "load"))
+            ("mariadb", "MariaDB"), ("nginx", "nginx"), ("textbook", "textbook responder"), ("load", "load")]
     rows = [(name, meta[k].replace("|", "\\|")) for k, name in keys if k in meta]
     return table(["setting", "value"], rows, ["l", "l"])
 
 
-def notes(runs):
-    """What nginx logged as errors, per run that logged any."""
-    lines = ["- %s, %d conns: %s" % (r.label, r.conns, r.notes) for r in runs if r.notes]
+def notes(cases):
+    """What nginx logged as errors, per case that logged any."""
+    lines = ["- %s, %d conns: %s" % (c.label, c.conns, c.notes) for c in cases if c.notes]
     return (["nginx's error log during the runs:", ""] + lines + [""]) if lines else []
 
 
-def cases_section(meta, runs):
-    ceil = {(r.key, r.conns): r for r in runs if r.key in dict(CEILINGS)}
+def cases_section(cases):
+    ceil = {(c.key, c.conns): c for c in cases if c.key in dict(CEILINGS)}
     head = ["case", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", "socket errors", "SQL/req",
             "peak RSS MiB: sum (per worker)"] + ["vs " + name for _, name in CEILINGS]
     rows = []
-    for r in runs:
-        sql = "-" if r.key in dict(CEILINGS) else "%.2f" % r.per_request(r.questions)
-        ratios = [pct(r.rps, ceil[(k, r.conns)].rps) if (k, r.conns) in ceil else "-" for k, _ in CEILINGS]
-        rows.append([r.label.replace("|", "\\|"), r.conns, "%.0f" % r.rps, ms(r.p50), ms(r.p99), r.non2xx,
-                     r.errors, sql, r.rss] + ratios)
-    out = [table(head, rows), ""] + notes(runs)
+    for c in cases:
+        sql = "-" if c.key in dict(CEILINGS) else "%.2f" % c.per_request(c.statements)
+        ratios = [ratio_text(c.ratio(ceil[(k, c.conns)])) if (k, c.conns) in ceil else "-" for k, _ in CEILINGS]
+        rows.append([c.label.replace("|", "\\|"), c.conns, "%.0f" % c.rps, ms(c.p50), ms(c.p99), c.non2xx,
+                     c.errors, sql, c.rss[0]] + ratios)
+    out = [table(head, rows), ""] + notes(cases)
+
+    crows = []
+    for c in cases:
+        if c.key in APP_KEYS and c.served:
+            per = sorted(((c.per_request(n), name[4:]) for name, n in c.com.items() if c.per_request(n) >= 0.005),
+                         reverse=True)
+            crows.append([c.label.replace("|", "\\|"), c.conns,
+                          ", ".join("%s %.2f" % (name, v) for v, name in per) or "none"])
+    if crows:
+        out += ["MariaDB's `Com_*` counters per request (what SQL/req is made of; pings are "
+                "`admin_commands`):", "", table(["case", "conns", "commands per request"], crows, ["l", "r", "l"]), ""]
 
     # Issue 5's targets, judged in this run.
-    by = {(r.key, r.conns): r for r in runs}
+    by = {(c.key, c.conns): c for c in cases}
     trows = []
     for key, share in RATIO_TARGETS:
-        r, c = by.get((key, 64)), ceil.get((PRIMARY, 64))
-        if r and c:
-            new = ceil.get(("fcgi_new", 64))
-            ok = r.rps >= share * c.rps
-            trows.append(["%s, 64 conns: >= %.0f %% of textbook keep_conn" % (r.label, 100 * share),
-                          "%s (%s of textbook new conn)" % (pct(r.rps, c.rps), pct(r.rps, new.rps) if new else "-"),
-                          "yes" if ok else "**no**"])
+        c, k, n = by.get((key, 64)), ceil.get((PRIMARY, 64)), ceil.get(("fcgi_new", 64))
+        if c and k:
+            r = c.ratio(k)
+            trows.append(["%s, 64 conns: >= %.0f %% of textbook keep_conn" % (c.label, 100 * share),
+                          "%s (%s of textbook new conn)" % (ratio_text(r), ratio_text(c.ratio(n)) if n else "-"),
+                          "yes" if r and r[0] >= share else "**no**"])
     for key, most in SQL_TARGETS.items():
-        r = by.get((key, 64))
-        if r:
-            q = r.per_request(r.questions)
-            trows.append(["%s: at most %d SQL statement(s) per request" % (r.label, most), "%.2f" % q,
+        c = by.get((key, 64))
+        if c:
+            q = c.per_request(c.statements)
+            trows.append(["%s: at most %d SQL statement(s) per request" % (c.label, most), "%.2f" % q,
                           "yes" if q <= most + 0.01 else "**no**"])
-    for r in runs:
-        if r.conns == 256 and r.key in APP_KEYS:
-            ok = r.errors == 0 and r.non2xx == 0 and r.p99 <= 5 * r.p50
-            trows.append(["%s, 256 conns: no errors, p99 <= 5 x p50" % r.label,
-                          "%d errors, %d non-2xx, p99/p50 %.1f" % (r.errors, r.non2xx, r.p99 / r.p50 if r.p50 else 0),
+    for c in cases:
+        if c.conns == 256 and c.key in APP_KEYS:
+            ok = c.errors == 0 and c.non2xx == 0 and c.p99 <= 5 * c.p50
+            trows.append(["%s, 256 conns: no errors, p99 <= 5 x p50" % c.label,
+                          "%d errors, %d non-2xx, p99/p50 %.1f" % (c.errors, c.non2xx, c.p99 / c.p50 if c.p50 else 0),
                           "yes" if ok else "**no**"])
-    peaks = [x for r in runs if r.key in APP_KEYS for x in r.worker_rss()]
+    peaks = [x for c in cases if c.key in APP_KEYS for x in c.rss[1]]
     if peaks:
         trows.append(["peak RSS per worker process <= 8 MiB", "%.1f MiB (largest)" % max(peaks),
                       "yes" if max(peaks) <= 8 else "**no**"])
     if trows:
-        out += ["Issue 5 targets in this run (the ceiling is the textbook responder with "
-                "fastcgi_keep_conn, as taskapi is deployed):", "",
+        out += ["Issue 5 targets in this run (the ceiling is the textbook responder with fastcgi_keep_conn, as "
+                "taskapi is deployed; ratios are the median over the rounds, lowest-highest in brackets):", "",
                 table(["target", "this run", "met"], trows, ["l", "r", "l"]), ""]
     return "\n".join(out)
 
 
-def callgrind_section(meta, rows, results):
+def callgrind_section(rows, results):
     out = [table(["request", "requests counted", "instructions (Ir)", "Ir per request"],
                  [[label, int(n), "{:,}".format(int(ir)), "{:,}".format(round(int(ir) / int(n)))]
                   for _, label, n, ir in rows]), ""]
@@ -158,32 +272,8 @@ def callgrind_section(meta, rows, results):
             funcs = funcs[:15]
             if funcs:
                 out += ["<details><summary>%s: the 15 functions with the most instructions of their own "
-                        "(callgrind_annotate --inclusive=no)</summary>" % label, "", "```"] + funcs + ["```", "",
-                                                                                                  "</details>", ""]
-    return "\n".join(out)
-
-
-def scale_section(meta, conns, depth):
-    out = []
-    if conns:
-        out += ["Connections (GET /tasks/?limit=10&skip=0..999, 10,000 tasks):", "",
-                table(["conns", "req/s", "p50 ms", "p99 ms", "p99 / p50", "max ms", "socket errors", "non-2xx"],
-                      [[r.conns, "%.0f" % r.rps, ms(r.p50), ms(r.p99), "%.1f" % (r.p99 / r.p50 if r.p50 else 0),
-                        ms(r.max), r.errors, r.non2xx] for r in conns]), ""] + notes(conns)
-    if depth:
-        by = {r.key: r for r in depth}
-        rows = []
-        for d in sorted({int(k.split("=")[1]) for k in by}):
-            row = ["{:,}".format(d)]
-            for kind in ("skip", "after_id"):
-                r = by.get("%s=%d" % (kind, d))
-                row += ["%.0f" % r.rps, ms(r.p50), ms(r.p99), "{:,.0f}".format(r.per_request(r.rows))] if r else ["-"] * 4
-            rows.append(row)
-        out += ["Paging depth on 1,000,000 tasks, %d connections, `limit=10`: `skip=N` against "
-                "`after_id=N` (keyset). Rows read: MariaDB's `Handler_read_*` counters per request:"
-                % depth[0].conns, "",
-                table(["N", "skip req/s", "skip p50 ms", "skip p99 ms", "skip rows read",
-                       "after_id req/s", "after_id p50 ms", "after_id p99 ms", "after_id rows read"], rows), ""] + notes(depth)
+                        "(callgrind_annotate --inclusive=no)</summary>" % label, "", "```"] + funcs + \
+                       ["```", "", "</details>", ""]
     return "\n".join(out)
 
 
@@ -204,6 +294,30 @@ def soak_section(rows):
     return "\n".join(out)
 
 
+def scale_section(conns, depth):
+    out = []
+    if conns:
+        out += ["Connections (GET /tasks/?limit=10&skip=0..999, 10,000 tasks):", "",
+                table(["conns", "req/s", "p50 ms", "p99 ms", "p99 / p50", "max ms", "socket errors", "non-2xx"],
+                      [[c.conns, "%.0f" % c.rps, ms(c.p50), ms(c.p99), "%.1f" % (c.p99 / c.p50 if c.p50 else 0),
+                        ms(c.max), c.errors, c.non2xx] for c in conns]), ""] + notes(conns)
+    if depth:
+        by = {c.key: c for c in depth}
+        rows = []
+        for d in sorted({int(k.split("=")[1]) for k in by}):
+            row = ["{:,}".format(d)]
+            for kind in ("skip", "after_id"):
+                c = by.get("%s=%d" % (kind, d))
+                row += ["%.0f" % c.rps, ms(c.p50), ms(c.p99), "{:,.0f}".format(c.per_request(c.rows))] if c else ["-"] * 4
+            rows.append(row)
+        out += ["Paging depth on 1,000,000 tasks, %d connections, `limit=10`: `skip=N` against `after_id=N` "
+                "(keyset). Rows read: MariaDB's `Handler_read_*` counters per request:" % depth[0].conns, "",
+                table(["N", "skip req/s", "skip p50 ms", "skip p99 ms", "skip rows read",
+                       "after_id req/s", "after_id p50 ms", "after_id p99 ms", "after_id rows read"], rows),
+                ""] + notes(depth)
+    return "\n".join(out)
+
+
 def replace_section(text, name, body):
     begin, end = "<!-- bench:%s:begin -->" % name, "<!-- bench:%s:end -->" % name
     i, j = text.find(begin), text.find(end)
@@ -221,25 +335,25 @@ def main():
         del args[i:i + 2]
     results = args[0]
     meta = dict((r + [""])[:2] for r in read_tsv(os.path.join(results, "meta.tsv")))
-    cases = [Run(f) for f in read_tsv(os.path.join(results, "cases.tsv"))]
+    cases = read_cases(results, "cases")
     cg = read_tsv(os.path.join(results, "callgrind.tsv"))
-    sconns = [Run(f) for f in read_tsv(os.path.join(results, "scale_conns.tsv"))]
-    sdepth = [Run(f) for f in read_tsv(os.path.join(results, "scale_depth.tsv"))]
-    stamp = "`%s`, %s, commit %s, %s s in all." % (meta.get("command", "script/bench"), meta.get("started", "?"),
-                                                  meta.get("commit", "?"), meta.get("seconds", "?"))
+    soak = read_tsv(os.path.join(results, "soak.tsv"))
+    sconns = read_cases(results, "scale_conns")
+    sdepth = read_cases(results, "scale_depth")
+    stamp = "Measured by `%s`, %s, commit %s, %s s in all." % (
+        meta.get("command", "script/bench"), meta.get("started", "?"), meta.get("commit", "?"),
+        meta.get("seconds", "?"))
 
     sections = {}
     if cases:
-        sections["cases"] = "\n".join(["Measured by " + stamp, "", cases_section(meta, cases), environment(meta)])
+        sections["cases"] = "\n".join([stamp, "", cases_section(cases), environment(meta)])
     if cg:
-        sections["callgrind"] = "\n".join(["Measured by " + stamp, "", callgrind_section(meta, cg, results),
+        sections["callgrind"] = "\n".join([stamp, "", callgrind_section(cg, results),
                                            "How: " + meta.get("callgrind", "")])
-    soak = read_tsv(os.path.join(results, "soak.tsv"))
     if soak:
-        sections["soak"] = "\n".join(["Measured by " + stamp, "", soak_section(soak)])
+        sections["soak"] = "\n".join([stamp, "", soak_section(soak)])
     if sconns or sdepth:
-        sections["scale"] = "\n".join(["Measured by " + stamp, "", scale_section(meta, sconns, sdepth),
-                                       environment(meta)])
+        sections["scale"] = "\n".join([stamp, "", scale_section(sconns, sdepth), environment(meta)])
     titles = {"cases": "Cases and ceilings", "callgrind": "Instructions per request",
               "soak": "Memory over a million requests", "scale": "Scale shape"}
     for name in ("cases", "callgrind", "soak", "scale"):
