@@ -47,6 +47,7 @@ static const struct option options[] = {
 	{ "server", "drain_timeout_ms", OPT_INT, OFF(server.drain_timeout_ms), "2000", 0, 600000, false },
 	{ "server", "crash_threshold", OPT_INT, OFF(server.crash_threshold), "5", 1, 1000, false },
 	{ "server", "crash_interval_s", OPT_INT, OFF(server.crash_interval_s), "10", 1, 3600, false },
+	{ "server", "admin_listen", OPT_STRING, OFF(server.admin_listen), "", 0, 0, false },
 	{ "database", "socket", OPT_STRING, OFF(database.socket), "", 0, 0, false },
 	{ "database", "host", OPT_STRING, OFF(database.host), "127.0.0.1", 0, 0, false },
 	{ "database", "port", OPT_INT, OFF(database.port), "3306", 1, 65535, false },
@@ -74,6 +75,12 @@ static const struct option options[] = {
 	{ "api", "max_limit", OPT_INT, OFF(api.max_limit), "100", 1, 100000, false },
 	{ "log", "level", OPT_STRING, OFF(log.level), "info", 0, 0, false },
 	{ "log", "access_log", OPT_BOOL, OFF(log.access_log), "true", 0, 0, false },
+	{ "log", "access_format", OPT_STRING, OFF(log.access_format), "text", 0, 0, false },
+	{ "log", "error_log", OPT_STRING, OFF(log.error_log), "", 0, 0, false },
+	{ "log", "access_log_file", OPT_STRING, OFF(log.access_log_file), "", 0, 0, false },
+	{ "log", "slow_request_ms", OPT_INT, OFF(log.slow_request_ms), "0", 0, 3600000, false },
+	{ "log", "slow_log_file", OPT_STRING, OFF(log.slow_log_file), "", 0, 0, false },
+	{ "log", "sql_echo", OPT_BOOL, OFF(log.sql_echo), "false", 0, 0, false },
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
@@ -343,10 +350,21 @@ fail:
 int config_finish(struct config *cfg, char *err, size_t errlen)
 {
 	enum log_level level;
+	enum log_format format;
 
 	if (log_level_parse(cfg->log.level, &level) < 0) {
 		snprintf(err, errlen, "invalid value for log.level: '%s' (expected error, warn, info or debug)",
 			 cfg->log.level);
+		return -1;
+	}
+	if (log_format_parse(cfg->log.access_format, &format) < 0) {
+		snprintf(err, errlen, "invalid value for log.access_format: '%s' (expected text or json)",
+			 cfg->log.access_format);
+		return -1;
+	}
+	if (cfg->server.admin_listen[0] != '\0' && strcmp(cfg->server.admin_listen, cfg->server.listen) == 0) {
+		snprintf(err, errlen, "server.admin_listen must differ from server.listen ('%s')",
+			 cfg->server.listen);
 		return -1;
 	}
 	if (cfg->api.default_limit > cfg->api.max_limit) {

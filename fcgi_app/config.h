@@ -28,6 +28,7 @@ struct config {
 		int drain_timeout_ms;   /* graceful stop/reload: serve kept connections this long */
 		int crash_threshold;    /* this many worker crashes ... */
 		int crash_interval_s;   /* ... within this window: back off before respawning */
+		char *admin_listen;     /* socket for /metrics and /status; "" = none */
 	} server;
 	struct {
 		char *socket;
@@ -61,6 +62,12 @@ struct config {
 	struct {
 		char *level;
 		bool access_log;
+		char *access_format;    /* "text" or "json" */
+		char *error_log;        /* file; "" = stderr */
+		char *access_log_file;  /* file; "" = the error log */
+		int slow_request_ms;    /* log requests slower than this; 0 = off */
+		char *slow_log_file;    /* file; "" = the error log */
+		bool sql_echo;          /* every SQL statement with its parameters, at info level */
 	} log;
 };
 

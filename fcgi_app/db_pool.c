@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "trace.h"
 #include "xalloc.h"
 
 /* The housekeeper's rhythm: keepalive and lifetime are checked this often. */
@@ -462,8 +463,8 @@ static int ensure_live(struct db_pool *pool, struct db_conn *conn, char *err, si
 	return 0;
 }
 
-enum db_acquire_status db_pool_acquire(struct db_pool *pool, struct db_conn **out,
-				       char *err, size_t errlen)
+static enum db_acquire_status acquire(struct db_pool *pool, struct db_conn **out,
+				      char *err, size_t errlen)
 {
 	struct db_conn *conn;
 	struct timespec deadline;
@@ -497,6 +498,17 @@ enum db_acquire_status db_pool_acquire(struct db_pool *pool, struct db_conn **ou
 	}
 	*out = conn;
 	return DB_ACQUIRED;
+}
+
+/* The request's pool wait (access and slow logs, metrics) is the time spent here. */
+enum db_acquire_status db_pool_acquire(struct db_pool *pool, struct db_conn **out,
+				       char *err, size_t errlen)
+{
+	long long start = trace_clock_ns();
+	enum db_acquire_status status = acquire(pool, out, err, errlen);
+
+	trace_pool_wait(trace_clock_ns() - start);
+	return status;
 }
 
 enum db_acquire_status db_pool_acquire_at_start(struct db_pool *pool, struct db_conn **out,

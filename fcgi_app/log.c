@@ -1,16 +1,32 @@
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "xalloc.h"
+
 static enum log_level current_level = LOG_LEVEL_INFO;
+static enum log_format access_format = LOG_FORMAT_TEXT;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+/*
+ * The streams' descriptors. The error stream is always fd 2 (a file is
+ * dup2'ed onto it); the others are their own descriptor, or -1 for "the
+ * error stream". Paths are kept for log_reopen; NULL means no file.
+ */
+enum { STREAM_ERROR = 0, STREAM_ACCESS, STREAM_SLOW, N_STREAMS };
+static int stream_fd[N_STREAMS] = { STDERR_FILENO, -1, -1 };
+static char *stream_path[N_STREAMS];
+static int saved_stderr = -1; /* the stderr we started with, once a file took fd 2 */
 
 void log_set_level(enum log_level level)
 {
@@ -38,29 +54,175 @@ const char *log_level_name(enum log_level level)
 	return level_names[level];
 }
 
+int log_format_parse(const char *name, enum log_format *out)
+{
+	if (strcasecmp(name, "text") == 0)
+		*out = LOG_FORMAT_TEXT;
+	else if (strcasecmp(name, "json") == 0)
+		*out = LOG_FORMAT_JSON;
+	else
+		return -1;
+	return 0;
+}
+
+void log_set_access_format(enum log_format format)
+{
+	access_format = format;
+}
+
+static void write_to(int stream, const char *line, size_t len)
+{
+	int fd = stream_fd[stream];
+
+	/* A failed write to a log has nowhere better to be reported. */
+	if (write(fd >= 0 ? fd : STDERR_FILENO, line, len) < 0)
+		return;
+}
+
 void log_write_line(const char *line, unsigned long len)
 {
-	/* A short write to stderr has nowhere better to be reported. */
-	if (write(STDERR_FILENO, line, len) < 0)
-		return;
+	write_to(STREAM_ERROR, line, len);
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+static int open_log(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+
+	if (fd < 0)
+		snprintf(err, errlen, "cannot open log file '%s': %s", path, strerror(errno));
+	return fd;
+}
+
+/* Puts fd in place of the stream's descriptor (dup2: no moment without one). */
+static int install(int stream, int fd)
+{
+	int target = stream_fd[stream];
+
+	if (stream == STREAM_ERROR) {
+		target = STDERR_FILENO;
+		if (saved_stderr < 0)
+			saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+	} else if (target < 0) {
+		stream_fd[stream] = fd; /* first time: the new descriptor is the stream */
+		return 0;
+	}
+	if (dup2(fd, target) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int log_open_files(const struct log_files *files, char *err, size_t errlen)
+{
+	const char *paths[N_STREAMS] = { files->error_log, files->access_log, files->slow_log };
+	int fds[N_STREAMS] = { -1, -1, -1 };
+
+	for (int i = 0; i < N_STREAMS; i++) {
+		if (paths[i] == NULL || paths[i][0] == '\0')
+			continue;
+		fds[i] = open_log(paths[i], err, errlen);
+		if (fds[i] < 0)
+			goto fail;
+	}
+	for (int i = 0; i < N_STREAMS; i++) {
+		free(stream_path[i]);
+		stream_path[i] = NULL;
+		if (fds[i] < 0) {
+			/* No file (any more): back to the error stream, or to the first stderr. */
+			if (i != STREAM_ERROR && stream_fd[i] >= 0) {
+				close(stream_fd[i]);
+				stream_fd[i] = -1;
+			} else if (i == STREAM_ERROR && saved_stderr >= 0) {
+				dup2(saved_stderr, STDERR_FILENO);
+			}
+			continue;
+		}
+		stream_path[i] = xstrdup(paths[i]);
+		if (install(i, fds[i]) < 0) {
+			snprintf(err, errlen, "cannot use log file '%s': %s", paths[i], strerror(errno));
+			close(fds[i]);
+			return -1;
+		}
+	}
+	return 0;
+fail:
+	for (int i = 0; i < N_STREAMS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return -1;
+}
+
+int log_reopen(char *err, size_t errlen)
+{
+	int rc = 0;
+
+	for (int i = 0; i < N_STREAMS; i++) {
+		int fd;
+
+		if (stream_path[i] == NULL)
+			continue;
+		fd = open_log(stream_path[i], err, errlen);
+		if (fd < 0 || install(i, fd) < 0) {
+			if (fd >= 0) {
+				snprintf(err, errlen, "cannot reopen log file '%s': %s", stream_path[i],
+					 strerror(errno));
+				close(fd);
+			}
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+/* ---- lines ------------------------------------------------------------------ */
+
+/*
+ * "2026-11-25T14:28:48.478Z" into out (at least 25 bytes); returns its length.
+ * The part up to the second is formatted once per second per thread: a busy
+ * thread writes many lines a second and strftime is most of a line's cost.
+ */
+static size_t format_stamp(char *out, size_t len)
+{
+	static __thread time_t cached_sec = (time_t)-1;
+	static __thread char cached[24];
+	static __thread size_t cached_len;
+	struct timeval tv;
+	unsigned ms;
+
+	gettimeofday(&tv, NULL);
+	if (tv.tv_sec != cached_sec) {
+		struct tm tm;
+
+		gmtime_r(&tv.tv_sec, &tm);
+		cached_len = strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = tv.tv_sec;
+	}
+	if (len < cached_len + 6)
+		return 0;
+	memcpy(out, cached, cached_len);
+	ms = (unsigned)(tv.tv_usec / 1000);
+	out[cached_len] = '.';
+	out[cached_len + 1] = (char)('0' + ms / 100);
+	out[cached_len + 2] = (char)('0' + ms / 10 % 10);
+	out[cached_len + 3] = (char)('0' + ms % 10);
+	out[cached_len + 4] = 'Z';
+	out[cached_len + 5] = '\0';
+	return cached_len + 5;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[2048];
-	struct timeval tv;
-	struct tm tm;
 	size_t n;
 	int rc;
 	va_list ap;
 
 	if (level > current_level)
 		return;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-	rc = snprintf(line + n, sizeof line - n, ".%03dZ [%d] %s: ",
-		      (int)(tv.tv_usec / 1000), (int)getpid(), level_names[level]);
+	n = format_stamp(line, sizeof line);
+	rc = snprintf(line + n, sizeof line - n, " [%d] %s: ", (int)getpid(), level_names[level]);
 	if (rc > 0)
 		n += (size_t)rc;
 	va_start(ap, fmt);
@@ -72,4 +234,172 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		n = sizeof line - 2;
 	line[n++] = '\n';
 	log_write_line(line, n);
+}
+
+void log_escape(struct buf *out, const char *s, size_t len, bool no_spaces)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t run = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && !(no_spaces && c == ' '))
+			continue;
+		/* Copy the plain run before this byte in one go. */
+		buf_append(out, s + run, i - run);
+		run = i + 1;
+		if (c == ' ') {
+			buf_putc(out, '+');
+		} else if (c == '"' || c == '\\') {
+			char esc[2] = { '\\', (char)c };
+
+			buf_append(out, esc, sizeof esc);
+		} else {
+			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+			buf_append(out, esc, sizeof esc);
+		}
+	}
+	buf_append(out, s + run, len - run);
+}
+
+/* A text field: escaped, no spaces, "-" for none. */
+static void put_field(struct buf *out, const char *s)
+{
+	s = s ? s : "-";
+	log_escape(out, s, strlen(s), true);
+}
+
+static void put_json_str(struct buf *out, const char *key, const char *s)
+{
+	buf_putc(out, ',');
+	buf_putc(out, '"');
+	buf_puts(out, key);
+	buf_puts(out, "\":");
+	if (s == NULL) {
+		buf_puts(out, "null");
+		return;
+	}
+	buf_putc(out, '"');
+	log_escape(out, s, strlen(s), false);
+	buf_putc(out, '"');
+}
+
+/* Decimal digits of v, without printf. */
+static void put_uint(struct buf *out, unsigned long long v)
+{
+	char digits[24];
+	size_t n = sizeof digits;
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	buf_append(out, digits + n, sizeof digits - n);
+}
+
+/* Nanoseconds as milliseconds with three decimals ("1.016"). */
+static void put_ms(struct buf *out, long long ns)
+{
+	unsigned long long us = ns > 0 ? (unsigned long long)ns / 1000 : 0;
+	char frac[4] = { '.', (char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10) };
+
+	put_uint(out, us / 1000);
+	buf_append(out, frac, sizeof frac);
+}
+
+/* "<time> [<pid>] <tag>: " */
+static void put_prefix(struct buf *out, const char *tag)
+{
+	char stamp[40];
+	size_t n = format_stamp(stamp, sizeof stamp);
+
+	buf_append(out, stamp, n);
+	buf_puts(out, " [");
+	put_uint(out, (unsigned long long)getpid());
+	buf_puts(out, "] ");
+	buf_puts(out, tag);
+	buf_puts(out, ": ");
+}
+
+void log_access(const struct log_access_entry *e, struct buf *line)
+{
+	buf_reset(line);
+	if (access_format == LOG_FORMAT_JSON) {
+		char stamp[40];
+		size_t n = format_stamp(stamp, sizeof stamp);
+
+		buf_puts(line, "{\"time\":\"");
+		buf_append(line, stamp, n);
+		buf_puts(line, "\",\"pid\":");
+		put_uint(line, (unsigned long long)getpid());
+		put_json_str(line, "request_id", e->request_id);
+		put_json_str(line, "method", e->method);
+		put_json_str(line, "uri", e->uri);
+		buf_puts(line, ",\"status\":");
+		put_uint(line, (unsigned long long)(e->status > 0 ? e->status : 0));
+		buf_puts(line, ",\"bytes\":");
+		put_uint(line, e->bytes);
+		buf_puts(line, ",\"duration_ms\":");
+		put_ms(line, e->duration_ns);
+		buf_puts(line, ",\"pool_wait_ms\":");
+		put_ms(line, e->pool_wait_ns);
+		put_json_str(line, "route", e->route);
+		buf_puts(line, "}\n");
+	} else {
+		put_prefix(line, "access");
+		put_field(line, e->request_id);
+		buf_putc(line, ' ');
+		put_field(line, e->method);
+		buf_putc(line, ' ');
+		put_field(line, e->uri);
+		buf_putc(line, ' ');
+		put_uint(line, (unsigned long long)(e->status > 0 ? e->status : 0));
+		buf_putc(line, ' ');
+		put_uint(line, e->bytes);
+		buf_putc(line, ' ');
+		put_ms(line, e->duration_ns);
+		buf_puts(line, "ms wait=");
+		put_ms(line, e->pool_wait_ns);
+		buf_puts(line, "ms ");
+		put_field(line, e->route);
+		buf_putc(line, '\n');
+	}
+	write_to(STREAM_ACCESS, line->data, line->len);
+}
+
+void log_slow(const struct log_access_entry *e, struct buf *line)
+{
+	buf_reset(line);
+	put_prefix(line, "slow");
+	put_field(line, e->request_id);
+	buf_putc(line, ' ');
+	put_field(line, e->method);
+	buf_putc(line, ' ');
+	put_field(line, e->uri);
+	buf_putc(line, ' ');
+	put_uint(line, (unsigned long long)(e->status > 0 ? e->status : 0));
+	buf_putc(line, ' ');
+	put_ms(line, e->duration_ns);
+	buf_puts(line, "ms wait=");
+	put_ms(line, e->pool_wait_ns);
+	buf_puts(line, "ms route=");
+	put_field(line, e->route);
+	buf_puts(line, " sql=");
+	if (e->n_statements == 0)
+		buf_putc(line, '-');
+	for (unsigned i = 0; i < e->n_listed; i++) {
+		if (i > 0)
+			buf_putc(line, ',');
+		put_field(line, e->statements[i]);
+	}
+	if (e->n_statements > e->n_listed) {
+		buf_puts(line, ",+");
+		put_uint(line, e->n_statements - e->n_listed);
+	}
+	buf_puts(line, " rows=");
+	put_uint(line, e->rows);
+	buf_putc(line, '\n');
+	write_to(STREAM_SLOW, line->data, line->len);
 }

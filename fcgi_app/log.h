@@ -1,6 +1,11 @@
 #ifndef TASKAPI_LOG_H
 #define TASKAPI_LOG_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
 enum log_level {
 	LOG_LEVEL_ERROR = 0,
 	LOG_LEVEL_WARN,
@@ -9,9 +14,21 @@ enum log_level {
 };
 
 /*
- * Logging: one line per event on stderr, written with a single write(2) so
- * lines from concurrent threads never interleave. The level is set once at
- * start-up, before threads exist.
+ * Logging: one line per event, written with a single write(2) so lines from
+ * concurrent threads and processes never interleave (files are opened with
+ * O_APPEND). Three streams:
+ *
+ *   error   leveled events (log_msg); stderr, or log.error_log, which then
+ *           also takes stderr itself (fd 2), so library and sanitizer
+ *           messages land there too;
+ *   access  one line per request; log.access_log_file, else the error stream;
+ *   slow    requests over log.slow_request_ms; log.slow_log_file, else the
+ *           error stream.
+ *
+ * The level and the files are set at start-up, before threads exist.
+ * log_reopen (SIGUSR1) may run while other threads write: each file is
+ * reopened at its path and put in place of the old descriptor with dup2(2),
+ * which is atomic, so a writer never sees a closed descriptor.
  */
 void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
@@ -27,7 +44,71 @@ void log_msg(enum log_level level, const char *fmt, ...)
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
-/* Appends a finished line (without newline) as is; used by the access log. */
+/* Appends a finished line (with its newline) to the error stream as is. */
 void log_write_line(const char *line, unsigned long len);
+
+/* Log files; an empty or NULL path means the default stream (see above). */
+struct log_files {
+	const char *error_log;
+	const char *access_log;
+	const char *slow_log;
+};
+
+/*
+ * Opens the files (append mode, created 0640) and makes them the streams.
+ * All are opened before any is put in place: on failure nothing changes and
+ * err says which file. Paths are copied, for log_reopen. Not thread-safe.
+ */
+int log_open_files(const struct log_files *files, char *err, size_t errlen);
+/*
+ * Reopens every file at its path (after logrotate moved it away). A file
+ * that cannot be opened keeps its old descriptor and is reported in err;
+ * returns -1 then, 0 when all were reopened (or there are none).
+ */
+int log_reopen(char *err, size_t errlen);
+
+/* Access line format. */
+enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };
+/* Parses "text" or "json"; -1 for anything else. */
+int log_format_parse(const char *name, enum log_format *out);
+void log_set_access_format(enum log_format format);
+
+/* What an access (and slow) line says about one request. Strings are borrowed. */
+struct log_access_entry {
+	const char *request_id; /* never NULL */
+	const char *method;     /* NULL: "-" */
+	const char *uri;        /* NULL: "-" */
+	int status;
+	size_t bytes;           /* response body bytes */
+	long long duration_ns;
+	long long pool_wait_ns; /* time spent waiting in db_pool_acquire */
+	const char *route;
+	/* slow lines only: the SQL statements run (names), and rows fetched */
+	const char *const *statements;
+	unsigned n_statements;     /* how many ran; more than listed when over the cap */
+	unsigned n_listed;         /* how many names statements holds */
+	unsigned long long rows;
+};
+
+/*
+ * Formats the entry as one access line into line (reset first) and writes
+ * it to the access stream. text:
+ *   2026-11-25T14:29:09.462Z [pid] access: ID METHOD URI STATUS BYTES 0.383ms wait=0.012ms ROUTE
+ * json: {"time":...,"pid":...,"request_id":...,"method":...,"uri":...,"status":...,
+ *        "bytes":...,"duration_ms":...,"pool_wait_ms":...,"route":...}
+ * Control characters, quotes and backslashes in strings are escaped.
+ */
+void log_access(const struct log_access_entry *e, struct buf *line);
+/*
+ * The slow-request line on the slow stream, always text:
+ *   TIME [pid] slow: ID METHOD URI STATUS 812.004ms wait=0.010ms route=tasks.patch sql=update,get rows=1
+ */
+void log_slow(const struct log_access_entry *e, struct buf *line);
+
+/*
+ * Appends s (len bytes) with control characters, '"' and '\\' escaped
+ * (JSON-style); with no_spaces, a space becomes '+' (text log fields).
+ */
+void log_escape(struct buf *out, const char *s, size_t len, bool no_spaces);
 
 #endif

@@ -13,14 +13,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "app.h"
 #include "db_pool.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "server.h"
 #include "task_store.h"
+#include "trace.h"
 
 extern char **environ;
 
@@ -137,9 +140,21 @@ static int read_config(const struct cli *cli, struct config *cfg, char *err, siz
 static void apply_log_level(const struct config *cfg)
 {
 	enum log_level level;
+	enum log_format format;
 
 	if (log_level_parse(cfg->log.level, &level) == 0)
 		log_set_level(level);
+	if (log_format_parse(cfg->log.access_format, &format) == 0)
+		log_set_access_format(format);
+	trace_set_sql_echo(cfg->log.sql_echo);
+}
+
+/* Opens log.error_log, log.access_log_file and log.slow_log_file (serve only). */
+static int open_log_files(const struct config *cfg, char *err, size_t errlen)
+{
+	struct log_files files = { cfg->log.error_log, cfg->log.access_log_file, cfg->log.slow_log_file };
+
+	return log_open_files(&files, err, errlen);
 }
 
 static void load_config(const struct cli *cli, struct config *cfg)
@@ -154,7 +169,7 @@ static void load_config(const struct cli *cli, struct config *cfg)
 /* master_reload_fn: the same sources as at start, read again. */
 static int reload_config(struct config *out, char *err, size_t errlen, void *ctx)
 {
-	if (read_config(ctx, out, err, errlen) < 0)
+	if (read_config(ctx, out, err, errlen) < 0 || open_log_files(out, err, errlen) < 0)
 		return -1;
 	apply_log_level(out);
 	return 0;
@@ -256,6 +271,25 @@ static void check_schema_once(const struct config *cfg)
 	db_pool_free(pool);
 }
 
+/*
+ * The shared metrics area (before any fork) and the admin socket. The route
+ * names are the route table's plus those of answers made without a route.
+ */
+static int setup_observability(const struct config *cfg, int listen_fd, char *err, size_t errlen)
+{
+	static const char *names[METRICS_MAX_ROUTES];
+	static const char *const unrouted[] = { "not_found", "method_not_allowed", "bad_request", "too_large" };
+	size_t n = 0;
+
+	for (size_t i = 0; i < app_n_routes && n < METRICS_MAX_ROUTES - 1; i++)
+		names[n++] = app_routes[i].name;
+	for (size_t i = 0; i < sizeof unrouted / sizeof unrouted[0] && n < METRICS_MAX_ROUTES - 1; i++)
+		names[n++] = unrouted[i];
+	if (metrics_setup(names, n, err, errlen) < 0)
+		return -1;
+	return admin_open(cfg, listen_fd, err, errlen);
+}
+
 static int serve(const struct config *cfg, struct cli *cli)
 {
 	struct master_hooks hooks = { run_worker, reload_config, cli };
@@ -265,19 +299,28 @@ static int serve(const struct config *cfg, struct cli *cli)
 	if (geteuid() == 0 && !cfg->server.allow_root)
 		die("refusing to run as root: run taskapi as an unprivileged user "
 		    "(or set server.allow_root = true)");
+	if (open_log_files(cfg, err, sizeof err) < 0)
+		die(err);
 	check_schema_once(cfg);
 	listen_fd = listener_open(cfg, err, sizeof err);
 	if (listen_fd < 0)
 		die(err);
+	if (setup_observability(cfg, listen_fd, err, sizeof err) < 0)
+		die(err);
 	server_prepare_signals();
 	if (FCGX_Init() != 0)
 		die("FCGX_Init failed");
-	if (config_workers(cfg) == 0)
+	if (config_workers(cfg) == 0) {
+		metrics_attach_self(cfg->server.threads);
+		admin_thread_start();
 		rc = run_worker(cfg, listen_fd, NULL);
-	else
+		admin_thread_stop();
+	} else {
 		rc = master_run(cfg, listen_fd, &hooks);
+	}
 	if (cfg->server.listen[0] != '\0' && strchr(cfg->server.listen, '/') != NULL)
 		unlink(cfg->server.listen);
+	admin_unlink();
 	return rc;
 }
 

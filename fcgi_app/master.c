@@ -11,7 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "xalloc.h"
 
@@ -24,6 +26,7 @@ struct worker_proc {
 	bool leaving;
 	long long deadline_ms; /* when leaving: SIGKILL after this */
 	long long started_ms;
+	int slot;                  /* its metrics slot, -1 when none */
 };
 
 struct master {
@@ -58,10 +61,12 @@ static long long monotonic_ms(void)
 static void spawn(struct master *m)
 {
 	pid_t pid;
+	int slot = metrics_slot_claim(m->generation, m->cfg->server.threads);
 
 	fflush(NULL); /* nothing buffered may be written twice */
 	pid = fork();
 	if (pid < 0) {
+		metrics_slot_unclaim(slot);
 		log_error("cannot start a worker: %s", strerror(errno));
 		m->respawn_at_ms = monotonic_ms() + 1000;
 		return;
@@ -71,13 +76,16 @@ static void spawn(struct master *m)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != m->pid)
 			_exit(0);
+		admin_close_listener();
+		metrics_slot_attach(slot);
 		exit(m->hooks->run_worker(m->cfg, m->listen_fd, m->hooks->ctx));
 	}
 	if (m->n_procs == m->cap_procs) {
 		m->cap_procs = m->cap_procs ? m->cap_procs * 2 : 8;
 		m->procs = xrealloc(m->procs, m->cap_procs * sizeof *m->procs);
 	}
-	m->procs[m->n_procs++] = (struct worker_proc){ pid, m->generation, false, 0, monotonic_ms() };
+	metrics_slot_started(slot, pid);
+	m->procs[m->n_procs++] = (struct worker_proc){ pid, m->generation, false, 0, monotonic_ms(), slot };
 	log_info("started worker %d (generation %u)", (int)pid, m->generation);
 }
 
@@ -93,6 +101,7 @@ static void ask_to_leave(struct master *m, struct worker_proc *p, int sig)
 	if (p->leaving)
 		return;
 	p->leaving = true;
+	metrics_slot_leaving(p->slot);
 	p->deadline_ms = monotonic_ms() + leave_allowance_ms(m->cfg, sig);
 	kill(p->pid, sig);
 }
@@ -111,6 +120,7 @@ static void note_crash(struct master *m)
 	long long now = monotonic_ms();
 
 	m->restarts++;
+	metrics_worker_restarted();
 	if (m->n_deaths == keep) {
 		memmove(m->deaths, m->deaths + 1, (keep - 1) * sizeof *m->deaths);
 		m->n_deaths--;
@@ -149,10 +159,13 @@ static void reap(struct master *m)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (admin_reaped(pid, status))
+			continue;
 		for (size_t i = 0; i < m->n_procs; i++) {
 			if (m->procs[i].pid != pid)
 				continue;
 			on_exit_status(m, &m->procs[i], status);
+			metrics_slot_retire(m->procs[i].slot); /* its counts live on in the totals */
 			m->procs[i] = m->procs[--m->n_procs];
 			break;
 		}
@@ -244,15 +257,24 @@ static void on_signal(struct master *m, int sig)
 				 m->n_procs == 1 ? "" : "s");
 		m->stopping = true;
 		ask_all_to_leave(m, sig == SIGQUIT ? SIGQUIT : SIGTERM);
+		admin_signal(SIGTERM);
 		break;
 	case SIGHUP:
 		if (!m->stopping)
 			m->reload_pending = true; /* a burst of HUPs becomes one reload per interval */
 		break;
-	case SIGUSR1:
+	case SIGUSR1: {
+		char err[CONFIG_ERR_SIZE];
+
+		if (log_reopen(err, sizeof err) < 0)
+			log_error("SIGUSR1: %s", err);
+		else
+			log_info("SIGUSR1: log files reopened; passing it on");
 		for (size_t i = 0; i < m->n_procs; i++)
 			kill(m->procs[i].pid, SIGUSR1);
+		admin_signal(SIGUSR1);
 		break;
+	}
 	default: /* SIGCHLD: reaped below */
 		break;
 	}
@@ -275,7 +297,8 @@ int master_run(const struct config *cfg, int listen_fd, const struct master_hook
 	log_info("taskapi %s master: %d worker%s of %d threads", PACKAGE_VERSION, config_workers(cfg),
 		 config_workers(cfg) == 1 ? "" : "s", cfg->server.threads);
 	top_up(&m);
-	while (!m.stopping || m.n_procs > 0) {
+	admin_tick(false);
+	while (!m.stopping || m.n_procs > 0 || admin_running()) {
 		int sig = sigtimedwait(&set, NULL, &tick);
 
 		if (sig > 0)
@@ -285,6 +308,7 @@ int master_run(const struct config *cfg, int listen_fd, const struct master_hook
 		    monotonic_ms() - m.last_reload_ms >= RELOAD_MIN_INTERVAL_MS)
 			reload(&m);
 		top_up(&m);
+		admin_tick(m.stopping);
 		enforce_deadlines(&m);
 	}
 	log_info("stopped (%lu worker restart%s)", m.restarts, m.restarts == 1 ? "" : "s");

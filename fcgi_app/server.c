@@ -19,8 +19,10 @@
 
 #include "buf.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "response.h"
+#include "trace.h"
 #include "xalloc.h"
 
 /* ---- signals ---------------------------------------------------------- */
@@ -124,32 +126,42 @@ static long fcgx_read(void *ctx, char *data, size_t n)
 	return got;
 }
 
-static double elapsed_ms(const struct timespec *start)
+static long long elapsed_ns(const struct timespec *start)
 {
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - start->tv_sec) * 1e3 + (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+	return (long long)(now.tv_sec - start->tv_sec) * 1000000000LL + (now.tv_nsec - start->tv_nsec);
 }
 
-static void access_log(struct thread_ctx *w, const char *route, const struct timespec *start)
+/* After the answer is written: the request's metrics, access line and slow line (log.c). */
+static void request_done(struct thread_ctx *w, const char *route, const struct timespec *start)
 {
-	const char *uri = FCGX_GetParam("REQUEST_URI", w->fcgx.envp);
-	struct timespec now;
-	struct tm tm;
-	char stamp[32];
+	const struct config *cfg = w->server->cfg;
+	const struct trace *tr = trace_current();
+	long long ns = elapsed_ns(start);
+	bool slow = cfg->log.slow_request_ms > 0 && ns >= cfg->log.slow_request_ms * 1000000LL;
+	struct log_access_entry e;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-	buf_reset(&w->line);
-	buf_printf(&w->line, "%s.%03ldZ [%d] access: %s %s %s %d %zu %.3fms %s\n", stamp,
-		   now.tv_nsec / 1000000, (int)getpid(),
-		   w->req.request_id ? w->req.request_id : "-",
-		   w->req.method_name ? w->req.method_name : "-", uri ? uri : "-",
-		   w->resp.status, w->resp.has_body ? w->resp.body.len : (size_t)0,
-		   elapsed_ms(start), route);
-	log_write_line(w->line.data, w->line.len);
+	metrics_request(route, w->resp.status, ns, tr->acquires, tr->pool_wait_ns, slow);
+	if (!cfg->log.access_log && !slow)
+		return;
+	e.request_id = tr->request_id;
+	e.method = w->req.method_name;
+	e.uri = FCGX_GetParam("REQUEST_URI", w->fcgx.envp);
+	e.status = w->resp.status;
+	e.bytes = w->resp.has_body ? w->resp.body.len : 0;
+	e.duration_ns = ns;
+	e.pool_wait_ns = tr->pool_wait_ns;
+	e.route = route;
+	e.statements = tr->stmts;
+	e.n_statements = tr->n_stmts;
+	e.n_listed = tr->n_stmts < TRACE_MAX_STMTS ? tr->n_stmts : TRACE_MAX_STMTS;
+	e.rows = tr->rows;
+	if (cfg->log.access_log)
+		log_access(&e, &w->line);
+	if (slow)
+		log_slow(&e, &w->line);
 }
 
 static void serve_one(struct thread_ctx *w)
@@ -163,6 +175,7 @@ static void serve_one(struct thread_ctx *w)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	response_reset(&w->resp);
 	status = request_parse_envp(&w->req, w->fcgx.envp, err, sizeof err);
+	trace_begin(w->req.request_id); /* without nginx's $request_id, a fresh one */
 	if (status == REQUEST_OK) {
 		status = request_read_body(&w->req, cfg->server.max_body_bytes, fcgx_read, w->fcgx.in);
 		if (status == REQUEST_BAD)
@@ -189,8 +202,7 @@ static void serve_one(struct thread_ctx *w)
 	response_serialize(&w->resp, w->req.method == HTTP_HEAD, &w->out);
 	if (FCGX_PutStr(w->out.data, (int)w->out.len, w->fcgx.out) < 0)
 		log_debug("client went away before the response was written");
-	if (cfg->log.access_log)
-		access_log(w, route, &start);
+	request_done(w, route, &start);
 }
 
 /* ---- connections ------------------------------------------------------------ */
@@ -248,7 +260,9 @@ static void serve_connection(struct thread_ctx *t, int fd)
 	t->fcgx.detached = 1;
 	if (FCGX_Accept_r(&t->fcgx) == 0) {
 		t->fcgx.detached = 0; /* a normal end keeps the lingering close: it drains unread input */
+		metrics_busy_begin();
 		serve_one(t);
+		metrics_busy_end();
 		if (atomic_load(&s->mode) != MODE_RUN)
 			t->fcgx.keepConnection = 0; /* leaving: answer, then close */
 		FCGX_Finish_r(&t->fcgx);
@@ -289,6 +303,7 @@ static void accept_one(struct thread_ctx *t)
 		return;
 	}
 	atomic_fetch_add(&s->open_conns, 1);
+	metrics_connection_accepted();
 	set_io_timeouts(fd, s->cfg->server.io_timeout_ms);
 	/* nginx writes the request right after connecting: usually it is already here. */
 	if (readable_now(fd))
@@ -454,9 +469,15 @@ static void on_signal(struct server *s, int sig, long long *drain_deadline)
 			begin_leaving(s, MODE_DRAIN);
 		}
 		break;
-	case SIGUSR1:
-		log_info("SIGUSR1: logs go to stderr; nothing to reopen");
+	case SIGUSR1: {
+		char err[CONFIG_ERR_SIZE];
+
+		if (log_reopen(err, sizeof err) < 0)
+			log_error("SIGUSR1: %s", err);
+		else
+			log_info("SIGUSR1: log files reopened");
 		break;
+	}
 	default:
 		break;
 	}
@@ -483,12 +504,14 @@ int server_run(const struct config *cfg, const struct app *app, int listen_fd)
 
 		if (sig > 0)
 			on_signal(&s, sig, &drain_deadline);
+		metrics_publish_pool(s.app->pool); /* for /metrics and /status, read by the admin process */
 		/* Draining ends when every kept connection is gone or the time is up. */
 		if (atomic_load(&s.mode) == MODE_DRAIN &&
 		    (atomic_load(&s.open_conns) == 0 || monotonic_ms() >= drain_deadline))
 			begin_leaving(&s, MODE_STOP);
 	}
 	left = join_threads(&s);
+	metrics_publish_pool(s.app->pool); /* the pool's last figures, before the master folds them */
 	if (left > 0)
 		return SERVER_ABANDONED;
 	server_close(&s);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "trace.h"
 
 /* Statement ids index the per-connection cache in db_pool. */
 enum {
@@ -36,6 +37,17 @@ static const char *const sql_text[STMT_COUNT] = {
 			"WHERE id = ? AND version = IF(?, ?, version)",
 	[STMT_DELETE] = "DELETE FROM tasks WHERE id = ? AND version = IF(?, ?, version)",
 	[STMT_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+};
+
+/* Statement names for the slow log and SQL echo (log.sql_echo). */
+static const char *const stmt_name[STMT_COUNT] = {
+	[STMT_LIST] = "list",
+	[STMT_LIST_BY_STATUS] = "list_by_status",
+	[STMT_GET] = "get",
+	[STMT_INSERT] = "insert",
+	[STMT_UPDATE] = "update",
+	[STMT_DELETE] = "delete",
+	[STMT_SCHEMA_VERSION] = "schema_version",
 };
 
 const char *store_strerror(enum store_status status)
@@ -95,6 +107,18 @@ static int execute_retrying(struct db_conn *conn, MYSQL_STMT *stmt)
 static MYSQL_STMT *prepared(struct db_conn *conn, unsigned id)
 {
 	return db_conn_stmt(conn, id, sql_text[id]);
+}
+
+/*
+ * Binds params (none when NULL) and executes (retrying deadlocks, see
+ * execute_retrying); the request's trace records every statement.
+ */
+static int bind_execute(struct db_conn *conn, MYSQL_STMT *stmt, unsigned id, MYSQL_BIND *params)
+{
+	trace_sql(stmt_name[id], sql_text[id], params, params ? (unsigned)mysql_stmt_param_count(stmt) : 0);
+	if (params != NULL && mysql_stmt_bind_param(stmt, params) != 0)
+		return -1;
+	return execute_retrying(conn, stmt);
 }
 
 static void put_digits(char *out, unsigned value, int width)
@@ -224,7 +248,7 @@ static enum store_status run_select(struct db_conn *conn, MYSQL_STMT *stmt, unsi
 
 	*rows = 0;
 	task_row_bind(&row);
-	if ((params != NULL && mysql_stmt_bind_param(stmt, params) != 0) || mysql_stmt_execute(stmt) != 0 ||
+	if (bind_execute(conn, stmt, id, params) != 0 ||
 	    mysql_stmt_bind_result(stmt, row.bind) != 0)
 		return stmt_failure(conn, stmt, id);
 	while ((rc = mysql_stmt_fetch(stmt)) == 0) {
@@ -239,6 +263,7 @@ static enum store_status run_select(struct db_conn *conn, MYSQL_STMT *stmt, unsi
 		log_error("db: a task row did not fit its buffers");
 		status = STORE_ERROR;
 	}
+	trace_rows(*rows);
 	/* Discards rows left unread when on_row stopped early. */
 	mysql_stmt_free_result(stmt);
 	return status;
@@ -309,7 +334,7 @@ enum store_status task_store_create(struct db_conn *conn, const struct task_fiel
 	bind_tiny(&params[2], &completed);
 	bind_time(&params[3], &now);
 	bind_time(&params[4], &now);
-	if (mysql_stmt_bind_param(stmt, params) != 0 || execute_retrying(conn, stmt) != 0)
+	if (bind_execute(conn, stmt, STMT_INSERT, params) != 0)
 		return stmt_failure(conn, stmt, STMT_INSERT);
 
 	/* The row is exactly what was sent: answer from it instead of reading it back. */
@@ -373,7 +398,7 @@ enum store_status task_store_update(struct db_conn *conn, uint64_t id, const str
 	bind_u64(&params[7], &id);
 	bind_tiny(&params[8], &check_version);
 	bind_u32(&params[9], &version);
-	if (mysql_stmt_bind_param(stmt, params) != 0 || execute_retrying(conn, stmt) != 0)
+	if (bind_execute(conn, stmt, STMT_UPDATE, params) != 0)
 		return stmt_failure(conn, stmt, STMT_UPDATE);
 	if (mysql_stmt_affected_rows(stmt) == 0)
 		return explain_miss(conn, id);
@@ -395,7 +420,7 @@ enum store_status task_store_delete(struct db_conn *conn, uint64_t id, const uns
 	bind_u64(&params[0], &id);
 	bind_tiny(&params[1], &check_version);
 	bind_u32(&params[2], &version);
-	if (mysql_stmt_bind_param(stmt, params) != 0 || execute_retrying(conn, stmt) != 0)
+	if (bind_execute(conn, stmt, STMT_DELETE, params) != 0)
 		return stmt_failure(conn, stmt, STMT_DELETE);
 	if (mysql_stmt_affected_rows(stmt) == 0)
 		return explain_miss(conn, id);
@@ -419,7 +444,7 @@ enum store_status task_store_schema_version(struct db_conn *conn, unsigned *vers
 	memset(&result, 0, sizeof result);
 	result.buffer_type = MYSQL_TYPE_LONGLONG;
 	result.buffer = &value;
-	if (mysql_stmt_execute(stmt) != 0 || mysql_stmt_bind_result(stmt, &result) != 0)
+	if (bind_execute(conn, stmt, STMT_SCHEMA_VERSION, NULL) != 0 || mysql_stmt_bind_result(stmt, &result) != 0)
 		return stmt_failure(conn, stmt, STMT_SCHEMA_VERSION);
 	switch (mysql_stmt_fetch(stmt)) {
 	case 0:

@@ -44,6 +44,7 @@ stack_env() {
   APP_THREADS=${TASKAPI_THREADS:-8}
   APP_CONF=$RUN_DIR/taskapi.ini
   APP_SOCK=$SOCK_DIR/taskapi.sock
+  APP_ADMIN_SOCK=$SOCK_DIR/admin.sock
   APP_PIDFILE=$RUN_DIR/taskapi.pid
   APP_LOG=$RUN_DIR/taskapi.log
   MIGRATE_LOG=$RUN_DIR/migrate.log
@@ -239,7 +240,9 @@ taskapi_start() {
   taskapi_args
   rm -f "$APP_SOCK"
   say "taskapi: starting on $APP_SOCK (log: $APP_LOG)"
-  spawn "$RUN_DIR" "$APP_LOG" "$TASKAPI_BIN" "${TASKAPI_ARGS[@]}"
+  # The admin socket (/metrics, /status) is this instance's alone, so it is a flag, not
+  # a line of taskapi.ini: the extra instances tests start from that file need none.
+  spawn "$RUN_DIR" "$APP_LOG" "$TASKAPI_BIN" "${TASKAPI_ARGS[@]}" --set "server.admin_listen=$APP_ADMIN_SOCK"
   APP_PID=$!
   echo "$APP_PID" >"$APP_PIDFILE"
   deadline=$((SECONDS + 30))
@@ -286,6 +289,7 @@ nginx_render() {
   [[ $site == *"unix:/run/taskapi/taskapi.sock"* && $site == *"listen 80;"* ]] ||
     die "nginx/taskapi.conf no longer has 'listen 80;' and 'unix:/run/taskapi/taskapi.sock' for script/lib/stack.sh to replace"
   site=${site//"unix:/run/taskapi/taskapi.sock"/"unix:$APP_SOCK"}
+  site=${site//"unix:/run/taskapi/admin.sock"/"unix:$APP_ADMIN_SOCK"}
   site=${site//"listen 80;"/"listen 127.0.0.1:$PORT;"}
   printf '# Rendered from nginx/taskapi.conf by script/lib/stack.sh — do not edit.\n%s\n' "$site" \
     >"$NGX_DIR/taskapi-site.conf"

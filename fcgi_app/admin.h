@@ -1,0 +1,66 @@
+#ifndef TASKAPI_ADMIN_H
+#define TASKAPI_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "config.h"
+#include "metrics.h"
+
+/*
+ * The admin endpoint: GET /metrics (Prometheus text) and GET /status
+ * (PHP-FPM-like JSON, ?full for one entry per worker) on a socket of its
+ * own, server.admin_listen. It is answered by a process of its own that the
+ * master starts and restarts (PHP-FPM's pm.status_listen), which reads the
+ * shared metrics area and never touches a worker or the database: so it
+ * answers while every worker thread is busy. With --workers 0 a thread of
+ * the single process answers instead.
+ *
+ * The admin process serves one connection at a time, each bounded by a 1 s
+ * read/write timeout, and closes it after the answer. Its stop signals are
+ * those of a worker (TERM, INT, QUIT); USR1 reopens its log files.
+ */
+
+/*
+ * Opens server.admin_listen (a unix socket path with server.socket_mode, or
+ * host:port) when it is set; listen_fd is the FastCGI listener whose accept
+ * queue /status reports. Returns 0 (also when the key is empty: admin off),
+ * -1 with err.
+ */
+int admin_open(const struct config *cfg, int listen_fd, char *err, size_t errlen);
+/* True when admin_open opened a socket. */
+bool admin_enabled(void);
+/* Closes the admin socket in a process that must not hold it (a worker). */
+void admin_close_listener(void);
+/* Removes a unix admin socket file; at exit. */
+void admin_unlink(void);
+
+/* ---- in the master ------------------------------------------------------------ */
+
+/* Starts the admin process (now, or again a second after it died) unless stopping. */
+void admin_tick(bool stopping);
+/* True when pid was the admin process (reaped): it is restarted by admin_tick. */
+bool admin_reaped(pid_t pid, int status);
+/* Sends sig to the admin process, if it runs. */
+void admin_signal(int sig);
+/* True while the admin process runs. */
+bool admin_running(void);
+
+/* ---- --workers 0 ---------------------------------------------------------------- */
+
+/* Starts a thread answering the admin socket; admin_thread_stop ends it. */
+int admin_thread_start(void);
+void admin_thread_stop(void);
+
+/* ---- building the answers (exported for unit tests) ----------------------------- */
+
+/* Samples the accept queue of listen_fd (unix: sock_diag; TCP: TCP_INFO). */
+void admin_listen_queue(int listen_fd, struct metrics_listen *out);
+
+/* Appends the /status JSON for snap to out; full adds "processes". */
+void admin_render_status(const struct metrics_snapshot *snap, const struct metrics_listen *listen,
+			 bool full, struct buf *out);
+
+#endif

@@ -1,0 +1,584 @@
+#include "metrics.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define RELAXED __ATOMIC_RELAXED
+
+enum slot_state { SLOT_FREE = 0, SLOT_USED, SLOT_LEAVING };
+
+struct metrics_slot {
+	int pid;
+	unsigned generation;
+	int threads;
+	long long started_ms;
+	int busy;
+	unsigned pool_size, pool_in_use, pool_idle, pool_waiters;
+	/* The counters start on their own cache line, away from the master's fields. */
+	struct metrics_counters c __attribute__((aligned(64)));
+};
+
+struct metrics_shm {
+	uint64_t fold_seq;          /* odd while the master folds a slot into retired */
+	long long start_ms;
+	uint64_t restarts;
+	uint64_t workers_started;
+	int listen_queue_max;
+	int active __attribute__((aligned(64))); /* busy threads, all workers: request path */
+	int max_active;
+	unsigned char state[METRICS_MAX_SLOTS] __attribute__((aligned(64)));
+	struct metrics_counters retired;
+	struct metrics_slot slots[METRICS_MAX_SLOTS];
+};
+
+static struct metrics_shm *shm;
+static struct metrics_slot *my_slot;      /* this process's slot, if any */
+
+static const char *route_names[METRICS_MAX_ROUTES];
+static size_t n_routes;                   /* the last one is "other" */
+
+static const short codes[METRICS_N_CODES - 1] = {
+	200, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 405, 406, 408, 409, 410,
+	411, 412, 413, 414, 415, 416, 422, 428, 429, 431, 500, 501, 502, 503, 504, 505,
+};
+static const char *const code_labels[METRICS_N_CODES] = {
+	"200", "201", "202", "204", "301", "302", "304", "400", "401", "403", "404", "405",
+	"406", "408", "409", "410", "411", "412", "413", "414", "415", "416", "422", "428",
+	"429", "431", "500", "501", "502", "503", "504", "505", "other",
+};
+static unsigned char code_index[600];
+
+/* Upper bounds, in ns and as the le label; the last bucket is +Inf. */
+static const long long latency_bound_ns[METRICS_N_BUCKETS - 1] = {
+	1000000LL, 2500000LL, 5000000LL, 10000000LL, 25000000LL, 50000000LL, 100000000LL,
+	250000000LL, 500000000LL, 1000000000LL, 2500000000LL, 5000000000LL, 10000000000LL,
+};
+static const char *const latency_le[METRICS_N_BUCKETS] = {
+	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5",
+	"10", "+Inf",
+};
+static const long long wait_bound_ns[METRICS_N_WAIT_BUCKETS - 1] = {
+	100000LL, 500000LL, 1000000LL, 5000000LL, 10000000LL, 50000000LL, 100000000LL,
+	500000000LL, 1000000000LL, 2500000000LL, 5000000000LL, 10000000000LL,
+};
+static const char *const wait_le[METRICS_N_WAIT_BUCKETS] = {
+	"0.0001", "0.0005", "0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "2.5", "5", "10",
+	"+Inf",
+};
+
+static long long unix_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+int metrics_setup(const char *const *routes, size_t n, char *err, size_t errlen)
+{
+	void *area;
+
+	if (shm != NULL)
+		return 0;
+	if (n > METRICS_MAX_ROUTES - 1) {
+		log_warn("metrics: %zu routes, only the first %d are told apart", n, METRICS_MAX_ROUTES - 1);
+		n = METRICS_MAX_ROUTES - 1;
+	}
+	/* Anonymous and shared: inherited by every fork, zero-filled, pages made on first touch. */
+	area = mmap(NULL, sizeof *shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map %zu bytes for metrics: %s", sizeof *shm, strerror(errno));
+		return -1;
+	}
+	shm = area;
+	shm->start_ms = unix_ms();
+	for (size_t i = 0; i < n; i++)
+		route_names[i] = routes[i];
+	route_names[n] = "other";
+	n_routes = n + 1;
+	memset(code_index, METRICS_N_CODES - 1, sizeof code_index);
+	for (size_t i = 0; i < METRICS_N_CODES - 1; i++)
+		code_index[codes[i]] = (unsigned char)i;
+	return 0;
+}
+
+void metrics_free(void)
+{
+	if (shm != NULL)
+		munmap(shm, sizeof *shm);
+	shm = NULL;
+	my_slot = NULL;
+	n_routes = 0;
+}
+
+/* ---- the master ---------------------------------------------------------- */
+
+int metrics_slot_claim(unsigned generation, int threads)
+{
+	if (shm == NULL)
+		return -1;
+	for (int i = 0; i < METRICS_MAX_SLOTS; i++) {
+		struct metrics_slot *s = &shm->slots[i];
+
+		if (__atomic_load_n(&shm->state[i], __ATOMIC_ACQUIRE) != SLOT_FREE)
+			continue;
+		/* Free slots are read by nobody: plain writes, then publish. */
+		memset(s, 0, sizeof *s);
+		s->generation = generation;
+		s->threads = threads;
+		s->started_ms = unix_ms();
+		__atomic_store_n(&shm->state[i], SLOT_USED, __ATOMIC_RELEASE);
+		return i;
+	}
+	log_warn("metrics: all %d worker slots are in use; a worker runs unmeasured", METRICS_MAX_SLOTS);
+	return -1;
+}
+
+void metrics_slot_started(int slot, pid_t pid)
+{
+	if (shm == NULL)
+		return;
+	__atomic_add_fetch(&shm->workers_started, 1, RELAXED);
+	if (slot >= 0)
+		__atomic_store_n(&shm->slots[slot].pid, (int)pid, RELAXED);
+}
+
+void metrics_slot_unclaim(int slot)
+{
+	if (shm != NULL && slot >= 0)
+		__atomic_store_n(&shm->state[slot], SLOT_FREE, __ATOMIC_RELEASE);
+}
+
+void metrics_slot_leaving(int slot)
+{
+	if (shm != NULL && slot >= 0)
+		__atomic_store_n(&shm->state[slot], SLOT_LEAVING, RELAXED);
+}
+
+static void add_counters(struct metrics_counters *to, const struct metrics_counters *from)
+{
+	const uint64_t *src = (const uint64_t *)from;
+	uint64_t *dst = (uint64_t *)to;
+
+	for (size_t i = 0; i < sizeof *from / sizeof(uint64_t); i++) {
+		uint64_t v = __atomic_load_n(&src[i], RELAXED);
+
+		if (v != 0)
+			__atomic_store_n(&dst[i], __atomic_load_n(&dst[i], RELAXED) + v, RELAXED);
+	}
+}
+
+void metrics_slot_retire(int slot)
+{
+	struct metrics_slot *s;
+
+	if (shm == NULL || slot < 0)
+		return;
+	s = &shm->slots[slot];
+	/* Only the master writes fold_seq and retired: a plain increment, fenced. */
+	__atomic_store_n(&shm->fold_seq, shm->fold_seq + 1, RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	add_counters(&shm->retired, &s->c);
+	/* Threads that died in a request never said so. */
+	__atomic_sub_fetch(&shm->active, __atomic_load_n(&s->busy, RELAXED), RELAXED);
+	__atomic_store_n(&shm->state[slot], SLOT_FREE, RELAXED);
+	__atomic_store_n(&shm->fold_seq, shm->fold_seq + 1, __ATOMIC_RELEASE);
+}
+
+void metrics_worker_restarted(void)
+{
+	if (shm != NULL)
+		__atomic_add_fetch(&shm->restarts, 1, RELAXED);
+}
+
+/* ---- a worker ------------------------------------------------------------- */
+
+void metrics_slot_attach(int slot)
+{
+	my_slot = shm != NULL && slot >= 0 ? &shm->slots[slot] : NULL;
+	if (my_slot != NULL)
+		__atomic_store_n(&my_slot->pid, (int)getpid(), RELAXED);
+}
+
+void metrics_attach_self(int threads)
+{
+	int slot = metrics_slot_claim(1, threads);
+
+	metrics_slot_started(slot, getpid());
+	metrics_slot_attach(slot);
+}
+
+void metrics_connection_accepted(void)
+{
+	if (my_slot != NULL)
+		__atomic_add_fetch(&my_slot->c.connections, 1, RELAXED);
+}
+
+void metrics_busy_begin(void)
+{
+	int busy, active, max;
+
+	if (my_slot == NULL)
+		return;
+	busy = __atomic_add_fetch(&my_slot->busy, 1, RELAXED);
+	if (busy == my_slot->threads)
+		__atomic_add_fetch(&my_slot->c.all_busy, 1, RELAXED);
+	active = __atomic_add_fetch(&shm->active, 1, RELAXED);
+	max = __atomic_load_n(&shm->max_active, RELAXED);
+	while (active > max &&
+	       !__atomic_compare_exchange_n(&shm->max_active, &max, active, true, RELAXED, RELAXED))
+		;
+}
+
+void metrics_busy_end(void)
+{
+	if (my_slot == NULL)
+		return;
+	__atomic_sub_fetch(&my_slot->busy, 1, RELAXED);
+	__atomic_sub_fetch(&shm->active, 1, RELAXED);
+}
+
+static size_t route_index(const char *route)
+{
+	size_t last = n_routes - 1;
+
+	/* The names are the route table's own strings: pointers usually match. */
+	for (size_t i = 0; i < last; i++)
+		if (route_names[i] == route)
+			return i;
+	for (size_t i = 0; route != NULL && i < last; i++)
+		if (strcmp(route_names[i], route) == 0)
+			return i;
+	return last;
+}
+
+static size_t bucket_of(const long long *bounds, size_t n_bounds, long long ns)
+{
+	size_t i = 0;
+
+	while (i < n_bounds && ns > bounds[i])
+		i++;
+	return i;
+}
+
+void metrics_request(const char *route, int status, long long duration_ns, unsigned acquires,
+		     long long pool_wait_ns, bool slow)
+{
+	struct metrics_counters *c;
+	size_t r, code;
+
+	if (my_slot == NULL)
+		return;
+	c = &my_slot->c;
+	r = route_index(route);
+	code = status >= 0 && status < (int)sizeof code_index ? code_index[status] : METRICS_N_CODES - 1;
+	if (duration_ns < 0)
+		duration_ns = 0;
+	__atomic_add_fetch(&c->requests[r][code], 1, RELAXED);
+	__atomic_add_fetch(&c->latency[r][bucket_of(latency_bound_ns, METRICS_N_BUCKETS - 1, duration_ns)],
+			   1, RELAXED);
+	__atomic_add_fetch(&c->latency_sum_ns[r], (uint64_t)duration_ns, RELAXED);
+	if (acquires > 0) {
+		if (pool_wait_ns < 0)
+			pool_wait_ns = 0;
+		__atomic_add_fetch(&c->wait[bucket_of(wait_bound_ns, METRICS_N_WAIT_BUCKETS - 1, pool_wait_ns)],
+				   1, RELAXED);
+		__atomic_add_fetch(&c->wait_sum_ns, (uint64_t)pool_wait_ns, RELAXED);
+	}
+	if (slow)
+		__atomic_add_fetch(&c->slow, 1, RELAXED);
+}
+
+void metrics_publish_pool(struct db_pool *pool)
+{
+	struct db_pool_stats st;
+
+	if (my_slot == NULL || pool == NULL)
+		return;
+	db_pool_get_stats(pool, &st);
+	__atomic_store_n(&my_slot->pool_size, st.size, RELAXED);
+	__atomic_store_n(&my_slot->pool_in_use, st.in_use, RELAXED);
+	__atomic_store_n(&my_slot->pool_idle, st.idle, RELAXED);
+	__atomic_store_n(&my_slot->pool_waiters, st.waiters, RELAXED);
+	__atomic_store_n(&my_slot->c.pool_timeouts, (uint64_t)st.timeouts, RELAXED);
+	__atomic_store_n(&my_slot->c.pool_evictions, (uint64_t)st.discarded, RELAXED);
+	__atomic_store_n(&my_slot->c.pool_created, (uint64_t)st.created, RELAXED);
+	__atomic_store_n(&my_slot->c.pool_connect_failures, (uint64_t)st.connect_failures, RELAXED);
+	__atomic_store_n(&my_slot->c.pool_retired, (uint64_t)st.retired, RELAXED);
+	__atomic_store_n(&my_slot->c.pool_validations, (uint64_t)st.validations, RELAXED);
+	__atomic_store_n(&my_slot->c.pool_keepalive_pings, (uint64_t)st.keepalive_pings, RELAXED);
+	__atomic_store_n(&my_slot->c.pool_rollbacks, (uint64_t)st.rollbacks, RELAXED);
+}
+
+/* ---- reading ----------------------------------------------------------------- */
+
+uint64_t metrics_requests_sum(const struct metrics_counters *c)
+{
+	uint64_t sum = 0;
+
+	for (size_t r = 0; r < METRICS_MAX_ROUTES; r++)
+		for (size_t k = 0; k < METRICS_N_CODES; k++)
+			sum += c->requests[r][k];
+	return sum;
+}
+
+static void read_worker(int i, enum slot_state state, struct metrics_snapshot *snap)
+{
+	const struct metrics_slot *s = &shm->slots[i];
+	struct metrics_worker *w = &snap->workers[snap->n_workers++];
+	struct metrics_counters mine;
+
+	memset(&mine, 0, sizeof mine);
+	add_counters(&mine, &s->c);
+	add_counters(&snap->total, &s->c);
+	w->pid = __atomic_load_n(&s->pid, RELAXED);
+	w->generation = s->generation;
+	w->leaving = state == SLOT_LEAVING;
+	w->started_ms = s->started_ms;
+	w->threads = s->threads;
+	w->busy = __atomic_load_n(&s->busy, RELAXED);
+	w->pool_size = __atomic_load_n(&s->pool_size, RELAXED);
+	w->pool_in_use = __atomic_load_n(&s->pool_in_use, RELAXED);
+	w->pool_idle = __atomic_load_n(&s->pool_idle, RELAXED);
+	w->pool_waiters = __atomic_load_n(&s->pool_waiters, RELAXED);
+	w->requests = metrics_requests_sum(&mine);
+	w->connections = mine.connections;
+	snap->threads += w->threads;
+	snap->busy += w->busy;
+	snap->pool_size += w->pool_size;
+	snap->pool_in_use += w->pool_in_use;
+	snap->pool_idle += w->pool_idle;
+	snap->pool_waiters += w->pool_waiters;
+}
+
+bool metrics_snapshot_take(struct metrics_snapshot *snap)
+{
+	if (shm == NULL)
+		return false;
+	/* A fold that ran meanwhile may have moved a worker into retired: read again. */
+	for (int attempt = 0; attempt < 100; attempt++) {
+		uint64_t seq = __atomic_load_n(&shm->fold_seq, __ATOMIC_ACQUIRE);
+
+		if (seq & 1) {
+			usleep(100);
+			continue;
+		}
+		memset(&snap->total, 0, sizeof snap->total);
+		snap->n_workers = 0;
+		snap->threads = snap->busy = 0;
+		snap->pool_size = snap->pool_in_use = snap->pool_idle = snap->pool_waiters = 0;
+		add_counters(&snap->total, &shm->retired);
+		for (int i = 0; i < METRICS_MAX_SLOTS; i++) {
+			enum slot_state state = __atomic_load_n(&shm->state[i], __ATOMIC_ACQUIRE);
+
+			if (state != SLOT_FREE)
+				read_worker(i, state, snap);
+		}
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&shm->fold_seq, RELAXED) == seq)
+			break;
+	}
+	snap->start_ms = shm->start_ms;
+	snap->restarts = __atomic_load_n(&shm->restarts, RELAXED);
+	snap->workers_started = __atomic_load_n(&shm->workers_started, RELAXED);
+	snap->max_active = __atomic_load_n(&shm->max_active, RELAXED);
+	snap->listen_queue_max = __atomic_load_n(&shm->listen_queue_max, RELAXED);
+	return true;
+}
+
+void metrics_note_listen_queue(int queue)
+{
+	int max;
+
+	if (shm == NULL)
+		return;
+	max = __atomic_load_n(&shm->listen_queue_max, RELAXED);
+	while (queue > max &&
+	       !__atomic_compare_exchange_n(&shm->listen_queue_max, &max, queue, true, RELAXED, RELAXED))
+		;
+}
+
+size_t metrics_n_routes(void)
+{
+	return n_routes;
+}
+
+const char *metrics_route_name(size_t i)
+{
+	return i < n_routes ? route_names[i] : "other";
+}
+
+const char *metrics_code_label(size_t i)
+{
+	return i < METRICS_N_CODES ? code_labels[i] : "other";
+}
+
+/* ---- Prometheus text --------------------------------------------------------- */
+
+static void family(struct buf *out, const char *name, const char *type, const char *help)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void label_value(struct buf *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			buf_putc(out, '\\');
+		if (*s == '\n') {
+			buf_puts(out, "\\n");
+			continue;
+		}
+		buf_putc(out, *s);
+	}
+}
+
+static void seconds(struct buf *out, uint64_t ns)
+{
+	buf_printf(out, "%llu.%09llu", (unsigned long long)(ns / 1000000000ULL),
+		   (unsigned long long)(ns % 1000000000ULL));
+}
+
+static void histogram(struct buf *out, const char *name, const char *route, const uint64_t *buckets,
+		      const char *const *le, size_t n, uint64_t sum_ns)
+{
+	uint64_t cumulative = 0;
+
+	for (size_t b = 0; b < n; b++) {
+		cumulative += buckets[b];
+		buf_printf(out, "%s_bucket{", name);
+		if (route != NULL) {
+			buf_puts(out, "route=\"");
+			label_value(out, route);
+			buf_puts(out, "\",");
+		}
+		buf_printf(out, "le=\"%s\"} %llu\n", le[b], (unsigned long long)cumulative);
+	}
+	buf_printf(out, "%s_sum", name);
+	if (route != NULL) {
+		buf_puts(out, "{route=\"");
+		label_value(out, route);
+		buf_puts(out, "\"}");
+	}
+	buf_putc(out, ' ');
+	seconds(out, sum_ns);
+	buf_printf(out, "\n%s_count", name);
+	if (route != NULL) {
+		buf_puts(out, "{route=\"");
+		label_value(out, route);
+		buf_puts(out, "\"}");
+	}
+	buf_printf(out, " %llu\n", (unsigned long long)cumulative);
+}
+
+static void gauge_line(struct buf *out, const char *name, const char *labels, long long value)
+{
+	buf_printf(out, "%s%s%s%s %lld\n", name, labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
+		   value);
+}
+
+void metrics_render_prometheus(const struct metrics_snapshot *snap, const struct metrics_listen *listen,
+			       struct buf *out)
+{
+	const struct metrics_counters *t = &snap->total;
+	long long now = unix_ms();
+
+	family(out, "taskapi_requests_total", "counter", "Requests answered, by route and HTTP status.");
+	for (size_t r = 0; r < n_routes; r++) {
+		for (size_t k = 0; k < METRICS_N_CODES; k++) {
+			if (t->requests[r][k] == 0)
+				continue;
+			buf_puts(out, "taskapi_requests_total{route=\"");
+			label_value(out, route_names[r]);
+			buf_printf(out, "\",code=\"%s\"} %llu\n", code_labels[k],
+				   (unsigned long long)t->requests[r][k]);
+		}
+	}
+	family(out, "taskapi_request_duration_seconds", "histogram",
+	       "Time from reading a request to having written its answer, by route.");
+	for (size_t r = 0; r < n_routes; r++) {
+		uint64_t count = 0;
+
+		for (size_t b = 0; b < METRICS_N_BUCKETS; b++)
+			count += t->latency[r][b];
+		if (count > 0)
+			histogram(out, "taskapi_request_duration_seconds", route_names[r], t->latency[r],
+				  latency_le, METRICS_N_BUCKETS, t->latency_sum_ns[r]);
+	}
+	family(out, "taskapi_db_pool_wait_seconds", "histogram",
+	       "Time requests waited in db_pool_acquire for a database connection.");
+	histogram(out, "taskapi_db_pool_wait_seconds", NULL, t->wait, wait_le, METRICS_N_WAIT_BUCKETS,
+		  t->wait_sum_ns);
+	family(out, "taskapi_slow_requests_total", "counter", "Requests slower than log.slow_request_ms.");
+	gauge_line(out, "taskapi_slow_requests_total", NULL, (long long)t->slow);
+	family(out, "taskapi_connections_accepted_total", "counter", "FastCGI connections accepted.");
+	gauge_line(out, "taskapi_connections_accepted_total", NULL, (long long)t->connections);
+
+	family(out, "taskapi_threads", "gauge", "Serving threads of live workers, busy with a request or idle.");
+	gauge_line(out, "taskapi_threads", "state=\"busy\"", snap->busy);
+	gauge_line(out, "taskapi_threads", "state=\"idle\"", snap->threads - snap->busy);
+	family(out, "taskapi_threads_busy_max", "gauge", "Most threads busy at once since the start.");
+	gauge_line(out, "taskapi_threads_busy_max", NULL, snap->max_active);
+	family(out, "taskapi_threads_all_busy_total", "counter",
+	       "Times every thread of a worker was busy (PHP-FPM's max children reached).");
+	gauge_line(out, "taskapi_threads_all_busy_total", NULL, (long long)t->all_busy);
+
+	family(out, "taskapi_workers", "gauge", "Worker processes alive (draining ones included).");
+	gauge_line(out, "taskapi_workers", NULL, snap->n_workers);
+	family(out, "taskapi_worker_restarts_total", "counter", "Workers restarted after a crash.");
+	gauge_line(out, "taskapi_worker_restarts_total", NULL, (long long)snap->restarts);
+	family(out, "taskapi_workers_started_total", "counter",
+	       "Worker processes started (first start, crashes, recycling, reloads).");
+	gauge_line(out, "taskapi_workers_started_total", NULL, (long long)snap->workers_started);
+
+	family(out, "taskapi_db_pool_connections", "gauge", "Database connections of live workers by state.");
+	gauge_line(out, "taskapi_db_pool_connections", "state=\"in_use\"", snap->pool_in_use);
+	gauge_line(out, "taskapi_db_pool_connections", "state=\"idle\"", snap->pool_idle);
+	family(out, "taskapi_db_pool_size", "gauge", "Pool capacity, all live workers.");
+	gauge_line(out, "taskapi_db_pool_size", NULL, snap->pool_size);
+	family(out, "taskapi_db_pool_waiters", "gauge", "Requests waiting for a database connection.");
+	gauge_line(out, "taskapi_db_pool_waiters", NULL, snap->pool_waiters);
+	family(out, "taskapi_db_pool_acquire_timeouts_total", "counter",
+	       "Acquires that gave up after database.acquire_timeout_ms (answered 503).");
+	gauge_line(out, "taskapi_db_pool_acquire_timeouts_total", NULL, (long long)t->pool_timeouts);
+	family(out, "taskapi_db_pool_evictions_total", "counter",
+	       "Connections thrown away: broken, failed validation or keepalive, returned unclean.");
+	gauge_line(out, "taskapi_db_pool_evictions_total", NULL, (long long)t->pool_evictions);
+	family(out, "taskapi_db_pool_lifetime_retirements_total", "counter",
+	       "Connections closed at the end of database.max_lifetime_s.");
+	gauge_line(out, "taskapi_db_pool_lifetime_retirements_total", NULL, (long long)t->pool_retired);
+	family(out, "taskapi_db_pool_connections_created_total", "counter", "Database connections opened.");
+	gauge_line(out, "taskapi_db_pool_connections_created_total", NULL, (long long)t->pool_created);
+	family(out, "taskapi_db_pool_connect_failures_total", "counter", "Connection attempts that failed.");
+	gauge_line(out, "taskapi_db_pool_connect_failures_total", NULL, (long long)t->pool_connect_failures);
+	family(out, "taskapi_db_pool_validations_total", "counter",
+	       "Pings on borrow of a connection idle longer than database.validation_idle_ms.");
+	gauge_line(out, "taskapi_db_pool_validations_total", NULL, (long long)t->pool_validations);
+	family(out, "taskapi_db_pool_keepalive_pings_total", "counter",
+	       "Pings of idle connections by the pool's housekeeper.");
+	gauge_line(out, "taskapi_db_pool_keepalive_pings_total", NULL, (long long)t->pool_keepalive_pings);
+	family(out, "taskapi_db_pool_rollbacks_total", "counter",
+	       "Connections returned inside a transaction and rolled back.");
+	gauge_line(out, "taskapi_db_pool_rollbacks_total", NULL, (long long)t->pool_rollbacks);
+
+	if (listen != NULL && listen->known) {
+		family(out, "taskapi_listen_queue", "gauge", "Connections waiting in the FastCGI socket's accept queue.");
+		gauge_line(out, "taskapi_listen_queue", NULL, listen->queue);
+		family(out, "taskapi_listen_queue_max", "gauge", "Longest accept queue sampled since the start.");
+		gauge_line(out, "taskapi_listen_queue_max", NULL, snap->listen_queue_max);
+		family(out, "taskapi_listen_queue_length", "gauge", "Limit of the accept queue (backlog).");
+		gauge_line(out, "taskapi_listen_queue_length", NULL, listen->backlog);
+	}
+	family(out, "taskapi_start_time_seconds", "gauge", "When the master started, unix time.");
+	buf_printf(out, "taskapi_start_time_seconds %lld.%03lld\n", snap->start_ms / 1000, snap->start_ms % 1000);
+	family(out, "taskapi_uptime_seconds", "gauge", "Seconds since the master started.");
+	buf_printf(out, "taskapi_uptime_seconds %lld\n", (now - snap->start_ms) / 1000);
+	family(out, "taskapi_build_info", "gauge", "The running version.");
+	buf_printf(out, "taskapi_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+}

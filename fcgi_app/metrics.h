@@ -1,0 +1,158 @@
+#ifndef TASKAPI_METRICS_H
+#define TASKAPI_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "db_pool.h"
+
+/*
+ * Counters and gauges shared by every process of one taskapi, for
+ * /metrics and /status (admin.c).
+ *
+ * The master maps one anonymous shared area (MAP_SHARED | MAP_ANONYMOUS)
+ * before it forks anything. Each worker process owns one slot in it and is
+ * the only writer of that slot's counters: its threads add with relaxed
+ * atomics, no lock, nothing shared with other processes on the request path
+ * except two counters (active threads and their maximum). A reader sums the
+ * slots of live workers plus a "retired" total into which the master folds a
+ * slot when its worker has exited (crash, recycling, reload), before the slot
+ * is reused. So counters never go backwards across worker restarts; a
+ * sequence counter around the fold lets a reader that raced with one try
+ * again instead of counting a worker twice or not at all.
+ *
+ * Gauges (busy threads, pool connections) count live workers only. Pool
+ * figures are published by each worker's signal thread every 50 ms
+ * (metrics_publish_pool), since the pool itself lives in the worker.
+ *
+ * Without metrics_setup (taskapi migrate, unit tests of other modules) or
+ * in a process without a slot, the recording calls do nothing.
+ */
+
+#define METRICS_MAX_ROUTES 32  /* route names, "other" included */
+#define METRICS_MAX_SLOTS 1024 /* worker processes alive at once, old generations included */
+#define METRICS_N_CODES 33     /* the status codes taskapi can answer, and "other" */
+#define METRICS_N_BUCKETS 14   /* request duration: 1 ms .. 10 s, +Inf */
+#define METRICS_N_WAIT_BUCKETS 13 /* pool wait: 100 us .. 10 s, +Inf */
+
+/*
+ * Creates the shared area and fixes the route names (borrowed: static
+ * strings; "other" is added for names not listed). Call once, before any
+ * fork or thread. Returns 0, or -1 with err.
+ */
+int metrics_setup(const char *const *routes, size_t n_routes, char *err, size_t errlen);
+/* Unmaps the area and forgets the routes (unit tests; the program keeps it to the end). */
+void metrics_free(void);
+
+/* ---- the master ---------------------------------------------------------- */
+
+/*
+ * Takes a free slot (zeroed) for a worker about to be forked; -1 when all
+ * are in use (that worker then runs unmeasured).
+ */
+int metrics_slot_claim(unsigned generation, int threads);
+/* Records the forked worker's pid (in the parent) and counts a start. */
+void metrics_slot_started(int slot, pid_t pid);
+/* Frees a slot whose fork failed, without folding anything. */
+void metrics_slot_unclaim(int slot);
+/* Marks the worker as leaving (draining after a reload, stop or recycling). */
+void metrics_slot_leaving(int slot);
+/* Folds an exited worker's counters into the retired total and frees the slot. */
+void metrics_slot_retire(int slot);
+/* Counts a worker restart after a crash. */
+void metrics_worker_restarted(void);
+
+/* ---- a worker ------------------------------------------------------------- */
+
+/* In the forked worker, before its threads start: this process writes slot. */
+void metrics_slot_attach(int slot);
+/* --workers 0: claims a slot for this very process and attaches it. */
+void metrics_attach_self(int threads);
+
+void metrics_connection_accepted(void);
+/* A thread starts / finishes answering a request. */
+void metrics_busy_begin(void);
+void metrics_busy_end(void);
+/*
+ * One answered request: its route name (as app_handle returns it), status,
+ * duration and pool wait (acquires = how many db_pool_acquire calls; the
+ * wait is observed only when there was one).
+ */
+void metrics_request(const char *route, int status, long long duration_ns, unsigned acquires,
+		     long long pool_wait_ns, bool slow);
+/* Copies the pool's figures into this worker's slot. */
+void metrics_publish_pool(struct db_pool *pool);
+
+/* ---- reading ----------------------------------------------------------------- */
+
+struct metrics_counters {
+	uint64_t requests[METRICS_MAX_ROUTES][METRICS_N_CODES];
+	uint64_t latency[METRICS_MAX_ROUTES][METRICS_N_BUCKETS]; /* per bucket, not cumulative */
+	uint64_t latency_sum_ns[METRICS_MAX_ROUTES];
+	uint64_t wait[METRICS_N_WAIT_BUCKETS];
+	uint64_t wait_sum_ns;
+	uint64_t connections;
+	uint64_t slow;
+	uint64_t all_busy;        /* times every thread of a worker was busy at once */
+	/* db_pool_stats counters, as each worker last published them */
+	uint64_t pool_timeouts;          /* .timeouts */
+	uint64_t pool_evictions;         /* .discarded */
+	uint64_t pool_created;           /* .created */
+	uint64_t pool_connect_failures;  /* .connect_failures */
+	uint64_t pool_retired;           /* .retired: end of lifetime */
+	uint64_t pool_validations;       /* .validations */
+	uint64_t pool_keepalive_pings;   /* .keepalive_pings */
+	uint64_t pool_rollbacks;         /* .rollbacks */
+};
+
+struct metrics_worker {
+	pid_t pid;
+	unsigned generation;
+	bool leaving;
+	long long started_ms;     /* unix time */
+	int threads, busy;
+	unsigned pool_size, pool_in_use, pool_idle, pool_waiters;
+	uint64_t requests, connections;
+};
+
+struct metrics_snapshot {
+	struct metrics_counters total;   /* retired + live workers */
+	long long start_ms;              /* unix time of metrics_setup (the master's start) */
+	uint64_t restarts;               /* workers restarted after a crash */
+	uint64_t workers_started;
+	int max_active;                  /* most threads busy at once, all workers */
+	int listen_queue_max;            /* highest sampled, see metrics_note_listen_queue */
+	int threads, busy;               /* live workers */
+	unsigned pool_size, pool_in_use, pool_idle, pool_waiters;
+	unsigned n_workers;
+	struct metrics_worker workers[METRICS_MAX_SLOTS];
+};
+
+/* The FastCGI listening socket's accept queue, as admin.c sampled it. */
+struct metrics_listen {
+	bool known;      /* false: no way to read it for this socket */
+	int queue;       /* connections waiting for accept() */
+	int backlog;     /* the queue's limit */
+};
+
+/* Fills *snap (caller-owned; it is large: allocate it). False when metrics are off. */
+bool metrics_snapshot_take(struct metrics_snapshot *snap);
+/* Remembers a sampled listen queue length for the "max" figure. */
+void metrics_note_listen_queue(int queue);
+
+/* Route names and labels by index, for rendering. */
+size_t metrics_n_routes(void);
+const char *metrics_route_name(size_t i);
+const char *metrics_code_label(size_t i);
+
+/* Appends the Prometheus text format (version 0.0.4) of snap to out. */
+void metrics_render_prometheus(const struct metrics_snapshot *snap, const struct metrics_listen *listen,
+			       struct buf *out);
+
+/* Requests answered by a worker or in total (every route and status). */
+uint64_t metrics_requests_sum(const struct metrics_counters *c);
+
+#endif

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# 98-admin-saturated: /status and /metrics answer while every worker thread is busy.
+# Two workers of two threads; a row lock held by another session makes six PATCHes
+# wait in MariaDB: four take every thread, two more wait behind them. The workers'
+# socket then answers nothing (a /healthz does not come back within 1 s), while the
+# admin socket answers /status and /metrics at once and shows all four threads busy,
+# the waiting connections and the pool in use. When the lock goes, every PATCH succeeds.
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/lib-proc.sh
+. "$(dirname "$0")/lib-proc.sh"
+# shellcheck source=tests/e2e/lib-admin.sh
+. "$(dirname "$0")/lib-admin.sh"
+
+proc_taskapi busy --set server.workers=2 --set server.threads=2 \
+  --set database.acquire_timeout_ms=10000 --set database.read_timeout_s=30 \
+  --set database.statement_timeout_ms=30000 \
+  --set "server.admin_listen=$E2E_TMP/busy-admin.sock"
+sock=$PROC_SOCK
+asock=$E2E_TMP/busy-admin.sock
+proc_nginx busy "$sock" 8 1
+wait_for 5 test -S "$asock" || true
+ready() { admin_get "$asock" /status && [ "$(status_field 'j["total_threads"]')" = 4 ]; }
+wait_for 5 ready || true
+
+http POST /tasks/ -H 'Content-Type: application/json' --data '{"title":"saturate 98"}'
+task=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$BODY" 2>/dev/null || echo 0)
+$MYSQL --unbuffered -e "BEGIN; SELECT id FROM tasks WHERE id = $task FOR UPDATE; SELECT SLEEP(10); COMMIT;" \
+  >"$E2E_TMP/locker.out" 2>&1 &
+locker=$!
+wait_for 10 grep -qx "$task" "$E2E_TMP/locker.out" || diag "the row lock was not taken: $(cat "$E2E_TMP/locker.out")"
+start=$SECONDS
+pids=()
+for i in 1 2 3 4 5 6; do
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -X PATCH "$PROC_URL/tasks/$task?completed=true" \
+    >"$E2E_TMP/patch.$i" 2>&1 &
+  pids+=($!)
+done
+saturated() { admin_get "$asock" /status && [ "$(status_field 'j["active_threads"]')" = 4 ]; }
+check "all 4 worker threads are busy (admin /status active_threads)" wait_for 3 saturated
+
+# The workers answer nothing now...
+t0=$(date +%s%N)
+env -i REQUEST_METHOD=GET REQUEST_URI=/healthz timeout 1 cgi-fcgi -bind -connect "$sock" >"$E2E_TMP/hz.out" 2>&1 || true
+hz_ms=$((($(date +%s%N) - t0) / 1000000))
+check "meanwhile a /healthz to the workers' socket gets no answer within 1 s (${hz_ms} ms)" \
+  bash -c "! grep -q '\"status\":\"ok\"' '$E2E_TMP/hz.out'"
+
+# ...but the admin socket does, at once.
+admin_get "$asock" "/status?full"
+check "/status answers 200 in ${ADMIN_MS} ms while saturated (< 500 ms)" test "$ADMIN_STATUS" = 200 -a "$ADMIN_MS" -lt 500
+check "it shows 4 of 4 threads active, 0 idle, every worker at its limit" python3 - "$ADMIN_BODY" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+ok = j["active_threads"] == 4 and j["idle_threads"] == 0 and j["total_threads"] == 4 and \
+    j["max_active_threads"] >= 4 and j["max_threads_reached"] >= 2 and \
+    all(p["active_threads"] == 2 and p["idle_threads"] == 0 for p in j["processes"])
+if not ok:
+    print("#   " + json.dumps({k: v for k, v in j.items() if k != "processes"}))
+sys.exit(0 if ok else 1)
+PY
+check "the 2 PATCHes without a thread wait in the listen queue (listen_queue $(status_field 'j["listen_queue"]') >= 2)" \
+  test "$(status_field 'j["listen_queue"]')" -ge 2
+admin_scrape "$asock" "$E2E_TMP/busy.prom"
+check "/metrics answers 200 in ${ADMIN_MS} ms while saturated (< 500 ms)" test "$ADMIN_STATUS" = 200 -a "$ADMIN_MS" -lt 500
+check "/metrics: taskapi_threads{state=\"busy\"} 4, idle 0, 4 pool connections in use" \
+  test "$(prom "$E2E_TMP/busy.prom" 'taskapi_threads{state="busy"}')" = 4 -a \
+  "$(prom "$E2E_TMP/busy.prom" 'taskapi_threads{state="idle"}')" = 0 -a \
+  "$(prom "$E2E_TMP/busy.prom" 'taskapi_db_pool_connections{state="in_use"}')" = 4
+check "the lock was still held during these checks (they took $((SECONDS - start)) s of its 10)" test $((SECONDS - start)) -lt 10
+
+wait "$locker" "${pids[@]}" || true
+codes=$(sort "$E2E_TMP"/patch.* | uniq -c | tr -s ' ' | tr '\n' ' ')
+check "once the lock is gone all 6 PATCHes succeed ($codes)" test "$codes" = " 6 200 "
+idle_again() { admin_get "$asock" /status && [ "$(status_field 'j["active_threads"]')" = 0 ]; }
+check "and the threads are idle again" wait_for 3 idle_again
