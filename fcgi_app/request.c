@@ -257,7 +257,7 @@ enum request_status request_parse_envp(struct request *req, char *const *envp,
 			/* The first two letters rule out almost every other param without a call. */
 			if (entry[0] != name[0] || entry[1] != name[1] || values[i] != NULL)
 				continue;
-			if (memcmp(entry, name, n) == 0 && entry[n] == '=') {
+			if (strncmp(entry, name, n) == 0 && entry[n] == '=') { /* stops at a shorter entry's NUL */
 				values[i] = entry + n + 1;
 				found++;
 				break;
