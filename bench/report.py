@@ -77,11 +77,14 @@ class Case:
         self.max = max(r.max for r in rounds) / 1000
         self.p50, self.p99 = self._percentiles(section, rounds, results)
         self.rss = self._rss(rounds)
-        seen = []
+        # nginx's errors, "nginx: MESSAGE (xN); ..." per round: summed by message.
+        counts = {}
         for r in rounds:
-            if r.notes and r.notes not in seen:
-                seen.append(r.notes)
-        self.notes = " / ".join(seen)
+            for part in filter(None, r.notes.split("; ")):
+                m = re.match(r"(.*) \(x(\d+)\)$", part)
+                msg, n = (m.group(1), int(m.group(2))) if m else (part, 1)
+                counts[msg] = counts.get(msg, 0) + n
+        self.notes = "; ".join("%s (x%d)" % (msg, n) for msg, n in sorted(counts.items(), key=lambda x: -x[1]))
         self.com = {}
         for r in rounds:
             path = os.path.join(results, "com", "%s.%s.%d.%d" % (section, r.key, r.conns, r.round))
