@@ -188,6 +188,7 @@ def environment(meta):
     keys = [("command", "command"), ("started", "date"), ("commit", "commit"), ("seconds", "whole run, s"),
             ("machine", "machine"), ("loadavg", "load average at start"), ("versions", "versions"),
             ("build", "taskapi build"), ("taskapi", "taskapi"), ("master_rss", "taskapi master peak RSS"),
+            ("admin_rss", "taskapi admin process peak RSS"),
             ("mariadb", "MariaDB"), ("nginx", "nginx"), ("textbook", "textbook responder"), ("load", "load")]
     rows = [(name, meta[k].replace("|", "\\|")) for k, name in keys if k in meta]
     return table(["setting", "value"], rows, ["l", "l"])
