@@ -44,7 +44,7 @@ static const struct option options[] = {
 	{ "server", "workers", OPT_INT, OFF(server.workers), "auto", -1, 256, false },
 	{ "server", "max_requests", OPT_LONG, OFF(server.max_requests), "0", 0, LONG_MAX, false },
 	{ "server", "io_timeout_ms", OPT_INT, OFF(server.io_timeout_ms), "5000", 100, 3600000, false },
-	{ "server", "drain_timeout_ms", OPT_INT, OFF(server.drain_timeout_ms), "2000", 0, 600000, false },
+	{ "server", "drain_timeout_ms", OPT_INT, OFF(server.drain_timeout_ms), "10000", 0, 600000, false },
 	{ "server", "crash_threshold", OPT_INT, OFF(server.crash_threshold), "5", 1, 1000, false },
 	{ "server", "crash_interval_s", OPT_INT, OFF(server.crash_interval_s), "10", 1, 3600, false },
 	{ "server", "admin_listen", OPT_STRING, OFF(server.admin_listen), "", 0, 0, false },

@@ -263,8 +263,15 @@ static void serve_connection(struct thread_ctx *t, int fd)
 		metrics_busy_begin();
 		serve_one(t);
 		metrics_busy_end();
-		if (atomic_load(&s->mode) != MODE_RUN)
-			t->fcgx.keepConnection = 0; /* leaving: answer, then close */
+		/*
+		 * Stopping: answer, then close. Draining keeps the connection: if we
+		 * closed it, nginx could already have cached it and sent the next
+		 * request into the closing socket, a 502 it does not retry for
+		 * POST. nginx closes its own idle connections (keepalive_timeout,
+		 * keepalive_requests), which ends the drain without that race.
+		 */
+		if (atomic_load(&s->mode) == MODE_STOP)
+			t->fcgx.keepConnection = 0;
 		FCGX_Finish_r(&t->fcgx);
 		served = atomic_fetch_add(&s->served, 1) + 1;
 		if (s->cfg->server.max_requests > 0 && served == s->cfg->server.max_requests)

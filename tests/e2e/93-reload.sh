@@ -66,7 +66,8 @@ check "3 reloads under load: $WRK_REQUESTS GETs, none failed" \
   test "$WRK_REQUESTS" -gt 100 -a "$WRK_ERRORS" -eq 0 -a "$WRK_NON2XX" -eq 0
 check "3 reloads under load: $posts_ok POSTs, $posts_bad failed" test "$posts_ok" -gt 20 -a "$posts_bad" -eq 0
 check "three new generations were started" grep -q "starting generation 4" "$E2E_TMP/reload.log"
-sleep 3 # the last old generation drains
+# Old generations drain until nginx has closed their connections (5 s idle here).
+wait_for 12 n_workers_is "$master" 2 || true
 after=$(workers_of "$master" | tr '\n' ' ')
 check "the workers were replaced ($before-> $after)" test "$before" != "$after"
 check "two workers again after the reloads ($after)" test "$(workers_of "$master" | wc -l)" -eq 2
@@ -83,7 +84,7 @@ check "still serving after the refused reload" test "$(cat "$E2E_TMP/after-bad")
 cp "$APP_CONF" "$conf"
 printf '\n[server]\nworkers = 3\nthreads = 4\n' >>"$conf"
 kill -HUP "$master"
-check "a reload applies the new worker count (3)" wait_for 6 n_workers_is "$master" 3
+check "a reload applies the new worker count (3)" wait_for 12 n_workers_is "$master" 3
 
 # ---- a storm of SIGHUPs ---------------------------------------------------------------------
 for _ in $(seq 25); do
@@ -93,6 +94,6 @@ done
 check "the master survives 25 SIGHUPs 1 ms apart" kill -0 "$master"
 codes=$(for _ in $(seq 20); do curl -s -o /dev/null -w '%{http_code}\n' "$PROC_URL/tasks/?limit=1"; done | sort | uniq -c | tr -s ' ')
 check "and serves during it ($codes)" test "$codes" = " 20 200"
-check "the storm settles to 3 workers" wait_for 10 n_workers_is "$master" 3
+check "the storm settles to 3 workers" wait_for 15 n_workers_is "$master" 3
 reloads=$(grep -c "starting generation" "$E2E_TMP/reload.log")
 diag "reloads started in all: $reloads"

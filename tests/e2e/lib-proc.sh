@@ -46,6 +46,9 @@ http {
     upstream app {
         server unix:$sock;
         keepalive $keepalive;
+        # as nginx/taskapi.conf: nginx ends kept connections, which ends a drain
+        keepalive_requests 100;
+        keepalive_timeout 5s;
     }
     server {
         listen 127.0.0.1:$port;
