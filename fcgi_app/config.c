@@ -36,7 +36,7 @@ struct option {
 static const struct option options[] = {
 	{ "server", "listen", OPT_STRING, OFF(server.listen), "", 0, 0, false },
 	{ "server", "threads", OPT_INT, OFF(server.threads), "8", 1, 1024, false },
-	{ "server", "backlog", OPT_INT, OFF(server.backlog), "511", 1, 65535, false },
+	{ "server", "backlog", OPT_INT, OFF(server.backlog), "4096", 1, 65535, false },
 	{ "server", "socket_mode", OPT_MODE, OFF(server.socket_mode), "0660", 0, 0777, false },
 	{ "server", "max_body_bytes", OPT_LONG, OFF(server.max_body_bytes), "65536", 1, 64L << 20, false },
 	{ "server", "allow_root", OPT_BOOL, OFF(server.allow_root), "false", 0, 0, false },

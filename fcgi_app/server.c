@@ -295,23 +295,40 @@ static bool readable_now(int fd)
 	return poll(&p, 1, 0) > 0;
 }
 
-static void accept_one(struct thread_ctx *t)
+#define ACCEPT_BATCH 16
+
+/*
+ * Takes up to ACCEPT_BATCH waiting connections off the listen queue, so a
+ * burst of new connections (a web server opening hundreds at once) does not
+ * overflow it. All but the last go into the epoll set for any thread; this
+ * thread answers the last one itself when its request is already there.
+ */
+static void accept_ready(struct thread_ctx *t)
 {
 	struct server *s = t->server;
-	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = -1;
 
-	if (fd < 0) {
-		/* Several threads and processes wake for one connection: losing the race is normal. */
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
-			return;
-		log_error("accept failed: %s", strerror(errno));
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-			usleep(10000); /* out of descriptors: let connections close first */
-		return;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int next = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (next < 0) {
+			/* Several threads and processes wake for one connection: losing the race is normal. */
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+				break;
+			log_error("accept failed: %s", strerror(errno));
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				usleep(10000); /* out of descriptors: let connections close first */
+			break;
+		}
+		atomic_fetch_add(&s->open_conns, 1);
+		metrics_connection_accepted();
+		set_io_timeouts(next, s->cfg->server.io_timeout_ms);
+		if (fd >= 0)
+			park(s, fd);
+		fd = next;
 	}
-	atomic_fetch_add(&s->open_conns, 1);
-	metrics_connection_accepted();
-	set_io_timeouts(fd, s->cfg->server.io_timeout_ms);
+	if (fd < 0)
+		return;
 	/* nginx writes the request right after connecting: usually it is already here. */
 	if (readable_now(fd))
 		serve_connection(t, fd);
@@ -339,7 +356,7 @@ static void *thread_main(void *arg)
 		if (ev.data.fd == s->stop_fd)
 			break;
 		if (ev.data.fd == s->listen_fd)
-			accept_one(t);
+			accept_ready(t);
 		else
 			serve_connection(t, ev.data.fd);
 	}
