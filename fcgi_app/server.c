@@ -295,40 +295,28 @@ static bool readable_now(int fd)
 	return poll(&p, 1, 0) > 0;
 }
 
-#define ACCEPT_BATCH 16
-
 /*
- * Takes up to ACCEPT_BATCH waiting connections off the listen queue, so a
- * burst of new connections (a web server opening hundreds at once) does not
- * overflow it. All but the last go into the epoll set for any thread; this
- * thread answers the last one itself when its request is already there.
+ * Takes one connection off the listen queue. One, not a batch: a worker that
+ * took more than its free threads can serve would hold them while another
+ * worker's threads sit idle; the queue itself (server.backlog) absorbs bursts.
  */
 static void accept_ready(struct thread_ctx *t)
 {
 	struct server *s = t->server;
-	int fd = -1;
+	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int next = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-
-		if (next < 0) {
-			/* Several threads and processes wake for one connection: losing the race is normal. */
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
-				break;
-			log_error("accept failed: %s", strerror(errno));
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				usleep(10000); /* out of descriptors: let connections close first */
-			break;
-		}
-		atomic_fetch_add(&s->open_conns, 1);
-		metrics_connection_accepted();
-		set_io_timeouts(next, s->cfg->server.io_timeout_ms);
-		if (fd >= 0)
-			park(s, fd);
-		fd = next;
-	}
-	if (fd < 0)
+	if (fd < 0) {
+		/* Several threads and processes wake for one connection: losing the race is normal. */
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+			return;
+		log_error("accept failed: %s", strerror(errno));
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			usleep(10000); /* out of descriptors: let connections close first */
 		return;
+	}
+	atomic_fetch_add(&s->open_conns, 1);
+	metrics_connection_accepted();
+	set_io_timeouts(fd, s->cfg->server.io_timeout_ms);
 	/* nginx writes the request right after connecting: usually it is already here. */
 	if (readable_now(fd))
 		serve_connection(t, fd);
