@@ -19,6 +19,10 @@ struct config {
 		int threads;
 		int backlog;
 		int socket_mode;        /* octal permission bits for a unix socket */
+		char *socket_owner;     /* owner of a unix socket taskapi creates; "" = server.user */
+		char *socket_group;     /* its group; "" = server.group */
+		char *user;             /* started as root: switch to this user once listening */
+		char *group;            /* ... and this group; "" = the user's primary group */
 		long max_body_bytes;
 		bool allow_root;
 		int shutdown_timeout_s;

@@ -2,13 +2,30 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "log.h"
+#include "privileges.h"
+
+/* sd_listen_fds(3): passed sockets start here. */
+#define SYSTEMD_FIRST_FD 3
+
+/* The unix socket file this process created, so listener_close removes only that. */
+static struct {
+	int fd;
+	pid_t pid;
+	dev_t dev;
+	ino_t ino;
+	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
+} created = { .fd = -1 };
 
 static int set_cloexec(int fd)
 {
@@ -17,7 +34,7 @@ static int set_cloexec(int fd)
 	return flags < 0 ? -1 : fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 }
 
-int listener_is_listening(int fd)
+bool listener_is_listening(int fd)
 {
 	int accepting = 0;
 	socklen_t len = sizeof accepting;
@@ -25,119 +42,307 @@ int listener_is_listening(int fd)
 	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0 && accepting;
 }
 
-static int open_unix(const char *path, int mode, int backlog, char *err, size_t errlen)
+/* ---- systemd socket activation ---------------------------------------- */
+
+/*
+ * LISTEN_FDS when LISTEN_PID names this process, else 0 (the variables were
+ * meant for another process, e.g. a parent that did not unset them); -1 when
+ * they are malformed.
+ */
+static long systemd_fd_count(void)
 {
-	struct sockaddr_un addr;
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	char *end;
+	long p, n;
+
+	if (pid == NULL || fds == NULL)
+		return 0;
+	errno = 0;
+	p = strtol(pid, &end, 10);
+	if (errno != 0 || *end != '\0' || p <= 0)
+		return -1;
+	if (p != (long)getpid())
+		return 0;
+	n = strtol(fds, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 0 || n > INT_MAX - SYSTEMD_FIRST_FD)
+		return -1;
+	return n;
+}
+
+static void systemd_unsetenv(void)
+{
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+}
+
+/* fd 3 from systemd, or -1 with err. Exactly one socket is expected. */
+static int take_systemd_socket(const struct config *cfg, long count, char *err, size_t errlen)
+{
+	if (count != 1) {
+		snprintf(err, errlen, "systemd passed %ld sockets (LISTEN_FDS); taskapi takes exactly one: "
+			 "give its .socket unit a single ListenStream=", count);
+		return -1;
+	}
+	if (!listener_is_listening(SYSTEMD_FIRST_FD)) {
+		snprintf(err, errlen, "fd %d from systemd (LISTEN_FDS=1) is not a listening stream socket",
+			 SYSTEMD_FIRST_FD);
+		return -1;
+	}
+	set_cloexec(SYSTEMD_FIRST_FD);
+	log_info("listening on the socket passed by systemd (fd %d)%s%s%s", SYSTEMD_FIRST_FD,
+		 cfg->server.listen[0] ? "; server.listen '" : "", cfg->server.listen,
+		 cfg->server.listen[0] ? "' is not used" : "");
+	return SYSTEMD_FIRST_FD;
+}
+
+bool listener_inherited(void)
+{
+	return systemd_fd_count() != 0 || listener_is_listening(STDIN_FILENO);
+}
+
+/* ---- a unix socket of our own ----------------------------------------- */
+
+/*
+ * A socket file left by a crash is removed; one that still answers belongs
+ * to a live server. Anything we cannot tell apart (no permission to
+ * connect, not a socket) is refused rather than removed.
+ */
+static int remove_stale(const struct sockaddr_un *addr, char *err, size_t errlen)
+{
+	const char *path = addr->sun_path;
 	struct stat st;
-	int fd;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "'%s' exists and is not a socket", path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail_errno;
+	rc = connect(fd, (const struct sockaddr *)addr, sizeof *addr);
+	close(fd);
+	if (rc == 0) {
+		snprintf(err, errlen, "'%s' is in use by another running server", path);
+		return -1;
+	}
+	if (errno != ECONNREFUSED) {
+		snprintf(err, errlen, "cannot tell whether '%s' is in use (%s): remove it if it is stale",
+			 path, strerror(errno));
+		return -1;
+	}
+	if (unlink(path) < 0 && errno != ENOENT)
+		goto fail_errno;
+	return 0;
+fail_errno:
+	snprintf(err, errlen, "cannot replace '%s': %s", path, strerror(errno));
+	return -1;
+}
+
+/*
+ * chown's the socket file to socket_owner (else server.user) and
+ * socket_group (else server.group); names that are empty change nothing.
+ */
+static int chown_socket(const struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	const char *owner = cfg->server.socket_owner[0] ? cfg->server.socket_owner : cfg->server.user;
+	const char *group = cfg->server.socket_group[0] ? cfg->server.socket_group : cfg->server.group;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1, primary;
+	char msg[CONFIG_ERR_SIZE];
+
+	if (owner[0] == '\0' && group[0] == '\0')
+		return 0;
+	if ((owner[0] && privileges_lookup_user(owner, &uid, &primary, msg, sizeof msg) < 0) ||
+	    (group[0] && privileges_lookup_group(group, &gid, msg, sizeof msg) < 0)) {
+		snprintf(err, errlen, "socket owner/group: %s", msg);
+		return -1;
+	}
+	if (chown(path, uid, gid) < 0) {
+		snprintf(err, errlen, "cannot give '%s' to %s:%s: %s", path, owner[0] ? owner : "-",
+			 group[0] ? group : "-", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Records the file just made, for listener_close. */
+static void remember(int fd, const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return;
+	created.fd = fd;
+	created.pid = getpid();
+	created.dev = st.st_dev;
+	created.ino = st.st_ino;
+	snprintf(created.path, sizeof created.path, "%s", path);
+}
+
+static int open_unix(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *path = cfg->server.listen;
+	struct sockaddr_un addr;
+	mode_t old_umask;
+	int fd, rc;
 
 	if (strlen(path) >= sizeof addr.sun_path) {
-		snprintf(err, errlen, "socket path '%s' is too long", path);
+		snprintf(err, errlen, "socket path '%s' is too long (at most %zu bytes)", path,
+			 sizeof addr.sun_path - 1);
 		return -1;
 	}
 	memset(&addr, 0, sizeof addr);
 	addr.sun_family = AF_UNIX;
 	memcpy(addr.sun_path, path, strlen(path) + 1);
+	if (remove_stale(&addr, err, errlen) < 0)
+		return -1;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail_errno;
-	/* A socket file left by a crash is removed; one that still answers belongs to a live server. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "'%s' exists and is not a socket", path);
-			goto fail;
-		}
-		if (connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0) {
-			snprintf(err, errlen, "'%s' is in use by another running server", path);
-			goto fail;
-		}
-		close(fd);
-		unlink(path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			goto fail_errno;
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a unix socket: %s", strerror(errno));
+		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || chmod(path, (mode_t)mode) < 0 ||
-	    listen(fd, backlog) < 0)
-		goto fail_errno;
-	return fd;
-fail_errno:
-	snprintf(err, errlen, "cannot listen on '%s': %s", path, strerror(errno));
-fail:
-	if (fd >= 0)
+	/* Born 0600: nobody can connect before the owner and mode below are in place. */
+	old_umask = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+	umask(old_umask);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot listen on '%s': %s", path, strerror(errno));
 		close(fd);
+		return -1;
+	}
+	if (chown_socket(cfg, path, err, errlen) < 0)
+		goto fail;
+	if (chmod(path, (mode_t)cfg->server.socket_mode) < 0 || listen(fd, cfg->server.backlog) < 0) {
+		snprintf(err, errlen, "cannot listen on '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	remember(fd, path);
+	log_info("listening on unix socket %s (mode %04o, backlog %d)", path,
+		 (unsigned)cfg->server.socket_mode, cfg->server.backlog);
+	return fd;
+fail:
+	unlink(path);
+	close(fd);
 	return -1;
 }
 
-static int open_tcp(const char *spec, int backlog, char *err, size_t errlen)
+/* ---- TCP -------------------------------------------------------------- */
+
+/* Splits "host:port", "[v6]:port", "*:port" or ":port"; host "" means any address. */
+static int split_host_port(const char *spec, char *host, size_t hostlen, const char **port)
 {
+	const char *sep;
+	size_t n;
+
+	if (spec[0] == '[') {
+		sep = strchr(spec, ']');
+		if (sep == NULL || sep[1] != ':')
+			return -1;
+		spec++;
+		*port = sep + 2;
+	} else {
+		sep = strrchr(spec, ':');
+		if (sep == NULL)
+			return -1;
+		*port = sep + 1;
+	}
+	n = (size_t)(sep - spec);
+	if (n >= hostlen || **port == '\0')
+		return -1;
+	memcpy(host, spec, n);
+	host[n] = '\0';
+	if (strcmp(host, "*") == 0)
+		host[0] = '\0';
+	return 0;
+}
+
+static int open_tcp(const struct config *cfg, char *err, size_t errlen)
+{
+	const char *spec = cfg->server.listen, *port;
 	char host[256];
-	const char *port, *colon;
 	struct addrinfo hints, *res = NULL, *ai;
 	int fd = -1, one = 1, rc;
 
-	if (spec[0] == '[') { /* [::1]:9000 */
-		const char *close_bracket = strchr(spec, ']');
-
-		if (close_bracket == NULL || close_bracket[1] != ':' ||
-		    (size_t)(close_bracket - spec - 1) >= sizeof host)
-			goto bad_spec;
-		memcpy(host, spec + 1, (size_t)(close_bracket - spec - 1));
-		host[close_bracket - spec - 1] = '\0';
-		port = close_bracket + 2;
-	} else {
-		colon = strrchr(spec, ':');
-		if (colon == NULL || (size_t)(colon - spec) >= sizeof host)
-			goto bad_spec;
-		memcpy(host, spec, (size_t)(colon - spec));
-		host[colon - spec] = '\0';
-		port = colon + 1;
+	if (split_host_port(spec, host, sizeof host, &port) < 0) {
+		snprintf(err, errlen, "invalid listen address '%s' (expected /path.sock, host:port, "
+			 "[v6]:port or *:port)", spec);
+		return -1;
 	}
-	if (*port == '\0')
-		goto bad_spec;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host[0] && strcmp(host, "*") != 0 ? host : NULL, port, &hints, &res);
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot resolve '%s': %s", spec, gai_strerror(rc));
 		return -1;
 	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
+	snprintf(err, errlen, "cannot listen on '%s': no usable address", spec);
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, cfg->server.backlog) == 0)
 			break;
 		snprintf(err, errlen, "cannot listen on '%s': %s", spec, strerror(errno));
 		close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
+	if (fd >= 0)
+		log_info("listening on %s (backlog %d)", spec, cfg->server.backlog);
 	return fd;
-bad_spec:
-	snprintf(err, errlen, "invalid listen address '%s' (expected /path.sock, host:port or [v6]:port)", spec);
-	return -1;
 }
+
+/* ---- entry points ----------------------------------------------------- */
 
 int listener_open(const struct config *cfg, char *err, size_t errlen)
 {
 	const char *listen_on = cfg->server.listen;
+	long n_systemd = systemd_fd_count();
 
-	if (listen_on[0] == '\0') {
+	systemd_unsetenv();
+	if (n_systemd < 0) {
+		snprintf(err, errlen, "malformed LISTEN_PID/LISTEN_FDS in the environment");
+		return -1;
+	}
+	if (n_systemd > 0)
+		return take_systemd_socket(cfg, n_systemd, err, errlen);
+	if (listener_is_listening(STDIN_FILENO)) {
 		/* Spawned by a web server or spawn-fcgi: the FastCGI listener is fd 0. */
-		if (!listener_is_listening(STDIN_FILENO)) {
-			snprintf(err, errlen, "server.listen is empty and fd 0 is not a listening socket: "
-				 "set server.listen (e.g. /run/taskapi/taskapi.sock or 127.0.0.1:9000)");
-			return -1;
-		}
 		set_cloexec(STDIN_FILENO);
+		log_info("listening on the socket inherited as fd 0%s%s%s",
+			 listen_on[0] ? "; server.listen '" : "", listen_on, listen_on[0] ? "' is not used" : "");
 		return STDIN_FILENO;
 	}
+	if (listen_on[0] == '\0') {
+		snprintf(err, errlen, "server.listen is empty and no listening socket was passed "
+			 "(fd 0, or systemd's LISTEN_FDS): set server.listen, e.g. "
+			 "/run/taskapi/taskapi.sock or 127.0.0.1:9000");
+		return -1;
+	}
 	if (strchr(listen_on, '/') != NULL)
-		return open_unix(listen_on, cfg->server.socket_mode, cfg->server.backlog, err, errlen);
-	return open_tcp(listen_on, cfg->server.backlog, err, errlen);
+		return open_unix(cfg, err, errlen);
+	return open_tcp(cfg, err, errlen);
 }
 
+void listener_close(const struct config *cfg, int fd)
+{
+	struct stat st;
+
+	(void)cfg; /* the path is the one recorded at open: a reload may have changed cfg */
+	if (fd < 0)
+		return;
+	if (fd == created.fd && created.pid == getpid()) {
+		if (lstat(created.path, &st) == 0 && st.st_dev == created.dev && st.st_ino == created.ino &&
+		    unlink(created.path) < 0)
+			log_warn("cannot remove %s: %s", created.path, strerror(errno));
+		created.fd = -1;
+	}
+	close(fd);
+}

@@ -21,6 +21,7 @@
 #include "master.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "privileges.h"
 #include "server.h"
 #include "task_store.h"
 #include "trace.h"
@@ -296,9 +297,9 @@ static int serve(const struct config *cfg, struct cli *cli)
 	char err[512];
 	int listen_fd, rc;
 
-	if (geteuid() == 0 && !cfg->server.allow_root)
-		die("refusing to run as root: run taskapi as an unprivileged user "
-		    "(or set server.allow_root = true)");
+	/* ---- deployment modes: who may run (privileges.c) ---- */
+	if (privileges_check(cfg, err, sizeof err) < 0)
+		die(err);
 	if (open_log_files(cfg, err, sizeof err) < 0)
 		die(err);
 	check_schema_once(cfg);
@@ -306,6 +307,9 @@ static int serve(const struct config *cfg, struct cli *cli)
 	if (listen_fd < 0)
 		die(err);
 	if (setup_observability(cfg, listen_fd, err, sizeof err) < 0)
+		die(err);
+	/* ---- deployment modes: root is given up once the sockets are open, before workers (privileges.c) ---- */
+	if (privileges_drop(cfg, err, sizeof err) < 0)
 		die(err);
 	server_prepare_signals();
 	if (FCGX_Init() != 0)
@@ -318,8 +322,7 @@ static int serve(const struct config *cfg, struct cli *cli)
 	} else {
 		rc = master_run(cfg, listen_fd, &hooks);
 	}
-	if (cfg->server.listen[0] != '\0' && strchr(cfg->server.listen, '/') != NULL)
-		unlink(cfg->server.listen);
+	listener_close(cfg, listen_fd); /* removes a unix socket file it created */
 	admin_unlink();
 	return rc;
 }
