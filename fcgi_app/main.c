@@ -15,6 +15,7 @@
 
 #include "admin.h"
 #include "app.h"
+#include "cgi.h"
 #include "db_pool.h"
 #include "listener.h"
 #include "log.h"
@@ -302,6 +303,9 @@ static int serve(const struct config *cfg, struct cli *cli)
 		die(err);
 	if (open_log_files(cfg, err, sizeof err) < 0)
 		die(err);
+	/* ---- deployment modes: plain CGI answers one request and exits (cgi.c) ---- */
+	if (cgi_detect())
+		return cgi_main(cfg);
 	check_schema_once(cfg);
 	listen_fd = listener_open(cfg, err, sizeof err);
 	if (listen_fd < 0)

@@ -1,0 +1,220 @@
+#include "cgi.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "buf.h"
+#include "db_pool.h"
+#include "listener.h"
+#include "log.h"
+#include "privileges.h"
+#include "request.h"
+#include "response.h"
+
+bool cgi_detect(void)
+{
+	const char *gateway = getenv("GATEWAY_INTERFACE");
+
+	return gateway != NULL && strncmp(gateway, "CGI/", 4) == 0 && !listener_inherited();
+}
+
+/* What the getter and the reader below need besides the environment. */
+struct cgi_env {
+	struct buf uri;  /* REQUEST_URI as the app sees it; empty when there is none */
+	long body_left;  /* CONTENT_LENGTH bytes still unread, or -1: read to end of file */
+};
+
+/*
+ * REQUEST_URI names the script too when the API is reached through it
+ * (/cgi-bin/taskapi/tasks/1 with SCRIPT_NAME /cgi-bin/taskapi): the app gets
+ * what follows SCRIPT_NAME. Behind a rewrite to the script (REQUEST_URI
+ * /tasks/1), REQUEST_URI already is the API path and is kept.
+ */
+static void set_app_uri(struct buf *out)
+{
+	const char *uri = getenv("REQUEST_URI"), *script = getenv("SCRIPT_NAME");
+	size_t n = script ? strlen(script) : 0;
+
+	buf_reset(out);
+	if (uri == NULL || *uri == '\0')
+		return;
+	if (n > 0 && strncmp(uri, script, n) == 0 && (uri[n] == '/' || uri[n] == '?' || uri[n] == '\0')) {
+		if (uri[n] != '/')
+			buf_putc(out, '/');
+		buf_puts(out, uri + n);
+		return;
+	}
+	buf_puts(out, uri);
+}
+
+/* request_param_fn over the CGI environment. */
+static const char *cgi_param(void *ctx, const char *name)
+{
+	struct cgi_env *env = ctx;
+
+	if (strcmp(name, "REQUEST_URI") == 0)
+		return env->uri.len ? env->uri.data : NULL;
+	/* Where the server found taskapi, never a path of the API (request.c falls back to it). */
+	if (strcmp(name, "SCRIPT_NAME") == 0)
+		return NULL;
+	/* Apache's mod_unique_id, when nothing else gives a request id. */
+	if (strcmp(name, "REQUEST_ID") == 0 && getenv("REQUEST_ID") == NULL)
+		return getenv("UNIQUE_ID");
+	return getenv(name);
+}
+
+/*
+ * request_read_fn over stdin. RFC 3875 4.2: never read past CONTENT_LENGTH,
+ * the server need not close stdin after the body.
+ */
+static long cgi_read(void *ctx, char *data, size_t n)
+{
+	struct cgi_env *env = ctx;
+	ssize_t got;
+
+	if (env->body_left == 0)
+		return 0;
+	if (env->body_left > 0 && (size_t)env->body_left < n)
+		n = (size_t)env->body_left;
+	do
+		got = read(STDIN_FILENO, data, n);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -1;
+	if (env->body_left > 0)
+		env->body_left -= (long)got;
+	return (long)got;
+}
+
+/* Fills resp for the request in the environment; returns the route name for the log. */
+static const char *answer(const struct app *app, struct cgi_env *env, struct request *req,
+			  struct response *resp)
+{
+	long cap = app->cfg->server.max_body_bytes;
+	char err[160];
+	enum request_status status = request_parse(req, cgi_param, env, err, sizeof err);
+
+	if (status == REQUEST_OK) {
+		/* Without CONTENT_LENGTH the body runs to end of file; a terminal has none. */
+		env->body_left = req->content_length >= 0 ? req->content_length
+							   : (isatty(STDIN_FILENO) ? 0 : -1);
+		status = request_read_body(req, cap, cgi_read, env);
+		if (status == REQUEST_BAD)
+			snprintf(err, sizeof err, "request body is shorter than its Content-Length");
+	}
+	switch (status) {
+	case REQUEST_OK:
+		return app_handle(app, req, resp);
+	case REQUEST_BAD:
+		response_error(resp, 400, err);
+		return "bad_request";
+	case REQUEST_TOO_LARGE:
+		snprintf(err, sizeof err, "request body is larger than %ld bytes", cap);
+		response_error(resp, 413, err);
+		return "too_large";
+	case REQUEST_IO_ERROR:
+		response_error(resp, 400, "cannot read the request body");
+		return "bad_request";
+	}
+	return "bad_request";
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* The access line, in the same format as FastCGI requests; line is scratch space. */
+static void access_line(const struct request *req, const struct response *resp, const char *uri,
+			const char *route, const struct timespec *start, struct buf *line)
+{
+	struct timespec now;
+	struct log_access_entry e;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	memset(&e, 0, sizeof e);
+	e.request_id = req->request_id ? req->request_id : "-";
+	e.method = req->method_name && *req->method_name ? req->method_name : NULL;
+	e.uri = uri;
+	e.status = resp->status;
+	e.bytes = resp->has_body ? resp->body.len : 0;
+	e.duration_ns = (long long)(now.tv_sec - start->tv_sec) * 1000000000LL + (now.tv_nsec - start->tv_nsec);
+	e.route = route;
+	log_access(&e, line);
+}
+
+int cgi_main(const struct config *cfg)
+{
+	struct db_options db = {
+		.socket = cfg->database.socket,
+		.host = cfg->database.host,
+		.port = (unsigned)cfg->database.port,
+		.user = cfg->database.user,
+		.password = cfg->database.password,
+		.database = cfg->database.name,
+		.connect_timeout_s = (unsigned)cfg->database.connect_timeout_s,
+		.read_timeout_s = (unsigned)cfg->database.read_timeout_s,
+		.write_timeout_s = (unsigned)cfg->database.write_timeout_s,
+		.statement_timeout_ms = (unsigned)cfg->database.statement_timeout_ms,
+	};
+	struct db_pool_options popt;
+	struct app app = { .cfg = cfg, .pool = NULL };
+	struct cgi_env env = { .body_left = 0 };
+	struct request req;
+	struct response resp;
+	struct buf out;
+	struct timespec start;
+	const char *route;
+	char err[512];
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (privileges_drop(cfg, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	/* One connection for one request: no housekeeping thread, nothing kept warm. */
+	db_pool_options_init(&popt, 1);
+	popt.min_idle = 0;
+	popt.acquire_timeout_ms = (unsigned)cfg->database.acquire_timeout_ms;
+	popt.validation_idle_ms = (unsigned)cfg->database.validation_idle_ms;
+	popt.deadlock_retries = (unsigned)cfg->database.deadlock_retries;
+	app.pool = db_pool_new(&db, &popt);
+	buf_init(&env.uri);
+	request_init(&req);
+	response_init(&resp);
+	buf_init(&out);
+
+	set_app_uri(&env.uri);
+	response_reset(&resp);
+	route = answer(&app, &env, &req, &resp);
+	response_serialize(&resp, req.method == HTTP_HEAD, &out);
+	if (write_all(STDOUT_FILENO, out.data, out.len) < 0) {
+		log_error("cannot write the response to stdout: %s", strerror(errno));
+		rc = 1;
+	}
+	if (cfg->log.access_log)
+		access_line(&req, &resp, env.uri.len ? env.uri.data : NULL, route, &start, &out);
+
+	buf_release(&out);
+	response_release(&resp);
+	request_release(&req);
+	buf_release(&env.uri);
+	db_pool_free(app.pool);
+	return rc;
+}
