@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,36 @@ enum { STREAM_ERROR = 0, STREAM_ACCESS, STREAM_SLOW, N_STREAMS };
 static int stream_fd[N_STREAMS] = { STDERR_FILENO, -1, -1 };
 static char *stream_path[N_STREAMS];
 static int saved_stderr = -1; /* the stderr we started with, once a file took fd 2 */
+
+/*
+ * getpid() is a system call (glibc stopped caching it) and every access line
+ * carries the pid: it is cached, and forgotten in the child of a fork.
+ */
+static pid_t cached_pid;
+static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
+
+static void forget_pid(void)
+{
+	__atomic_store_n(&cached_pid, 0, __ATOMIC_RELAXED);
+}
+
+static void watch_forks(void)
+{
+	pthread_atfork(NULL, NULL, forget_pid);
+}
+
+static pid_t current_pid(void)
+{
+	pid_t pid;
+
+	pthread_once(&pid_once, watch_forks);
+	pid = __atomic_load_n(&cached_pid, __ATOMIC_RELAXED);
+	if (pid == 0) {
+		pid = getpid();
+		__atomic_store_n(&cached_pid, pid, __ATOMIC_RELAXED);
+	}
+	return pid;
+}
 
 void log_set_level(enum log_level level)
 {
@@ -222,7 +253,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (level > current_level)
 		return;
 	n = format_stamp(line, sizeof line);
-	rc = snprintf(line + n, sizeof line - n, " [%d] %s: ", (int)getpid(), level_names[level]);
+	rc = snprintf(line + n, sizeof line - n, " [%d] %s: ", (int)current_pid(), level_names[level]);
 	if (rc > 0)
 		n += (size_t)rc;
 	va_start(ap, fmt);
@@ -317,7 +348,7 @@ static void put_prefix(struct buf *out, const char *tag)
 
 	buf_append(out, stamp, n);
 	buf_puts(out, " [");
-	put_uint(out, (unsigned long long)getpid());
+	put_uint(out, (unsigned long long)current_pid());
 	buf_puts(out, "] ");
 	buf_puts(out, tag);
 	buf_puts(out, ": ");
@@ -333,7 +364,7 @@ void log_access(const struct log_access_entry *e, struct buf *line)
 		buf_puts(line, "{\"time\":\"");
 		buf_append(line, stamp, n);
 		buf_puts(line, "\",\"pid\":");
-		put_uint(line, (unsigned long long)getpid());
+		put_uint(line, (unsigned long long)current_pid());
 		put_json_str(line, "request_id", e->request_id);
 		put_json_str(line, "method", e->method);
 		put_json_str(line, "uri", e->uri);

@@ -32,6 +32,7 @@ struct metrics_shm {
 	int listen_queue_max;
 	int active __attribute__((aligned(64))); /* busy threads, all workers: request path */
 	int max_active;
+	int capacity;               /* threads of the workers that take new connections */
 	unsigned char state[METRICS_MAX_SLOTS] __attribute__((aligned(64)));
 	struct metrics_counters retired;
 	struct metrics_slot slots[METRICS_MAX_SLOTS];
@@ -133,6 +134,7 @@ int metrics_slot_claim(unsigned generation, int threads)
 		s->generation = generation;
 		s->threads = threads;
 		s->started_ms = unix_ms();
+		__atomic_add_fetch(&shm->capacity, threads, RELAXED);
 		__atomic_store_n(&shm->state[i], SLOT_USED, __ATOMIC_RELEASE);
 		return i;
 	}
@@ -149,16 +151,27 @@ void metrics_slot_started(int slot, pid_t pid)
 		__atomic_store_n(&shm->slots[slot].pid, (int)pid, RELAXED);
 }
 
+/* A slot stops counting towards capacity once, when it leaves USED (only the master changes states). */
+static void slot_stops_accepting(int slot)
+{
+	if (__atomic_load_n(&shm->state[slot], RELAXED) == SLOT_USED)
+		__atomic_sub_fetch(&shm->capacity, shm->slots[slot].threads, RELAXED);
+}
+
 void metrics_slot_unclaim(int slot)
 {
-	if (shm != NULL && slot >= 0)
-		__atomic_store_n(&shm->state[slot], SLOT_FREE, __ATOMIC_RELEASE);
+	if (shm == NULL || slot < 0)
+		return;
+	slot_stops_accepting(slot);
+	__atomic_store_n(&shm->state[slot], SLOT_FREE, __ATOMIC_RELEASE);
 }
 
 void metrics_slot_leaving(int slot)
 {
-	if (shm != NULL && slot >= 0)
-		__atomic_store_n(&shm->state[slot], SLOT_LEAVING, RELAXED);
+	if (shm == NULL || slot < 0)
+		return;
+	slot_stops_accepting(slot);
+	__atomic_store_n(&shm->state[slot], SLOT_LEAVING, RELAXED);
 }
 
 static void add_counters(struct metrics_counters *to, const struct metrics_counters *from)
@@ -187,6 +200,7 @@ void metrics_slot_retire(int slot)
 	add_counters(&shm->retired, &s->c);
 	/* Threads that died in a request never said so. */
 	__atomic_sub_fetch(&shm->active, __atomic_load_n(&s->busy, RELAXED), RELAXED);
+	slot_stops_accepting(slot);
 	__atomic_store_n(&shm->state[slot], SLOT_FREE, RELAXED);
 	__atomic_store_n(&shm->fold_seq, shm->fold_seq + 1, __ATOMIC_RELEASE);
 }
@@ -234,6 +248,13 @@ void metrics_busy_begin(void)
 	while (active > max &&
 	       !__atomic_compare_exchange_n(&shm->max_active, &max, active, true, RELAXED, RELAXED))
 		;
+}
+
+int metrics_idle_threads(void)
+{
+	if (my_slot == NULL)
+		return -1;
+	return __atomic_load_n(&shm->capacity, RELAXED) - __atomic_load_n(&shm->active, RELAXED);
 }
 
 void metrics_busy_end(void)

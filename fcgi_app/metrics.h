@@ -77,6 +77,12 @@ void metrics_connection_accepted(void);
 void metrics_busy_begin(void);
 void metrics_busy_end(void);
 /*
+ * Threads of all accepting workers not in a request right now (the caller
+ * included, if it is not), or -1 when this process has no slot. A hint, read
+ * without locks: busy threads of draining workers make it low for a while.
+ */
+int metrics_idle_threads(void);
+/*
  * One answered request: its route name (as app_handle returns it), status,
  * duration and pool wait (acquires = how many db_pool_acquire calls; the
  * wait is observed only when there was one).

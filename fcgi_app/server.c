@@ -77,6 +77,9 @@ void server_prepare_signals(void)
 
 enum server_mode { MODE_RUN = 0, MODE_DRAIN, MODE_STOP };
 
+/* Connections taken at one wakeup while every thread is busy (see accept_ready). */
+#define ACCEPT_BATCH_SATURATED 64
+
 struct server;
 
 /* What one serving thread owns; buffers are reused from request to request. */
@@ -295,28 +298,53 @@ static bool readable_now(int fd)
 	return poll(&p, 1, 0) > 0;
 }
 
-/*
- * Takes one connection off the listen queue. One, not a batch: a worker that
- * took more than its free threads can serve would hold them while another
- * worker's threads sit idle; the queue itself (server.backlog) absorbs bursts.
- */
-static void accept_ready(struct thread_ctx *t)
+/* Takes one connection off the listen queue: its descriptor, or -1. */
+static int accept_one(struct server *s)
 {
-	struct server *s = t->server;
 	int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0) {
 		/* Several threads and processes wake for one connection: losing the race is normal. */
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
-			return;
+			return -1;
 		log_error("accept failed: %s", strerror(errno));
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
 			usleep(10000); /* out of descriptors: let connections close first */
-		return;
+		return -1;
 	}
 	atomic_fetch_add(&s->open_conns, 1);
 	metrics_connection_accepted();
 	set_io_timeouts(fd, s->cfg->server.io_timeout_ms);
+	return fd;
+}
+
+/*
+ * The listener is ready. Usually one connection is taken: a worker that took
+ * more than its free threads can serve would hold them while another worker's
+ * threads sit idle. But when every thread of every worker is busy, one accept
+ * per wakeup starves the listen queue: the listener is one entry in the epoll
+ * ready list, behind every kept connection with a request, so a request on a
+ * new connection waited a whole pass of that list per connection ahead of it
+ * (p99 over 1 s at 256 clients, with p50 at 30 ms). Then the pending
+ * connections are all taken and queued behind the kept ones, first come
+ * first served; nobody is idle to lose them to.
+ */
+static void accept_ready(struct thread_ctx *t)
+{
+	struct server *s = t->server;
+	int idle = metrics_idle_threads(); /* this thread counts as idle until it serves */
+	int batch = idle >= 0 && idle <= 1 ? ACCEPT_BATCH_SATURATED : 1;
+	int fd = accept_one(s);
+
+	if (fd < 0)
+		return;
+	for (int i = 1; i < batch; i++) {
+		int more = accept_one(s);
+
+		if (more < 0)
+			break;
+		park(s, more); /* a request already there puts it in the ready list at once */
+	}
 	/* nginx writes the request right after connecting: usually it is already here. */
 	if (readable_now(fd))
 		serve_connection(t, fd);
