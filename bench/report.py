@@ -38,6 +38,7 @@ SQL_TARGETS = {"post": 1, "patch": 2}
 CEILINGS = [("nginx", "nginx"), ("fcgi_keep", "textbook keep_conn"), ("fcgi_new", "textbook new conn")]
 PRIMARY = "fcgi_keep"  # the ceiling the targets are judged against
 APP_KEYS = ("healthz", "list", "get", "post", "patch")
+DB_KEYS = ("list", "get", "post", "patch")  # cases with a "MariaDB alone" run: db_<key>
 
 
 class Round:
@@ -189,7 +190,8 @@ def environment(meta):
             ("machine", "machine"), ("loadavg", "load average at start"), ("versions", "versions"),
             ("build", "taskapi build"), ("taskapi", "taskapi"), ("master_rss", "taskapi master peak RSS"),
             ("admin_rss", "taskapi admin process peak RSS"),
-            ("mariadb", "MariaDB"), ("nginx", "nginx"), ("textbook", "textbook responder"), ("load", "load")]
+            ("mariadb", "MariaDB"), ("nginx", "nginx"), ("textbook", "textbook responder"),
+            ("dbalone", "MariaDB alone"), ("load", "load")]
     rows = [(name, meta[k].replace("|", "\\|")) for k, name in keys if k in meta]
     return table(["setting", "value"], rows, ["l", "l"])
 
@@ -200,16 +202,28 @@ def notes(cases):
     return (["nginx's error log during the runs:", ""] + lines + [""]) if lines else []
 
 
-def cases_section(cases):
+def cases_section(cases, meta):
     ceil = {(c.key, c.conns): c for c in cases if c.key in dict(CEILINGS)}
+    # MariaDB alone ran once per round beside the HTTP cases at this many connections.
+    beside = int(meta.get("dbalone_beside") or 0)
+    alone = {c.key[3:]: c for c in cases if c.key.startswith("db_")}
+
+    def http_conns(c):
+        return beside if c.key.startswith("db_") else c.conns
+
+    def vs_alone(c):
+        a = alone.get(c.key)
+        return c.ratio(a) if a and c.conns == beside else None
+
     head = ["case", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx", "socket errors", "SQL/req",
-            "peak RSS MiB: sum (per worker)"] + ["vs " + name for _, name in CEILINGS]
+            "peak RSS MiB: sum (per worker)"] + ["vs " + name for _, name in CEILINGS] + ["vs MariaDB alone"]
     rows = []
     for c in cases:
         sql = "-" if c.key in dict(CEILINGS) else "%.2f" % c.per_request(c.statements)
-        ratios = [ratio_text(c.ratio(ceil[(k, c.conns)])) if (k, c.conns) in ceil else "-" for k, _ in CEILINGS]
+        ratios = [ratio_text(c.ratio(ceil[(k, http_conns(c))])) if (k, http_conns(c)) in ceil else "-"
+                  for k, _ in CEILINGS]
         rows.append([c.label.replace("|", "\\|"), c.conns, "%.0f" % c.rps, ms(c.p50), ms(c.p99), c.non2xx,
-                     c.errors, sql, c.rss[0]] + ratios)
+                     c.errors, sql, c.rss[0]] + ratios + [ratio_text(vs_alone(c))])
     out = [table(head, rows), ""] + notes(cases)
 
     crows = []
@@ -230,8 +244,10 @@ def cases_section(cases):
         c, k, n = by.get((key, 64)), ceil.get((PRIMARY, 64)), ceil.get(("fcgi_new", 64))
         if c and k:
             r = c.ratio(k)
+            a = alone.get(key) if beside == 64 else None
+            bound = "; MariaDB alone: %s of it" % ratio_text(a.ratio(k)) if a else ""
             trows.append(["%s, 64 conns: >= %.0f %% of textbook keep_conn" % (c.label, 100 * share),
-                          "%s (%s of textbook new conn)" % (ratio_text(r), ratio_text(c.ratio(n)) if n else "-"),
+                          "%s (%s of textbook new conn%s)" % (ratio_text(r), ratio_text(c.ratio(n)) if n else "-", bound),
                           "yes" if r and r[0] >= share else "**no**"])
     for key, most in SQL_TARGETS.items():
         c = by.get((key, 64))
@@ -350,7 +366,7 @@ def main():
 
     sections = {}
     if cases:
-        sections["cases"] = "\n".join([stamp, "", cases_section(cases), environment(meta)])
+        sections["cases"] = "\n".join([stamp, "", cases_section(cases, meta), environment(meta)])
     if cg:
         sections["callgrind"] = "\n".join([stamp, "", callgrind_section(cg, results),
                                            "How: " + meta.get("callgrind", "")])
