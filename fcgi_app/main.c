@@ -307,6 +307,7 @@ static int serve(const struct config *cfg, struct cli *cli)
 	if (cgi_detect())
 		return cgi_main(cfg);
 	check_schema_once(cfg);
+	server_raise_fd_limit();
 	listen_fd = listener_open(cfg, err, sizeof err);
 	if (listen_fd < 0)
 		die(err);
