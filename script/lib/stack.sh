@@ -108,7 +108,8 @@ mariadb_start() {
     fi
   fi
   say "mariadb: starting on $DB_SOCK"
-  # --no-defaults: nothing from /etc/mysql; the binary's defaults plus these.
+  # --no-defaults: nothing from /etc/mysql; the binary's defaults plus these, plus
+  # TASKAPI_MARIADB_ARGS (words, e.g. "--thread-handling=pool-of-threads") if set.
   # Durable commits (flush at every commit), a small buffer pool, utf8mb4 by default,
   # no TCP at all.
   spawn "$DB_DIR" "$DB_DIR/stderr.log" mariadbd --no-defaults "${user_opt[@]}" \
@@ -116,7 +117,8 @@ mariadb_start() {
     --log-error="$DB_LOG" --tmpdir="$DB_DIR/tmp" --skip-networking \
     --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
     --innodb-flush-log-at-trx-commit=1 \
-    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+    ${TASKAPI_MARIADB_ARGS:-}
   DB_PID=$!
   # mariadbd writes the same pid there itself once it is up; writing it now lets a
   # stop find a server that is still starting.
