@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "buf.h"
+#include "db_config.h"
 #include "db_pool.h"
 #include "listener.h"
 #include "log.h"
@@ -160,18 +161,7 @@ static void access_line(const struct request *req, const struct response *resp, 
 
 int cgi_main(const struct config *cfg)
 {
-	struct db_options db = {
-		.socket = cfg->database.socket,
-		.host = cfg->database.host,
-		.port = (unsigned)cfg->database.port,
-		.user = cfg->database.user,
-		.password = cfg->database.password,
-		.database = cfg->database.name,
-		.connect_timeout_s = (unsigned)cfg->database.connect_timeout_s,
-		.read_timeout_s = (unsigned)cfg->database.read_timeout_s,
-		.write_timeout_s = (unsigned)cfg->database.write_timeout_s,
-		.statement_timeout_ms = (unsigned)cfg->database.statement_timeout_ms,
-	};
+	struct db_options db;
 	struct db_pool_options popt;
 	struct app app = { .cfg = cfg, .pool = NULL };
 	struct cgi_env env = { .body_left = 0 };
@@ -189,11 +179,9 @@ int cgi_main(const struct config *cfg)
 		return 1;
 	}
 	/* One connection for one request: no housekeeping thread, nothing kept warm. */
-	db_pool_options_init(&popt, 1);
+	db_config_connection(cfg, &db);
+	db_config_pool(cfg, 1, &popt);
 	popt.min_idle = 0;
-	popt.acquire_timeout_ms = (unsigned)cfg->database.acquire_timeout_ms;
-	popt.validation_idle_ms = (unsigned)cfg->database.validation_idle_ms;
-	popt.deadlock_retries = (unsigned)cfg->database.deadlock_retries;
 	app.pool = db_pool_new(&db, &popt);
 	buf_init(&env.uri);
 	request_init(&req);

@@ -16,6 +16,7 @@
 #include "admin.h"
 #include "app.h"
 #include "cgi.h"
+#include "db_config.h"
 #include "db_pool.h"
 #include "listener.h"
 #include "log.h"
@@ -199,46 +200,22 @@ static void check_schema(struct db_pool *pool)
 	}
 }
 
-/* The pool's behaviour, from [database]. */
-static const struct db_pool_options *pool_options(const struct config *cfg, unsigned size,
-						  struct db_pool_options *popt)
-{
-	db_pool_options_init(popt, size);
-	popt->min_idle = cfg->database.min_idle;
-	popt->acquire_timeout_ms = (unsigned)cfg->database.acquire_timeout_ms;
-	popt->validation_idle_ms = (unsigned)cfg->database.validation_idle_ms;
-	popt->max_lifetime_ms = (unsigned)cfg->database.max_lifetime_s * 1000u;
-	popt->keepalive_ms = (unsigned)cfg->database.keepalive_s * 1000u;
-	popt->deadlock_retries = (unsigned)cfg->database.deadlock_retries;
-	popt->wait_at_start_ms = (unsigned)cfg->database.wait_at_start_s * 1000u;
-	return popt;
-}
-
 /*
  * One serving process (the only one with --workers 0, else each worker the
  * master starts): its own pool, its threads. master_worker_fn.
  */
 static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 {
-	struct db_options opt = {
-		.socket = cfg->database.socket,
-		.host = cfg->database.host,
-		.port = (unsigned)cfg->database.port,
-		.user = cfg->database.user,
-		.password = cfg->database.password,
-		.database = cfg->database.name,
-		.connect_timeout_s = (unsigned)cfg->database.connect_timeout_s,
-		.read_timeout_s = (unsigned)cfg->database.read_timeout_s,
-		.write_timeout_s = (unsigned)cfg->database.write_timeout_s,
-		.statement_timeout_ms = (unsigned)cfg->database.statement_timeout_ms,
-	};
+	struct db_options opt;
 	struct db_pool_options popt;
 	struct app app;
 	int rc;
 
 	(void)ctx;
+	db_config_connection(cfg, &opt);
+	db_config_pool(cfg, (unsigned)config_pool_size(cfg), &popt);
 	app.cfg = cfg;
-	app.pool = db_pool_new(&opt, pool_options(cfg, (unsigned)config_pool_size(cfg), &popt));
+	app.pool = db_pool_new(&opt, &popt);
 	db_pool_start_housekeeping(app.pool);
 	rc = server_run(cfg, &app, listen_fd);
 	if (rc == SERVER_ABANDONED) {
@@ -253,22 +230,14 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 /* Checks the schema once, before any worker exists, with a connection of its own. */
 static void check_schema_once(const struct config *cfg)
 {
-	struct db_options opt = {
-		.socket = cfg->database.socket,
-		.host = cfg->database.host,
-		.port = (unsigned)cfg->database.port,
-		.user = cfg->database.user,
-		.password = cfg->database.password,
-		.database = cfg->database.name,
-		.connect_timeout_s = (unsigned)cfg->database.connect_timeout_s,
-		.read_timeout_s = (unsigned)cfg->database.read_timeout_s,
-		.write_timeout_s = (unsigned)cfg->database.write_timeout_s,
-		.statement_timeout_ms = (unsigned)cfg->database.statement_timeout_ms,
-	};
+	struct db_options opt;
 	struct db_pool_options popt;
-	/* Connections must not cross fork(): this pool is gone before workers start. */
-	struct db_pool *pool = db_pool_new(&opt, pool_options(cfg, 1, &popt));
+	struct db_pool *pool;
 
+	db_config_connection(cfg, &opt);
+	db_config_pool(cfg, 1, &popt);
+	/* Connections must not cross fork(): this pool is gone before workers start. */
+	pool = db_pool_new(&opt, &popt);
 	check_schema(pool);
 	db_pool_free(pool);
 }

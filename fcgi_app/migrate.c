@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "db_config.h"
 #include "db_pool.h"
 #include "xalloc.h"
 
@@ -183,19 +184,7 @@ int migrate_run(const struct config *cfg, FILE *out, char *err, size_t errlen)
 	const char *user = cfg->database.migrate_user[0] ? cfg->database.migrate_user : cfg->database.user;
 	const char *password = cfg->database.migrate_user[0] ? cfg->database.migrate_password
 							     : cfg->database.password;
-	struct db_options opt = {
-		.socket = cfg->database.socket,
-		.host = cfg->database.host,
-		.port = (unsigned)cfg->database.port,
-		.user = user,
-		.password = password,
-		.database = cfg->database.name,
-		.connect_timeout_s = (unsigned)cfg->database.connect_timeout_s,
-		/* DDL on a big table can take long; migrations are not request-bound. */
-		.read_timeout_s = 3600,
-		.write_timeout_s = 3600,
-		.client_flags = CLIENT_MULTI_STATEMENTS,
-	};
+	struct db_options opt;
 	struct migration *list = NULL;
 	size_t n = 0, applied = 0;
 	unsigned current = 0;
@@ -205,6 +194,14 @@ int migrate_run(const struct config *cfg, FILE *out, char *err, size_t errlen)
 	int rc = -1;
 
 	*err = '\0';
+	db_config_connection(cfg, &opt);
+	opt.user = user;
+	opt.password = password;
+	/* DDL on a big table can take long; migrations are not request-bound. */
+	opt.read_timeout_s = 3600;
+	opt.write_timeout_s = 3600;
+	opt.statement_timeout_ms = 0;
+	opt.client_flags = CLIENT_MULTI_STATEMENTS;
 	if (migrate_scan(cfg->database.migrations_dir, &list, &n, err, errlen) < 0)
 		goto out;
 	if (n == 0) {
