@@ -8,7 +8,6 @@
 # shellcheck source=tests/e2e/lib-proc.sh
 . "$(dirname "$0")/lib-proc.sh"
 
-workers_of() { ps --ppid "$1" -o pid= | tr -d ' ' | sort -n; }
 has_workers() { [ "$(workers_of "$1" | wc -l)" -ge "${2:-1}" ]; }
 
 # ---- SIGKILL one worker under load -------------------------------------------------

@@ -7,7 +7,6 @@
 # shellcheck source=tests/e2e/lib-proc.sh
 . "$(dirname "$0")/lib-proc.sh"
 
-workers_of() { ps --ppid "$1" -o pid= | tr -d ' ' | sort -n; }
 n_workers_is() { [ "$(workers_of "$1" | wc -l)" -eq "$2" ]; }
 conf=$E2E_TMP/reload.ini
 # Reloads re-read this file (flags given with --set would win over it).

@@ -4,6 +4,10 @@
 # tests (90-99), beside the stack's own, plus wrk load runs. Source after lib.sh.
 # Everything started here is stopped by pid when the test ends.
 
+# workers_of MASTER_PID — the master's child processes (workers, and the admin process
+# when server.admin_listen is set), one pid a line, in order.
+workers_of() { ps --ppid "$1" -o pid= | tr -d ' ' | sort -n; }
+
 # proc_taskapi NAME [taskapi options...] — start taskapi with the stack's configuration
 # but its own socket $E2E_TMP/NAME.sock and log $E2E_TMP/NAME.log. Sets PROC_PID and
 # PROC_SOCK; waits until the socket accepts connections.
