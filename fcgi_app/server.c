@@ -55,23 +55,17 @@ void server_control_signals(sigset_t *set)
 	sigaddset(set, SIGCHLD);
 }
 
-long server_raise_fd_limit(void)
+void server_raise_fd_limit(void)
 {
 	struct rlimit rl;
+	rlim_t was;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return -1;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t was = rl.rlim_cur;
-
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
-			log_warn("cannot raise the open file limit from %llu: %s", (unsigned long long)was,
-				 strerror(errno));
-			rl.rlim_cur = was;
-		}
-	}
-	return rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	was = rl.rlim_cur;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot raise the open file limit from %llu: %s", (unsigned long long)was, strerror(errno));
 }
 
 void server_prepare_signals(void)
@@ -245,17 +239,22 @@ static void close_conn(struct server *s, int fd)
 	atomic_fetch_sub(&s->open_conns, 1);
 }
 
-/* Puts an idle connection back in the epoll set, armed for one event. */
-static void park(struct server *s, int fd)
+/*
+ * Puts an idle connection in the epoll set, armed for one event: op is
+ * EPOLL_CTL_ADD for a connection just accepted, EPOLL_CTL_MOD to re-arm one
+ * that was served (which is not in the set yet if it was served straight
+ * from accept_ready: then it is added).
+ */
+static void park(struct server *s, int fd, int op)
 {
 	struct epoll_event ev;
 
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
 	ev.data.fd = fd;
-	if (epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, fd, &ev) == 0)
+	if (epoll_ctl(s->epoll_fd, op, fd, &ev) == 0)
 		return;
-	if (errno == ENOENT && epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0)
+	if (op == EPOLL_CTL_MOD && errno == ENOENT && epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) == 0)
 		return;
 	log_error("cannot watch a FastCGI connection: %s", strerror(errno));
 	close_conn(s, fd);
@@ -308,7 +307,7 @@ static void serve_connection(struct thread_ctx *t, int fd)
 	if (atomic_load(&s->mode) == MODE_STOP)
 		close_conn(s, fd);
 	else
-		park(s, fd);
+		park(s, fd, EPOLL_CTL_MOD);
 }
 
 static bool readable_now(int fd)
@@ -363,13 +362,13 @@ static void accept_ready(struct thread_ctx *t)
 
 		if (more < 0)
 			break;
-		park(s, more); /* a request already there puts it in the ready list at once */
+		park(s, more, EPOLL_CTL_ADD); /* a request already there puts it in the ready list at once */
 	}
 	/* nginx writes the request right after connecting: usually it is already here. */
 	if (readable_now(fd))
 		serve_connection(t, fd);
 	else
-		park(s, fd);
+		park(s, fd, EPOLL_CTL_ADD);
 }
 
 static void *thread_main(void *arg)

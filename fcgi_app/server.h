@@ -37,9 +37,9 @@ void server_prepare_signals(void);
  * connection nginx keeps is a descriptor here (nginx/taskapi.conf keeps up to
  * 256 per nginx worker), and the usual soft limit is 1024. libfcgi 2.4.2
  * polls instead of select()ing (RUNTIME.md L10), so descriptors past 1023 are
- * safe; tests/e2e/88 serves on one. Returns the soft limit now in force.
+ * safe; tests/e2e/88 serves on one. A failure is logged, not fatal.
  */
-long server_raise_fd_limit(void);
+void server_raise_fd_limit(void);
 
 /* The control signals server_run and the master wait for (all blocked). */
 void server_control_signals(sigset_t *set);
