@@ -36,9 +36,8 @@
 #define ADMIN_KILL_AFTER_MS 3000
 
 static struct {
-	int fd;                  /* the admin listening socket, -1 when off */
+	struct listener sock;    /* the admin listening socket; fd -1 when off */
 	int listen_fd;           /* the FastCGI listener, for its accept queue */
-	char *unix_path;         /* to unlink at exit, when a unix socket */
 	char *listen_name;       /* server.listen, shown in /status */
 	pid_t master;
 	pid_t pid;               /* the admin process, 0 when none */
@@ -47,7 +46,7 @@ static struct {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool thread_stop;
-} admin = { .fd = -1, .listen_fd = -1 };
+} admin = { .sock = { .fd = -1 }, .listen_fd = -1 };
 
 static long long monotonic_ms(void)
 {
@@ -59,51 +58,43 @@ static long long monotonic_ms(void)
 
 int admin_open(const struct config *cfg, int listen_fd, char *err, size_t errlen)
 {
-	struct config copy;
 	char msg[CONFIG_ERR_SIZE];
 	int flags;
 
+	listener_init(&admin.sock);
 	admin.listen_fd = listen_fd;
 	free(admin.listen_name);
 	admin.listen_name = xstrdup(cfg->server.listen[0] ? cfg->server.listen : "fd 0");
 	if (cfg->server.admin_listen[0] == '\0')
 		return 0;
-	/* The same opener as the FastCGI socket (stale socket files, mode, backlog, IPv6). */
-	copy = *cfg;
-	copy.server.listen = cfg->server.admin_listen;
-	copy.server.backlog = 64;
-	admin.fd = listener_open(&copy, msg, sizeof msg);
-	if (admin.fd < 0) {
+	/*
+	 * A socket of its own, always: never fd 0 or systemd's fd 3, which are the
+	 * FastCGI listener a spawner handed over (listener_take has them).
+	 */
+	if (listener_bind(&admin.sock, cfg, cfg->server.admin_listen, 64, msg, sizeof msg) < 0) {
 		snprintf(err, errlen, "server.admin_listen: %s", msg);
 		return -1;
 	}
-	flags = fcntl(admin.fd, F_GETFL);
+	flags = fcntl(admin.sock.fd, F_GETFL);
 	if (flags >= 0)
-		fcntl(admin.fd, F_SETFL, flags | O_NONBLOCK);
-	if (strchr(cfg->server.admin_listen, '/') != NULL)
-		admin.unix_path = xstrdup(cfg->server.admin_listen);
+		fcntl(admin.sock.fd, F_SETFL, flags | O_NONBLOCK);
 	admin.master = getpid();
 	return 0;
 }
 
 bool admin_enabled(void)
 {
-	return admin.fd >= 0;
+	return admin.sock.fd >= 0;
 }
 
 void admin_close_listener(void)
 {
-	if (admin.fd >= 0)
-		close(admin.fd);
-	admin.fd = -1;
+	listener_forget(&admin.sock);
 }
 
-void admin_unlink(void)
+void admin_close(void)
 {
-	if (admin.unix_path != NULL)
-		unlink(admin.unix_path);
-	free(admin.unix_path);
-	admin.unix_path = NULL;
+	listener_close(&admin.sock);
 	free(admin.listen_name);
 	admin.listen_name = NULL;
 }
@@ -407,7 +398,7 @@ static void admin_loop(bool (*should_stop)(void))
 	/* libfcgi's listen socket is one that cannot accept: it only reads the fd we hand it. */
 	FCGX_InitRequest(&req, dummy, 0);
 	while (!should_stop()) {
-		struct pollfd p = { admin.fd, POLLIN, 0 };
+		struct pollfd p = { admin.sock.fd, POLLIN, 0 };
 		struct metrics_listen sample;
 		int fd;
 
@@ -415,7 +406,7 @@ static void admin_loop(bool (*should_stop)(void))
 		admin_listen_queue(admin.listen_fd, &sample);
 		if (poll(&p, 1, ADMIN_POLL_MS) <= 0)
 			continue;
-		fd = accept4(admin.fd, NULL, NULL, SOCK_CLOEXEC);
+		fd = accept4(admin.sock.fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
 		serve_connection(&req, fd, snap, &body);
@@ -470,7 +461,7 @@ void admin_tick(bool stopping)
 		}
 		return;
 	}
-	if (admin.fd < 0 || admin.pid > 0 || now < admin.respawn_at_ms)
+	if (admin.sock.fd < 0 || admin.pid > 0 || now < admin.respawn_at_ms)
 		return;
 	fflush(NULL);
 	pid = fork();
@@ -535,7 +526,7 @@ static void *admin_thread_main(void *arg)
 
 int admin_thread_start(void)
 {
-	if (admin.fd < 0)
+	if (admin.sock.fd < 0)
 		return 0;
 	atomic_store(&admin.thread_stop, false);
 	if (pthread_create(&admin.thread, NULL, admin_thread_main, NULL) != 0) {

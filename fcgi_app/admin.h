@@ -25,17 +25,18 @@
 
 /*
  * Opens server.admin_listen (a unix socket path with server.socket_mode, or
- * host:port) when it is set; listen_fd is the FastCGI listener whose accept
+ * host:port) when it is set, always as a socket of its own (listener_bind:
+ * never fd 0 or a socket from systemd); listen_fd is the FastCGI listener whose accept
  * queue /status reports. Returns 0 (also when the key is empty: admin off),
  * -1 with err.
  */
 int admin_open(const struct config *cfg, int listen_fd, char *err, size_t errlen);
 /* True when admin_open opened a socket. */
 bool admin_enabled(void);
-/* Closes the admin socket in a process that must not hold it (a worker). */
+/* Closes the admin socket in a process that must not hold it (a worker); its file stays. */
 void admin_close_listener(void);
-/* Removes a unix admin socket file; at exit. */
-void admin_unlink(void);
+/* At exit, in the master: closes the admin socket and removes the unix socket file it made. */
+void admin_close(void);
 
 /* ---- in the master ------------------------------------------------------------ */
 

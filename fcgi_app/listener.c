@@ -18,15 +18,6 @@
 /* sd_listen_fds(3): passed sockets start here. */
 #define SYSTEMD_FIRST_FD 3
 
-/* The unix socket file this process created, so listener_close removes only that. */
-static struct {
-	int fd;
-	pid_t pid;
-	dev_t dev;
-	ino_t ino;
-	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
-} created = { .fd = -1 };
-
 static int set_cloexec(int fd)
 {
 	int flags = fcntl(fd, F_GETFD);
@@ -77,7 +68,7 @@ static void systemd_unsetenv(void)
 }
 
 /* fd 3 from systemd, or -1 with err. Exactly one socket is expected. */
-static int take_systemd_socket(const struct config *cfg, long count, char *err, size_t errlen)
+static int take_systemd_socket(const char *listen_on, long count, char *err, size_t errlen)
 {
 	if (count != 1) {
 		snprintf(err, errlen, "systemd passed %ld sockets (LISTEN_FDS); taskapi takes exactly one: "
@@ -91,8 +82,7 @@ static int take_systemd_socket(const struct config *cfg, long count, char *err, 
 	}
 	set_cloexec(SYSTEMD_FIRST_FD);
 	log_info("listening on the socket passed by systemd (fd %d)%s%s%s", SYSTEMD_FIRST_FD,
-		 cfg->server.listen[0] ? "; server.listen '" : "", cfg->server.listen,
-		 cfg->server.listen[0] ? "' is not used" : "");
+		 listen_on[0] ? "; server.listen '" : "", listen_on, listen_on[0] ? "' is not used" : "");
 	return SYSTEMD_FIRST_FD;
 }
 
@@ -169,23 +159,23 @@ static int chown_socket(const struct config *cfg, const char *path, char *err, s
 	return 0;
 }
 
-/* Records the file just made, for listener_close. */
-static void remember(int fd, const char *path)
+/* Records in l the file just made, for listener_close. */
+static void remember(struct listener *l, const char *path)
 {
 	struct stat st;
 
 	if (lstat(path, &st) < 0)
 		return;
-	created.fd = fd;
-	created.pid = getpid();
-	created.dev = st.st_dev;
-	created.ino = st.st_ino;
-	snprintf(created.path, sizeof created.path, "%s", path);
+	l->created = true;
+	l->pid = getpid();
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	snprintf(l->path, sizeof l->path, "%s", path);
 }
 
-static int open_unix(const struct config *cfg, char *err, size_t errlen)
+static int open_unix(struct listener *l, const struct config *cfg, const char *path, int backlog,
+		     char *err, size_t errlen)
 {
-	const char *path = cfg->server.listen;
 	struct sockaddr_un addr;
 	mode_t old_umask;
 	int fd, rc;
@@ -216,13 +206,14 @@ static int open_unix(const struct config *cfg, char *err, size_t errlen)
 	}
 	if (chown_socket(cfg, path, err, errlen) < 0)
 		goto fail;
-	if (chmod(path, (mode_t)cfg->server.socket_mode) < 0 || listen(fd, cfg->server.backlog) < 0) {
+	if (chmod(path, (mode_t)cfg->server.socket_mode) < 0 || listen(fd, backlog) < 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", path, strerror(errno));
 		goto fail;
 	}
-	remember(fd, path);
+	l->fd = fd;
+	remember(l, path);
 	log_info("listening on unix socket %s (mode %04o, backlog %d)", path,
-		 (unsigned)cfg->server.socket_mode, cfg->server.backlog);
+		 (unsigned)cfg->server.socket_mode, backlog);
 	return fd;
 fail:
 	unlink(path);
@@ -260,9 +251,9 @@ static int split_host_port(const char *spec, char *host, size_t hostlen, const c
 	return 0;
 }
 
-static int open_tcp(const struct config *cfg, char *err, size_t errlen)
+static int open_tcp(struct listener *l, const char *spec, int backlog, char *err, size_t errlen)
 {
-	const char *spec = cfg->server.listen, *port;
+	const char *port;
 	char host[256];
 	struct addrinfo hints, *res = NULL, *ai;
 	int fd = -1, one = 1, rc;
@@ -287,7 +278,7 @@ static int open_tcp(const struct config *cfg, char *err, size_t errlen)
 		if (fd < 0)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, cfg->server.backlog) == 0)
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0)
 			break;
 		snprintf(err, errlen, "cannot listen on '%s': %s", spec, strerror(errno));
 		close(fd);
@@ -295,30 +286,54 @@ static int open_tcp(const struct config *cfg, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (fd >= 0)
-		log_info("listening on %s (backlog %d)", spec, cfg->server.backlog);
+		log_info("listening on %s (backlog %d)", spec, backlog);
+	l->fd = fd;
 	return fd;
 }
 
 /* ---- entry points ----------------------------------------------------- */
 
-int listener_open(const struct config *cfg, char *err, size_t errlen)
+void listener_init(struct listener *l)
+{
+	memset(l, 0, sizeof *l);
+	l->fd = -1;
+}
+
+int listener_bind(struct listener *l, const struct config *cfg, const char *address, int backlog,
+		  char *err, size_t errlen)
+{
+	listener_init(l);
+	if (address[0] == '\0') {
+		snprintf(err, errlen, "no address to listen on");
+		return -1;
+	}
+	if (strchr(address, '/') != NULL)
+		return open_unix(l, cfg, address, backlog, err, errlen);
+	return open_tcp(l, address, backlog, err, errlen);
+}
+
+int listener_take(struct listener *l, const struct config *cfg, char *err, size_t errlen)
 {
 	const char *listen_on = cfg->server.listen;
 	long n_systemd = systemd_fd_count();
 
+	listener_init(l);
 	systemd_unsetenv();
 	if (n_systemd < 0) {
 		snprintf(err, errlen, "malformed LISTEN_PID/LISTEN_FDS in the environment");
 		return -1;
 	}
-	if (n_systemd > 0)
-		return take_systemd_socket(cfg, n_systemd, err, errlen);
+	if (n_systemd > 0) {
+		l->fd = take_systemd_socket(listen_on, n_systemd, err, errlen);
+		return l->fd;
+	}
 	if (listener_is_listening(STDIN_FILENO)) {
 		/* Spawned by a web server or spawn-fcgi: the FastCGI listener is fd 0. */
 		set_cloexec(STDIN_FILENO);
 		log_info("listening on the socket inherited as fd 0%s%s%s",
 			 listen_on[0] ? "; server.listen '" : "", listen_on, listen_on[0] ? "' is not used" : "");
-		return STDIN_FILENO;
+		l->fd = STDIN_FILENO;
+		return l->fd;
 	}
 	if (listen_on[0] == '\0') {
 		snprintf(err, errlen, "server.listen is empty and no listening socket was passed "
@@ -326,23 +341,22 @@ int listener_open(const struct config *cfg, char *err, size_t errlen)
 			 "/run/taskapi/taskapi.sock or 127.0.0.1:9000");
 		return -1;
 	}
-	if (strchr(listen_on, '/') != NULL)
-		return open_unix(cfg, err, errlen);
-	return open_tcp(cfg, err, errlen);
+	return listener_bind(l, cfg, listen_on, cfg->server.backlog, err, errlen);
 }
 
-void listener_close(const struct config *cfg, int fd)
+void listener_forget(struct listener *l)
+{
+	if (l->fd >= 0)
+		close(l->fd);
+	listener_init(l);
+}
+
+void listener_close(struct listener *l)
 {
 	struct stat st;
 
-	(void)cfg; /* the path is the one recorded at open: a reload may have changed cfg */
-	if (fd < 0)
-		return;
-	if (fd == created.fd && created.pid == getpid()) {
-		if (lstat(created.path, &st) == 0 && st.st_dev == created.dev && st.st_ino == created.ino &&
-		    unlink(created.path) < 0)
-			log_warn("cannot remove %s: %s", created.path, strerror(errno));
-		created.fd = -1;
-	}
-	close(fd);
+	if (l->created && l->pid == getpid() && lstat(l->path, &st) == 0 && st.st_dev == l->dev &&
+	    st.st_ino == l->ino && unlink(l->path) < 0)
+		log_warn("cannot remove %s: %s", l->path, strerror(errno));
+	listener_forget(l);
 }

@@ -264,6 +264,7 @@ static int setup_observability(const struct config *cfg, int listen_fd, char *er
 static int serve(const struct config *cfg, struct cli *cli)
 {
 	struct master_hooks hooks = { run_worker, reload_config, cli };
+	struct listener listener;
 	char err[512];
 	int listen_fd, rc;
 
@@ -277,14 +278,17 @@ static int serve(const struct config *cfg, struct cli *cli)
 		return cgi_main(cfg);
 	check_schema_once(cfg);
 	server_raise_fd_limit();
-	listen_fd = listener_open(cfg, err, sizeof err);
+	listen_fd = listener_take(&listener, cfg, err, sizeof err);
 	if (listen_fd < 0)
 		die(err);
-	if (setup_observability(cfg, listen_fd, err, sizeof err) < 0)
-		die(err);
 	/* ---- deployment modes: root is given up once the sockets are open, before workers (privileges.c) ---- */
-	if (privileges_drop(cfg, err, sizeof err) < 0)
+	if (setup_observability(cfg, listen_fd, err, sizeof err) < 0 ||
+	    privileges_drop(cfg, err, sizeof err) < 0) {
+		/* No socket file of ours may outlive a failed start. */
+		listener_close(&listener);
+		admin_close();
 		die(err);
+	}
 	server_prepare_signals();
 	if (FCGX_Init() != 0)
 		die("FCGX_Init failed");
@@ -296,8 +300,9 @@ static int serve(const struct config *cfg, struct cli *cli)
 	} else {
 		rc = master_run(cfg, listen_fd, &hooks);
 	}
-	listener_close(cfg, listen_fd); /* removes a unix socket file it created */
-	admin_unlink();
+	/* Each removes the unix socket file it created, if it did. */
+	listener_close(&listener);
+	admin_close();
 	return rc;
 }
 

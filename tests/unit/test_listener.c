@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -80,6 +81,7 @@ static void put_on(int fd, int target)
 START_TEST(test_systemd_socket_is_taken_and_consumed)
 {
 	struct config cfg;
+	struct listener l;
 	char err[256], pid[32];
 	int fd;
 
@@ -92,14 +94,15 @@ START_TEST(test_systemd_socket_is_taken_and_consumed)
 	config_init(&cfg);
 	set(&cfg, "server", "listen", in_dir("own.sock"));
 	ck_assert_msg(listener_inherited(), "a socket from systemd counts as inherited");
-	fd = listener_open(&cfg, err, sizeof err);
-	ck_assert_msg(fd == 3, "%s", err);
+	fd = listener_take(&l, &cfg, err, sizeof err);
+	ck_assert_msg(fd == 3 && l.fd == 3, "%s", err);
 	ck_assert_ptr_null(getenv("LISTEN_PID"));
 	ck_assert_ptr_null(getenv("LISTEN_FDS"));
 	ck_assert_ptr_null(getenv("LISTEN_FDNAMES"));
 	ck_assert_int_eq(fcntl(3, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
 	ck_assert_int_ne(access(in_dir("own.sock"), F_OK), 0); /* server.listen not created */
-	listener_close(&cfg, fd);
+	listener_close(&l);
+	ck_assert_int_eq(l.fd, -1);
 	ck_assert_int_eq(access(in_dir("activated.sock"), F_OK), 0); /* systemd's file stays */
 	config_release(&cfg);
 }
@@ -108,6 +111,7 @@ END_TEST
 START_TEST(test_systemd_variables_of_another_process_are_ignored)
 {
 	struct config cfg;
+	struct listener l;
 	char err[256], pid[32];
 	int fd;
 
@@ -118,11 +122,11 @@ START_TEST(test_systemd_variables_of_another_process_are_ignored)
 	setenv("LISTEN_FDS", "1", 1);
 	config_init(&cfg);
 	set(&cfg, "server", "listen", in_dir("own.sock"));
-	fd = listener_open(&cfg, err, sizeof err);
+	fd = listener_take(&l, &cfg, err, sizeof err);
 	ck_assert_msg(fd >= 0 && fd != 3, "%s", err);
 	ck_assert_ptr_null(getenv("LISTEN_FDS")); /* unset either way: children must not see them */
 	ck_assert_int_eq(access(in_dir("own.sock"), F_OK), 0);
-	listener_close(&cfg, fd);
+	listener_close(&l);
 	config_release(&cfg);
 }
 END_TEST
@@ -130,6 +134,7 @@ END_TEST
 START_TEST(test_systemd_mistakes_are_refused)
 {
 	struct config cfg;
+	struct listener l;
 	char err[256], pid[32];
 
 	make_dir();
@@ -139,18 +144,18 @@ START_TEST(test_systemd_mistakes_are_refused)
 
 	setenv("LISTEN_PID", "12abc", 1);
 	setenv("LISTEN_FDS", "1", 1);
-	ck_assert_int_eq(listener_open(&cfg, err, sizeof err), -1);
+	ck_assert_int_eq(listener_take(&l, &cfg, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "malformed"));
 
 	setenv("LISTEN_PID", pid, 1);
 	setenv("LISTEN_FDS", "2", 1);
-	ck_assert_int_eq(listener_open(&cfg, err, sizeof err), -1);
+	ck_assert_int_eq(listener_take(&l, &cfg, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "exactly one"));
 
 	put_on(open("/dev/null", O_RDONLY), 3);
 	setenv("LISTEN_PID", pid, 1);
 	setenv("LISTEN_FDS", "1", 1);
-	ck_assert_int_eq(listener_open(&cfg, err, sizeof err), -1);
+	ck_assert_int_eq(listener_take(&l, &cfg, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "not a listening stream socket"));
 	config_release(&cfg);
 }
@@ -159,6 +164,7 @@ END_TEST
 START_TEST(test_fd0_listener_wins_over_server_listen)
 {
 	struct config cfg;
+	struct listener l;
 	char err[256];
 
 	make_dir();
@@ -166,7 +172,7 @@ START_TEST(test_fd0_listener_wins_over_server_listen)
 	config_init(&cfg);
 	set(&cfg, "server", "listen", in_dir("own.sock"));
 	ck_assert(listener_inherited());
-	ck_assert_int_eq(listener_open(&cfg, err, sizeof err), STDIN_FILENO);
+	ck_assert_int_eq(listener_take(&l, &cfg, err, sizeof err), STDIN_FILENO);
 	ck_assert_int_ne(access(in_dir("own.sock"), F_OK), 0);
 	config_release(&cfg);
 }
@@ -175,12 +181,13 @@ END_TEST
 START_TEST(test_no_listener_at_all)
 {
 	struct config cfg;
+	struct listener l;
 	char err[256];
 
 	put_on(open("/dev/null", O_RDONLY), STDIN_FILENO);
 	config_init(&cfg);
 	ck_assert(!listener_inherited());
-	ck_assert_int_eq(listener_open(&cfg, err, sizeof err), -1);
+	ck_assert_int_eq(listener_take(&l, &cfg, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "server.listen is empty"));
 	config_release(&cfg);
 }
@@ -189,6 +196,7 @@ END_TEST
 START_TEST(test_unix_socket_mode_and_removal)
 {
 	struct config cfg;
+	struct listener l, again;
 	struct stat st;
 	char err[256];
 	const char *path;
@@ -199,18 +207,19 @@ START_TEST(test_unix_socket_mode_and_removal)
 	config_init(&cfg);
 	set(&cfg, "server", "listen", path);
 	set(&cfg, "server", "socket_mode", "0640");
-	fd = listener_open(&cfg, err, sizeof err);
+	fd = listener_take(&l, &cfg, err, sizeof err);
 	ck_assert_msg(fd >= 0, "%s", err);
 	ck_assert(listener_is_listening(fd));
 	ck_assert_int_eq(lstat(path, &st), 0);
 	ck_assert(S_ISSOCK(st.st_mode));
 	ck_assert_int_eq(st.st_mode & 07777, 0640);
 	/* A live socket is never taken over... */
-	ck_assert_int_eq(listener_open(&cfg, err, sizeof err), -1);
+	ck_assert_int_eq(listener_bind(&again, &cfg, path, 4, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "in use"));
 	/* ...and its own file is removed at close. */
-	listener_close(&cfg, fd);
+	listener_close(&l);
 	ck_assert_int_ne(access(path, F_OK), 0);
+	listener_close(&l); /* twice: nothing more happens */
 	config_release(&cfg);
 }
 END_TEST
@@ -218,6 +227,7 @@ END_TEST
 START_TEST(test_unix_socket_files_not_ours)
 {
 	struct config cfg;
+	struct listener l;
 	char err[256];
 	const char *path;
 	int fd, stale;
@@ -230,15 +240,15 @@ START_TEST(test_unix_socket_files_not_ours)
 	/* A stale socket (nobody listens) is replaced. */
 	stale = unix_listener(path);
 	close(stale);
-	fd = listener_open(&cfg, err, sizeof err);
+	fd = listener_take(&l, &cfg, err, sizeof err);
 	ck_assert_msg(fd >= 0, "%s", err);
 	/* A file that replaced ours is left alone at close. */
 	ck_assert_int_eq(unlink(path), 0);
 	close(open(path, O_CREAT | O_WRONLY, 0600));
-	listener_close(&cfg, fd);
+	listener_close(&l);
 	ck_assert_int_eq(access(path, F_OK), 0);
 	/* A regular file in the way is refused, not removed. */
-	ck_assert_int_eq(listener_open(&cfg, err, sizeof err), -1);
+	ck_assert_int_eq(listener_take(&l, &cfg, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "is not a socket"));
 	ck_assert_int_eq(access(path, F_OK), 0);
 	config_release(&cfg);
@@ -250,22 +260,113 @@ START_TEST(test_tcp_address_forms)
 	static const char *const good[] = { "127.0.0.1:0", "[::1]:0", "localhost:0" };
 	static const char *const bad[] = { "nonsense", "127.0.0.1:", "[::1]9000", "[::1:9000" };
 	struct config cfg;
+	struct listener l;
 	char err[256];
 	int fd;
 
 	config_init(&cfg);
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		set(&cfg, "server", "listen", good[i]);
-		fd = listener_open(&cfg, err, sizeof err);
+		fd = listener_take(&l, &cfg, err, sizeof err);
 		ck_assert_msg(fd >= 0, "%s: %s", good[i], err);
 		ck_assert(listener_is_listening(fd));
-		listener_close(&cfg, fd);
+		listener_close(&l);
 	}
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		set(&cfg, "server", "listen", bad[i]);
-		ck_assert_msg(listener_open(&cfg, err, sizeof err) == -1, "%s accepted", bad[i]);
+		ck_assert_msg(listener_take(&l, &cfg, err, sizeof err) == -1, "%s accepted", bad[i]);
 		ck_assert_msg(strstr(err, "invalid listen address") != NULL, "%s: %s", bad[i], err);
 	}
+	config_release(&cfg);
+}
+END_TEST
+
+/*
+ * listener_bind opens its own address even when fd 0 and systemd's fd 3 are
+ * listeners: the admin socket must never take the FastCGI listener that
+ * spawn-fcgi, mod_fcgid or systemd handed over.
+ */
+START_TEST(test_bind_never_takes_a_passed_socket)
+{
+	struct config cfg;
+	struct listener fcgi, admin;
+	char err[256], pid[32];
+	int fd;
+
+	make_dir();
+	put_on(unix_listener(in_dir("spawned.sock")), STDIN_FILENO);
+	config_init(&cfg);
+	ck_assert_int_eq(listener_take(&fcgi, &cfg, err, sizeof err), STDIN_FILENO);
+	fd = listener_bind(&admin, &cfg, in_dir("admin.sock"), 8, err, sizeof err);
+	ck_assert_msg(fd > STDIN_FILENO && fd != 3, "%s (fd %d)", err, fd);
+	ck_assert_int_eq(access(in_dir("admin.sock"), F_OK), 0);
+	listener_close(&admin);
+	ck_assert_int_ne(access(in_dir("admin.sock"), F_OK), 0);
+
+	/* The same with a socket from systemd whose variables are still set. */
+	put_on(unix_listener(in_dir("activated.sock")), 3);
+	snprintf(pid, sizeof pid, "%d", (int)getpid());
+	setenv("LISTEN_PID", pid, 1);
+	setenv("LISTEN_FDS", "1", 1);
+	fd = listener_bind(&admin, &cfg, "127.0.0.1:0", 8, err, sizeof err);
+	ck_assert_msg(fd >= 0 && fd != 3 && fd != STDIN_FILENO, "%s (fd %d)", err, fd);
+	ck_assert_str_eq(getenv("LISTEN_FDS"), "1"); /* not consumed: not its business */
+	listener_close(&admin);
+	listener_close(&fcgi);
+	ck_assert_int_eq(access(in_dir("spawned.sock"), F_OK), 0); /* the spawner's file stays */
+	config_release(&cfg);
+}
+END_TEST
+
+/* Two unix sockets of our own (FastCGI and admin): each close removes its own file. */
+START_TEST(test_each_listener_removes_its_own_file)
+{
+	struct config cfg;
+	struct listener fcgi, admin;
+	char err[256];
+
+	make_dir();
+	put_on(open("/dev/null", O_RDONLY), STDIN_FILENO);
+	config_init(&cfg);
+	set(&cfg, "server", "listen", in_dir("fcgi.sock"));
+	ck_assert_msg(listener_take(&fcgi, &cfg, err, sizeof err) >= 0, "%s", err);
+	ck_assert_msg(listener_bind(&admin, &cfg, in_dir("admin.sock"), 8, err, sizeof err) >= 0, "%s", err);
+	listener_close(&fcgi);
+	ck_assert_msg(access(in_dir("fcgi.sock"), F_OK) != 0, "the FastCGI socket file is left behind");
+	ck_assert_int_eq(access(in_dir("admin.sock"), F_OK), 0);
+	listener_close(&admin);
+	ck_assert_msg(access(in_dir("admin.sock"), F_OK) != 0, "the admin socket file is left behind");
+	config_release(&cfg);
+}
+END_TEST
+
+/* A forked child that closes its copy leaves the file to the process that made it. */
+START_TEST(test_forget_and_other_process_keep_the_file)
+{
+	struct config cfg;
+	struct listener l, copy;
+	char err[256];
+	pid_t child;
+	int status;
+
+	make_dir();
+	config_init(&cfg);
+	ck_assert_msg(listener_bind(&l, &cfg, in_dir("own.sock"), 8, err, sizeof err) >= 0, "%s", err);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		copy = l;
+		listener_close(&copy); /* not the process that bound it: the file stays */
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_int_eq(access(in_dir("own.sock"), F_OK), 0);
+	copy = l;
+	copy.fd = dup(l.fd);
+	listener_forget(&copy);
+	ck_assert_int_eq(access(in_dir("own.sock"), F_OK), 0);
+	listener_close(&l);
+	ck_assert_int_ne(access(in_dir("own.sock"), F_OK), 0);
 	config_release(&cfg);
 }
 END_TEST
@@ -352,6 +453,9 @@ int main(void)
 	tcase_add_test(tc, test_unix_socket_mode_and_removal);
 	tcase_add_test(tc, test_unix_socket_files_not_ours);
 	tcase_add_test(tc, test_tcp_address_forms);
+	tcase_add_test(tc, test_bind_never_takes_a_passed_socket);
+	tcase_add_test(tc, test_each_listener_removes_its_own_file);
+	tcase_add_test(tc, test_forget_and_other_process_keep_the_file);
 	tcase_add_test(tc, test_lookups);
 	tcase_add_test(tc, test_root_rules);
 	tcase_add_test(tc, test_drop_to_nobody);
