@@ -28,6 +28,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "proctitle.h"
 #include "xalloc.h"
 
 #define ADMIN_IO_TIMEOUT_MS 1000
@@ -474,6 +475,7 @@ void admin_tick(bool stopping)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() != admin.master)
 			_exit(0);
+		proctitle_set("taskapi: admin process");
 		admin_loop(process_should_stop);
 		exit(0);
 	}

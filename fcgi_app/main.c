@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "privileges.h"
+#include "proctitle.h"
 #include "server.h"
 #include "task_store.h"
 #include "trace.h"
@@ -313,6 +314,8 @@ int main(int argc, char **argv)
 	char err[1024];
 	int rc = 0;
 
+	/* Before anything keeps a pointer into argv: the master's title goes over it. */
+	argv = proctitle_init(argc, argv);
 	parse_cli(argc, argv, &cli);
 	load_config(&cli, &cfg);
 	if (cli.print_config)

@@ -14,6 +14,7 @@
 #include "admin.h"
 #include "log.h"
 #include "metrics.h"
+#include "proctitle.h"
 #include "server.h"
 #include "xalloc.h"
 
@@ -77,6 +78,7 @@ static void spawn(struct master *m)
 		if (getppid() != m->pid)
 			_exit(0);
 		admin_close_listener();
+		proctitle_set("taskapi: worker process (generation %u)", m->generation);
 		metrics_slot_attach(slot);
 		exit(m->hooks->run_worker(m->cfg, m->listen_fd, m->hooks->ctx));
 	}
@@ -294,6 +296,10 @@ int master_run(const struct config *cfg, int listen_fd, const struct master_hook
 	m.generation = 1;
 	m.deaths = xcalloc((size_t)cfg->server.crash_threshold, sizeof *m.deaths);
 	server_control_signals(&set);
+	/* The command line stays in the title: scripts find the master by its arguments. */
+	if (proctitle_set_with_command("taskapi: master process") < 0)
+		log_debug("process title: 'taskapi: master process' and the command line do not fit "
+			  "in %zu bytes; the command line is left as it is", proctitle_room());
 	log_info("taskapi %s master: %d worker%s of %d threads", PACKAGE_VERSION, config_workers(cfg),
 		 config_workers(cfg) == 1 ? "" : "s", cfg->server.threads);
 	top_up(&m);
