@@ -60,7 +60,9 @@ int migrate_scan(const char *dir, struct migration **out, size_t *count, char *e
 		n++;
 	}
 	closedir(d);
-	qsort(list, n, sizeof *list, by_version);
+	/* An empty folder leaves list NULL, and qsort's pointer must not be NULL even for 0 items. */
+	if (n > 1)
+		qsort(list, n, sizeof *list, by_version);
 	for (size_t i = 1; i < n; i++) {
 		if (list[i].version == list[i - 1].version) {
 			snprintf(err, errlen, "migrations '%s' and '%s' share version %u", list[i - 1].name,

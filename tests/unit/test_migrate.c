@@ -1,0 +1,140 @@
+/*
+ * Unit tests for migrate.c's folder scan: an empty folder (no qsort on a NULL
+ * list: UBSan's nonnull check catches it under --enable-asan), ordering by
+ * version, names that are not migrations, duplicate versions, a missing folder.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "migrate.h"
+
+static char dir[64];
+
+static void make_dir(void)
+{
+	snprintf(dir, sizeof dir, "/tmp/taskapi-migrate-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void touch(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	close(open(path, O_CREAT | O_WRONLY, 0600));
+}
+
+/* Checked fixture: the test's folder goes, whatever it holds. */
+static void remove_dir(void)
+{
+	char path[512];
+	DIR *d;
+	struct dirent *e;
+
+	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		if (e->d_name[0] != '.')
+			unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+START_TEST(test_empty_folder)
+{
+	struct migration *list = (struct migration *)1;
+	size_t n = 99;
+	char err[256];
+
+	make_dir();
+	ck_assert_int_eq(migrate_scan(dir, &list, &n, err, sizeof err), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_ptr_null(list);
+	touch("README");
+	touch("notes.sql");
+	ck_assert_int_eq(migrate_scan(dir, &list, &n, err, sizeof err), 0);
+	ck_assert_uint_eq(n, 0);
+	free(list);
+}
+END_TEST
+
+START_TEST(test_sorted_by_version)
+{
+	struct migration *list = NULL;
+	size_t n = 0;
+	char err[256];
+
+	make_dir();
+	touch("010_ten.sql");
+	touch("002_two.sql");
+	touch("001_one.sql");
+	touch("000_zero.sql"); /* version 0 is not a migration */
+	touch("003_three.txt");
+	ck_assert_int_eq(migrate_scan(dir, &list, &n, err, sizeof err), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(list[0].version, 1);
+	ck_assert_str_eq(list[0].name, "001_one.sql");
+	ck_assert_uint_eq(list[1].version, 2);
+	ck_assert_uint_eq(list[2].version, 10);
+	free(list);
+}
+END_TEST
+
+START_TEST(test_one_migration)
+{
+	struct migration *list = NULL;
+	size_t n = 0;
+	char err[256];
+
+	make_dir();
+	touch("001_only.sql");
+	ck_assert_int_eq(migrate_scan(dir, &list, &n, err, sizeof err), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(list[0].name, "001_only.sql");
+	free(list);
+}
+END_TEST
+
+START_TEST(test_duplicate_version_and_missing_folder)
+{
+	struct migration *list = NULL;
+	size_t n = 0;
+	char err[256];
+
+	make_dir();
+	touch("001_a.sql");
+	touch("1_b.sql");
+	ck_assert_int_eq(migrate_scan(dir, &list, &n, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "share version 1"));
+	ck_assert_ptr_null(list);
+	ck_assert_int_eq(migrate_scan("/nonexistent/sql", &list, &n, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot open migrations folder"));
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("migrate");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, NULL, remove_dir);
+	tcase_add_test(tc, test_empty_folder);
+	tcase_add_test(tc, test_sorted_by_version);
+	tcase_add_test(tc, test_one_migration);
+	tcase_add_test(tc, test_duplicate_version_and_missing_folder);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
