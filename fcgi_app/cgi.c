@@ -196,7 +196,8 @@ int cgi_main(const struct config *cfg)
 		log_error("cannot write the response to stdout: %s", strerror(errno));
 		rc = 1;
 	}
-	if (cfg->log.access_log)
+	/* Off unless asked for: stderr is the web server's error log here. */
+	if (config_access_log(cfg, true))
 		access_line(&req, &resp, env.uri.len ? env.uri.data : NULL, route, &start, &out);
 
 	buf_release(&out);

@@ -18,7 +18,8 @@
 #define TASKAPI_MIGRATIONS_DIR "sql"
 #endif
 
-enum option_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_MODE, OPT_LONG };
+/* OPT_AUTO_BOOL: true, false or "auto" (-1: the program decides where it runs), in an int. */
+enum option_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_AUTO_BOOL, OPT_MODE, OPT_LONG };
 
 struct option {
 	const char *section;
@@ -78,7 +79,7 @@ static const struct option options[] = {
 	{ "api", "default_limit", OPT_INT, OFF(api.default_limit), "10", 1, 100000, false },
 	{ "api", "max_limit", OPT_INT, OFF(api.max_limit), "100", 1, 100000, false },
 	{ "log", "level", OPT_STRING, OFF(log.level), "info", 0, 0, false },
-	{ "log", "access_log", OPT_BOOL, OFF(log.access_log), "true", 0, 0, false },
+	{ "log", "access_log", OPT_AUTO_BOOL, OFF(log.access_log), "auto", 0, 0, false },
 	{ "log", "access_format", OPT_STRING, OFF(log.access_format), "text", 0, 0, false },
 	{ "log", "error_log", OPT_STRING, OFF(log.error_log), "", 0, 0, false },
 	{ "log", "access_log_file", OPT_STRING, OFF(log.access_log_file), "", 0, 0, false },
@@ -166,6 +167,21 @@ static int set_option(struct config *cfg, const struct option *o, const char *va
 			return -1;
 		}
 		return 0;
+	case OPT_AUTO_BOOL: {
+		bool b;
+
+		if (strcasecmp(value, "auto") == 0) {
+			*(int *)field(cfg, o) = -1;
+			return 0;
+		}
+		if (parse_bool(value, &b) < 0) {
+			snprintf(err, errlen, "invalid value for %s.%s: '%s' (expected auto, true or false)",
+				 o->section, o->key, value);
+			return -1;
+		}
+		*(int *)field(cfg, o) = b;
+		return 0;
+	}
 	case OPT_INT:
 	case OPT_LONG:
 	case OPT_MODE:
@@ -400,6 +416,11 @@ int config_workers(const struct config *cfg)
 	return cores > 0 ? (int)(cores > 256 ? 256 : cores) : 1;
 }
 
+bool config_access_log(const struct config *cfg, bool cgi)
+{
+	return cfg->log.access_log < 0 ? !cgi : cfg->log.access_log != 0;
+}
+
 int config_pool_size(const struct config *cfg)
 {
 	return cfg->database.pool_size > 0 ? cfg->database.pool_size : cfg->server.threads;
@@ -426,6 +447,12 @@ void config_dump(const struct config *cfg, FILE *out)
 		case OPT_BOOL:
 			fprintf(out, "%s = %s\n", o->key, *(const bool *)cfield(cfg, o) ? "true" : "false");
 			break;
+		case OPT_AUTO_BOOL: {
+			int v = *(const int *)cfield(cfg, o);
+
+			fprintf(out, "%s = %s\n", o->key, v < 0 ? "auto" : v ? "true" : "false");
+			break;
+		}
 		case OPT_INT:
 			if (o->min == -1 && *(const int *)cfield(cfg, o) == -1)
 				fprintf(out, "%s = auto\n", o->key);

@@ -65,7 +65,7 @@ struct config {
 	} api;
 	struct {
 		char *level;
-		bool access_log;
+		int access_log;         /* -1 auto (config_access_log), 0 off, 1 on */
 		char *access_format;    /* "text" or "json" */
 		char *error_log;        /* file; "" = stderr */
 		char *access_log_file;  /* file; "" = the error log */
@@ -102,6 +102,13 @@ int config_finish(struct config *cfg, char *err, size_t errlen);
 
 /* Worker processes after defaults: server.workers, or the number of cores for "auto". */
 int config_workers(const struct config *cfg);
+
+/*
+ * Whether to write access lines: log.access_log, where "auto" means on when
+ * serving FastCGI and off in CGI mode (cgi true), whose stderr is the web
+ * server's error log: one line per request there is noise.
+ */
+bool config_access_log(const struct config *cfg, bool cgi);
 
 /* Pool size after defaults: pool_size, or threads when pool_size is 0. */
 int config_pool_size(const struct config *cfg);

@@ -161,7 +161,7 @@ static void request_done(struct thread_ctx *w, const char *route, const struct t
 	struct log_access_entry e;
 
 	metrics_request(route, w->resp.status, ns, tr->acquires, tr->pool_wait_ns, slow);
-	if (!cfg->log.access_log && !slow)
+	if (!config_access_log(cfg, false) && !slow)
 		return;
 	e.request_id = tr->request_id;
 	e.method = w->req.method_name;
@@ -175,7 +175,7 @@ static void request_done(struct thread_ctx *w, const char *route, const struct t
 	e.n_statements = tr->n_stmts;
 	e.n_listed = tr->n_stmts < TRACE_MAX_STMTS ? tr->n_stmts : TRACE_MAX_STMTS;
 	e.rows = tr->rows;
-	if (cfg->log.access_log)
+	if (config_access_log(cfg, false))
 		log_access(&e, &w->line);
 	if (slow)
 		log_slow(&e, &w->line);

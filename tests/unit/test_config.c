@@ -34,7 +34,10 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(cfg.api.default_limit, 10);
 	ck_assert_int_eq(cfg.api.max_limit, 100);
 	ck_assert_int_eq(cfg.database.port, 3306);
-	ck_assert(cfg.log.access_log);
+	/* access_log "auto": on when serving FastCGI, off in CGI mode (stderr is Apache's error log) */
+	ck_assert_int_eq(cfg.log.access_log, -1);
+	ck_assert(config_access_log(&cfg, false));
+	ck_assert(!config_access_log(&cfg, true));
 	ck_assert_int_eq(config_pool_size(&cfg), 8);
 	cfg.database.pool_size = 3;
 	ck_assert_int_eq(config_pool_size(&cfg), 3);
@@ -59,12 +62,14 @@ START_TEST(test_file_env_and_flags_in_order)
 	ck_assert_str_eq(cfg.server.listen, "/tmp/x.sock");
 	ck_assert_int_eq(cfg.server.threads, 4);
 	ck_assert_int_eq(cfg.server.socket_mode, 0600);
-	ck_assert(!cfg.log.access_log);
+	ck_assert(!config_access_log(&cfg, false));
 	ck_assert_int_eq(config_apply_env(&cfg, env, err, sizeof err), 0);
 	ck_assert_int_eq(cfg.server.threads, 6);
 	ck_assert_str_eq(cfg.database.name, "from_env");
 	ck_assert_int_eq(config_set_pair(&cfg, "server.threads=2", err, sizeof err), 0);
 	ck_assert_int_eq(cfg.server.threads, 2);
+	ck_assert_int_eq(config_set_pair(&cfg, "log.access_log=true", err, sizeof err), 0);
+	ck_assert(config_access_log(&cfg, true));
 	ck_assert_int_eq(config_finish(&cfg, err, sizeof err), 0);
 	config_release(&cfg);
 	unlink(path);
@@ -86,6 +91,7 @@ START_TEST(test_rejects_bad_values)
 	ck_assert_int_eq(config_set(&cfg, "server", "nosuch", "1", err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "unknown configuration key 'server.nosuch'"));
 	ck_assert_int_eq(config_set_pair(&cfg, "threads=4", err, sizeof err), -1);
+	ck_assert_int_eq(config_set(&cfg, "log", "access_log", "auto", err, sizeof err), 0);
 	ck_assert_int_eq(config_set(&cfg, "log", "level", "loud", err, sizeof err), 0);
 	ck_assert_int_eq(config_finish(&cfg, err, sizeof err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "log.level"));
