@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -89,6 +90,44 @@ static const struct option options[] = {
 };
 
 #define N_OPTIONS (sizeof options / sizeof options[0])
+
+void config_problems_init(struct config_problems *p)
+{
+	p->n = 0;
+	p->more = 0;
+}
+
+void config_problem(struct config_problems *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->n == CONFIG_MAX_PROBLEMS) {
+		p->more++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(p->msg[p->n++], CONFIG_ERR_SIZE, fmt, ap);
+	va_end(ap);
+}
+
+size_t config_problems_count(const struct config_problems *p)
+{
+	return p->n + p->more;
+}
+
+void config_problems_summary(const struct config_problems *p, char *err, size_t errlen)
+{
+	size_t others = config_problems_count(p) - (p->n > 0);
+
+	if (p->n == 0) {
+		snprintf(err, errlen, "no problem");
+		return;
+	}
+	if (others == 0)
+		snprintf(err, errlen, "%s", p->msg[0]);
+	else
+		snprintf(err, errlen, "%s (and %zu more)", p->msg[0], others);
+}
 
 static void *field(struct config *cfg, const struct option *o)
 {
@@ -264,52 +303,87 @@ int config_set_pair(struct config *cfg, const char *pair, char *err, size_t errl
 
 struct ini_ctx {
 	struct config *cfg;
-	char *err;
-	size_t errlen;
-	int failed;
+	const char *path;
+	FILE *file;
+	int line;                  /* the line the parser is on (it reads one per call) */
+	int first_syntax_error;    /* first line the check in read_line found wrong, 0: none */
+	struct config_problems *problems;
+	size_t before;             /* problems recorded before this file */
 };
+
+/*
+ * libinih reports only the first line it cannot parse. Lines it would
+ * refuse are recognised here as they are read, so that every one is named:
+ * a section header without ']', or a line with no '=' or ':' that is not a
+ * comment, blank, or indented (a continuation line).
+ */
+static void check_syntax(struct ini_ctx *ctx, const char *text)
+{
+	const char *p = text;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0' || *p == '\n' || *p == '\r' || *p == ';' || *p == '#' || p > text)
+		return;
+	if (*p == '[' ? strchr(p, ']') != NULL : strpbrk(p, "=:") != NULL)
+		return;
+	config_problem(ctx->problems, "%s: line %d: syntax error (expected [section] or key = value)",
+		       ctx->path, ctx->line);
+	if (ctx->first_syntax_error == 0)
+		ctx->first_syntax_error = ctx->line;
+}
+
+/* ini_reader: fgets, counting lines as libinih does (one per call). */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct ini_ctx *ctx = stream;
+	char *got = fgets(str, num, ctx->file);
+
+	if (got != NULL) {
+		ctx->line++;
+		check_syntax(ctx, got);
+	}
+	return got;
+}
 
 static int on_ini_entry(void *user, const char *section, const char *name, const char *value)
 {
 	struct ini_ctx *ctx = user;
 	char msg[CONFIG_ERR_SIZE];
 
-	if (ctx->failed)
-		return 0;
-	if (config_set(ctx->cfg, section, name, value, msg, sizeof msg) < 0) {
-		snprintf(ctx->err, ctx->errlen, "%s", msg);
-		ctx->failed = 1;
-		return 0;
-	}
-	return 1;
+	if (config_set(ctx->cfg, section, name, value, msg, sizeof msg) < 0)
+		config_problem(ctx->problems, "%s: line %d: %s", ctx->path, ctx->line, msg);
+	return 1; /* go on: every bad line is reported, not only the first */
 }
 
-int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+int config_load_file(struct config *cfg, const char *path, struct config_problems *problems)
 {
-	struct ini_ctx ctx = { cfg, err, errlen, 0 };
-	char msg[CONFIG_ERR_SIZE];
-	int rc = ini_parse(path, on_ini_entry, &ctx);
+	struct ini_ctx ctx = { cfg, path, NULL, 0, 0, problems, config_problems_count(problems) };
+	int rc;
 
-	if (rc == -1) {
-		snprintf(err, errlen, "cannot open config file '%s': %s", path, strerror(errno));
+	ctx.file = fopen(path, "re");
+	if (ctx.file == NULL) {
+		config_problem(problems, "cannot open config file '%s': %s", path, strerror(errno));
 		return -1;
 	}
-	if (ctx.failed) {
-		snprintf(msg, sizeof msg, "%s", err);
-		snprintf(err, errlen, "%s: line %d: %s", path, rc, msg);
-		return -1;
-	}
-	if (rc != 0) {
-		snprintf(err, errlen, "%s: line %d: syntax error", path, rc);
-		return -1;
-	}
-	return 0;
+	rc = ini_parse_stream(read_line, &ctx, on_ini_entry, &ctx);
+	fclose(ctx.file);
+	/* A line libinih refused that the check above let through (say, a very long one). */
+	if (rc > 0 && rc != ctx.first_syntax_error)
+		config_problem(problems, "%s: line %d: syntax error", path, rc);
+	else if (rc < 0)
+		config_problem(problems, "%s: cannot be parsed (out of memory)", path);
+	return config_problems_count(problems) > ctx.before ? -1 : 0;
 }
 
-int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t errlen)
+int config_apply_env(struct config *cfg, char *const *envp, struct config_problems *problems,
+		     char *names, size_t namelen)
 {
-	char name[128];
+	size_t before = config_problems_count(problems), used = 0;
+	char name[128], msg[CONFIG_ERR_SIZE];
 
+	if (names != NULL && namelen > 0)
+		names[0] = '\0';
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		const struct option *o = &options[i];
 		size_t n;
@@ -321,13 +395,19 @@ int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t er
 			*p = (char)toupper((unsigned char)*p);
 		n = (size_t)len;
 		for (char *const *e = envp; e && *e; e++) {
-			if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') {
-				if (set_option(cfg, o, *e + n + 1, err, errlen) < 0)
-					return -1;
+			if (strncmp(*e, name, n) != 0 || (*e)[n] != '=')
+				continue;
+			if (set_option(cfg, o, *e + n + 1, msg, sizeof msg) < 0)
+				config_problem(problems, "environment %s: %s", name, msg);
+			if (names != NULL && used < namelen) {
+				int w = snprintf(names + used, namelen - used, "%s%s", used ? ", " : "", name);
+
+				if (w > 0)
+					used += (size_t)w;
 			}
 		}
 	}
-	return 0;
+	return config_problems_count(problems) > before ? -1 : 0;
 }
 
 int config_read_secret_file(const char *path, char **out, char *err, size_t errlen)
@@ -367,43 +447,35 @@ fail:
 	return -1;
 }
 
-int config_finish(struct config *cfg, char *err, size_t errlen)
+int config_finish(struct config *cfg, struct config_problems *problems)
 {
+	size_t before = config_problems_count(problems);
 	enum log_level level;
 	enum log_format format;
+	char err[CONFIG_ERR_SIZE];
 
-	if (log_level_parse(cfg->log.level, &level) < 0) {
-		snprintf(err, errlen, "invalid value for log.level: '%s' (expected error, warn, info or debug)",
-			 cfg->log.level);
-		return -1;
-	}
-	if (log_format_parse(cfg->log.access_format, &format) < 0) {
-		snprintf(err, errlen, "invalid value for log.access_format: '%s' (expected text or json)",
-			 cfg->log.access_format);
-		return -1;
-	}
-	if (cfg->server.admin_listen[0] != '\0' && strcmp(cfg->server.admin_listen, cfg->server.listen) == 0) {
-		snprintf(err, errlen, "server.admin_listen must differ from server.listen ('%s')",
-			 cfg->server.listen);
-		return -1;
-	}
-	if (cfg->api.default_limit > cfg->api.max_limit) {
-		snprintf(err, errlen, "api.default_limit (%d) is larger than api.max_limit (%d)",
-			 cfg->api.default_limit, cfg->api.max_limit);
-		return -1;
-	}
-	if (cfg->database.name[0] == '\0' || cfg->database.user[0] == '\0') {
-		snprintf(err, errlen, "database.name and database.user must not be empty");
-		return -1;
-	}
+	if (log_level_parse(cfg->log.level, &level) < 0)
+		config_problem(problems, "invalid value for log.level: '%s' (expected error, warn, info or debug)",
+			       cfg->log.level);
+	if (log_format_parse(cfg->log.access_format, &format) < 0)
+		config_problem(problems, "invalid value for log.access_format: '%s' (expected text or json)",
+			       cfg->log.access_format);
+	if (cfg->server.admin_listen[0] != '\0' && strcmp(cfg->server.admin_listen, cfg->server.listen) == 0)
+		config_problem(problems, "server.admin_listen must differ from server.listen ('%s')",
+			       cfg->server.listen);
+	if (cfg->api.default_limit > cfg->api.max_limit)
+		config_problem(problems, "api.default_limit (%d) is larger than api.max_limit (%d)",
+			       cfg->api.default_limit, cfg->api.max_limit);
+	if (cfg->database.name[0] == '\0' || cfg->database.user[0] == '\0')
+		config_problem(problems, "database.name and database.user must not be empty");
 	if (cfg->database.password_file[0] != '\0' &&
-	    config_read_secret_file(cfg->database.password_file, &cfg->database.password, err, errlen) < 0)
-		return -1;
+	    config_read_secret_file(cfg->database.password_file, &cfg->database.password, err, sizeof err) < 0)
+		config_problem(problems, "database.password_file: %s", err);
 	if (cfg->database.migrate_password_file[0] != '\0' &&
 	    config_read_secret_file(cfg->database.migrate_password_file, &cfg->database.migrate_password,
-				    err, errlen) < 0)
-		return -1;
-	return 0;
+				    err, sizeof err) < 0)
+		config_problem(problems, "database.migrate_password_file: %s", err);
+	return config_problems_count(problems) > before ? -1 : 0;
 }
 
 int config_workers(const struct config *cfg)

@@ -76,6 +76,31 @@ struct config {
 };
 
 #define CONFIG_ERR_SIZE 256
+#define CONFIG_MAX_PROBLEMS 32
+
+/*
+ * Every problem found while building a configuration, one line of text each,
+ * so that one run names them all (a bad threads and a bad pool_size both).
+ * Owned by the caller, fixed size: recording a problem never allocates.
+ * Past CONFIG_MAX_PROBLEMS they are only counted (more).
+ */
+struct config_problems {
+	size_t n;
+	size_t more;
+	char msg[CONFIG_MAX_PROBLEMS][CONFIG_ERR_SIZE];
+};
+
+/* Empties p. */
+void config_problems_init(struct config_problems *p);
+/* Records one problem (printf format). */
+void config_problem(struct config_problems *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Total number recorded, those only counted included. */
+size_t config_problems_count(const struct config_problems *p);
+/*
+ * The first problem in err, with "(and N more)" when there are others: for
+ * callers with room for one line (a reload's log line).
+ */
+void config_problems_summary(const struct config_problems *p, char *err, size_t errlen);
 
 /* Fills every key with its default. Call config_release() when done. */
 void config_init(struct config *cfg);
@@ -90,15 +115,27 @@ int config_set(struct config *cfg, const char *section, const char *key,
 	       const char *value, char *err, size_t errlen);
 /* "section.key=value", as given to --set. */
 int config_set_pair(struct config *cfg, const char *pair, char *err, size_t errlen);
-/* Reads an INI file; unknown sections or keys are errors (typos must not pass). */
-int config_load_file(struct config *cfg, const char *path, char *err, size_t errlen);
-/* Applies TASKAPI_<SECTION>_<KEY> variables found in envp (NULL-terminated). */
-int config_apply_env(struct config *cfg, char *const *envp, char *err, size_t errlen);
+/*
+ * Reads an INI file, going on past bad lines: every unknown section or key
+ * (typos must not pass), bad value and syntax error is recorded in problems
+ * as "PATH: line N: ...". Returns 0 when the file was read without a
+ * problem, -1 otherwise (also when it cannot be opened).
+ */
+int config_load_file(struct config *cfg, const char *path, struct config_problems *problems);
+/*
+ * Applies TASKAPI_<SECTION>_<KEY> variables found in envp (NULL-terminated);
+ * each bad value is recorded. names, when not NULL, gets the names of the
+ * variables applied, comma-separated (caller's buffer of namelen bytes).
+ * Returns 0, or -1 when any was bad.
+ */
+int config_apply_env(struct config *cfg, char *const *envp, struct config_problems *problems,
+		     char *names, size_t namelen);
 /*
  * Cross-key checks and secret loading: reads password_file (refusing a file
- * that others can read) into password. Returns 0 or -1 with err.
+ * that others can read) into password. Every failed check is recorded.
+ * Returns 0 or -1.
  */
-int config_finish(struct config *cfg, char *err, size_t errlen);
+int config_finish(struct config *cfg, struct config_problems *problems);
 
 /* Worker processes after defaults: server.workers, or the number of cores for "auto". */
 int config_workers(const struct config *cfg);

@@ -23,6 +23,7 @@
 #include "master.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "preflight.h"
 #include "privileges.h"
 #include "proctitle.h"
 #include "server.h"
@@ -119,26 +120,47 @@ static void parse_cli(int argc, char **argv, struct cli *cli)
 	}
 }
 
+/* Where a configuration came from, for --check-config to name. */
+struct config_sources {
+	const char *file;        /* the file read; NULL: none */
+	char env[512];           /* the TASKAPI_* variables applied, comma-separated */
+};
+
 /*
  * Builds the configuration: defaults, the file, TASKAPI_* variables, then
- * --set flags. Used at start and again for every reload (SIGHUP). Returns
- * -1 with err on any problem; *cfg is initialised either way.
+ * --set flags. Used at start and again for every reload (SIGHUP). Goes on
+ * past problems and records every one in problems; returns -1 when there is
+ * any. *cfg is initialised either way; src (may be NULL) says what was read.
  */
-static int read_config(const struct cli *cli, struct config *cfg, char *err, size_t errlen)
+static int read_config(const struct cli *cli, struct config *cfg, struct config_problems *problems,
+		       struct config_sources *src)
 {
 	const char *file = cli->config_file ? cli->config_file : getenv("TASKAPI_CONFIG");
+	char msg[CONFIG_ERR_SIZE];
 
 	config_init(cfg);
+	config_problems_init(problems);
 	if (file == NULL && access(TASKAPI_CONFIG_FILE, R_OK) == 0)
 		file = TASKAPI_CONFIG_FILE;
-	if (file != NULL && config_load_file(cfg, file, err, errlen) < 0)
-		return -1;
-	if (config_apply_env(cfg, environ, err, errlen) < 0)
-		return -1;
+	if (file != NULL)
+		config_load_file(cfg, file, problems);
+	config_apply_env(cfg, environ, problems, src ? src->env : NULL, src ? sizeof src->env : 0);
 	for (int i = 0; i < cli->n_sets; i++)
-		if (config_set_pair(cfg, cli->sets[i], err, errlen) < 0)
-			return -1;
-	return config_finish(cfg, err, errlen);
+		if (config_set_pair(cfg, cli->sets[i], msg, sizeof msg) < 0)
+			config_problem(problems, "--set %s: %s", cli->sets[i], msg);
+	config_finish(cfg, problems);
+	if (src != NULL)
+		src->file = file;
+	return config_problems_count(problems) > 0 ? -1 : 0;
+}
+
+/* Prints every problem, one "taskapi: error:" line each. */
+static void print_problems(const struct config_problems *problems, const char *what)
+{
+	for (size_t i = 0; i < problems->n; i++)
+		fprintf(stderr, "taskapi: %s: %s\n", what, problems->msg[i]);
+	if (problems->more > 0)
+		fprintf(stderr, "taskapi: %s: ... and %zu more\n", what, problems->more);
 }
 
 static void apply_log_level(const struct config *cfg)
@@ -163,19 +185,80 @@ static int open_log_files(const struct config *cfg, char *err, size_t errlen)
 
 static void load_config(const struct cli *cli, struct config *cfg)
 {
-	char err[CONFIG_ERR_SIZE];
+	struct config_problems problems;
 
-	if (read_config(cli, cfg, err, sizeof err) < 0)
-		die(err);
+	if (read_config(cli, cfg, &problems, NULL) < 0) {
+		print_problems(&problems, "error");
+		exit(1);
+	}
 	apply_log_level(cfg);
 }
 
 /* master_reload_fn: the same sources as at start, read again. */
 static int reload_config(struct config *out, char *err, size_t errlen, void *ctx)
 {
-	if (read_config(ctx, out, err, errlen) < 0 || open_log_files(out, err, errlen) < 0)
+	struct config_problems problems;
+
+	if (read_config(ctx, out, &problems, NULL) < 0) {
+		config_problems_summary(&problems, err, errlen);
+		return -1;
+	}
+	if (open_log_files(out, err, errlen) < 0)
 		return -1;
 	apply_log_level(out);
+	return 0;
+}
+
+/*
+ * --check-config: names what was read, reports every problem (exit 1), then
+ * warns about what would stop a start here as this user (exit 0: a real
+ * start may be given a socket, or run as another user).
+ */
+static int check_config(const struct cli *cli)
+{
+	struct config cfg;
+	struct config_problems problems, warnings;
+	struct config_sources src = { NULL, "" };
+	int rc = read_config(cli, &cfg, &problems, &src);
+
+	if (src.file != NULL)
+		printf("taskapi: configuration file %s\n", src.file);
+	else
+		printf("taskapi: no configuration file (no --config, no TASKAPI_CONFIG, and %s "
+		       "does not exist)\n", TASKAPI_CONFIG_FILE);
+	if (src.env[0] != '\0')
+		printf("taskapi: from the environment: %s\n", src.env);
+	for (int i = 0; i < cli->n_sets; i++)
+		printf("taskapi: from the command line: --set %s\n", cli->sets[i]);
+	if (cfg.database.password_file[0] != '\0')
+		printf("taskapi: password file %s\n", cfg.database.password_file);
+	if (cfg.database.migrate_password_file[0] != '\0')
+		printf("taskapi: migration password file %s\n", cfg.database.migrate_password_file);
+	fflush(stdout);
+	if (src.file == NULL && src.env[0] == '\0' && cli->n_sets == 0) {
+		config_problem(&problems, "no configuration at all: give a file with --config or "
+			       "TASKAPI_CONFIG, install %s, or set TASKAPI_* variables", TASKAPI_CONFIG_FILE);
+		rc = -1;
+	}
+	if (rc < 0) {
+		print_problems(&problems, "error");
+		fprintf(stderr, "taskapi: configuration has %zu error%s\n", config_problems_count(&problems),
+			config_problems_count(&problems) == 1 ? "" : "s");
+		config_release(&cfg);
+		return 1;
+	}
+	if (cli->print_config)
+		config_dump(&cfg, stdout);
+	config_problems_init(&warnings);
+	preflight_check(&cfg, src.file, &warnings);
+	print_problems(&warnings, "warning");
+	fflush(stderr);
+	if (config_problems_count(&warnings) > 0)
+		printf("taskapi: configuration ok, but a start here, as this user, would fail (%zu warning%s above)\n",
+		       config_problems_count(&warnings), config_problems_count(&warnings) == 1 ? "" : "s");
+	else
+		printf("taskapi: configuration ok\n");
+	config_release(&cfg);
 	return 0;
 }
 
@@ -317,12 +400,15 @@ int main(int argc, char **argv)
 	/* Before anything keeps a pointer into argv: the master's title goes over it. */
 	argv = proctitle_init(argc, argv);
 	parse_cli(argc, argv, &cli);
+	if (cli.check_only) {
+		rc = check_config(&cli);
+		free(cli.sets);
+		free(cli.workers_set);
+		return rc;
+	}
 	load_config(&cli, &cfg);
-	if (cli.print_config)
+	if (cli.print_config) {
 		config_dump(&cfg, stdout);
-	if (cli.check_only || cli.print_config) {
-		if (cli.check_only)
-			printf("taskapi: configuration ok\n");
 		goto out;
 	}
 	/* Not thread-safe: must run before any thread exists. */

@@ -49,7 +49,8 @@ END_TEST
 START_TEST(test_file_env_and_flags_in_order)
 {
 	struct config cfg;
-	char err[CONFIG_ERR_SIZE];
+	struct config_problems problems;
+	char err[CONFIG_ERR_SIZE], names[128];
 	char *path = write_temp("; comment\n[server]\nlisten = /tmp/x.sock\nthreads = 4\n"
 				"socket_mode = 0600\n[database]\nname = from_file\nuser = u\n"
 				"[log]\naccess_log = off\n", 0600);
@@ -58,19 +59,22 @@ START_TEST(test_file_env_and_flags_in_order)
 	char *env[] = { e1, e2, e3, e4, NULL };
 
 	config_init(&cfg);
-	ck_assert_int_eq(config_load_file(&cfg, path, err, sizeof err), 0);
+	config_problems_init(&problems);
+	ck_assert_int_eq(config_load_file(&cfg, path, &problems), 0);
 	ck_assert_str_eq(cfg.server.listen, "/tmp/x.sock");
 	ck_assert_int_eq(cfg.server.threads, 4);
 	ck_assert_int_eq(cfg.server.socket_mode, 0600);
 	ck_assert(!config_access_log(&cfg, false));
-	ck_assert_int_eq(config_apply_env(&cfg, env, err, sizeof err), 0);
+	ck_assert_int_eq(config_apply_env(&cfg, env, &problems, names, sizeof names), 0);
+	ck_assert_str_eq(names, "TASKAPI_SERVER_THREADS, TASKAPI_DATABASE_NAME");
 	ck_assert_int_eq(cfg.server.threads, 6);
 	ck_assert_str_eq(cfg.database.name, "from_env");
 	ck_assert_int_eq(config_set_pair(&cfg, "server.threads=2", err, sizeof err), 0);
 	ck_assert_int_eq(cfg.server.threads, 2);
 	ck_assert_int_eq(config_set_pair(&cfg, "log.access_log=true", err, sizeof err), 0);
 	ck_assert(config_access_log(&cfg, true));
-	ck_assert_int_eq(config_finish(&cfg, err, sizeof err), 0);
+	ck_assert_int_eq(config_finish(&cfg, &problems), 0);
+	ck_assert_uint_eq(config_problems_count(&problems), 0);
 	config_release(&cfg);
 	unlink(path);
 }
@@ -79,6 +83,7 @@ END_TEST
 START_TEST(test_rejects_bad_values)
 {
 	struct config cfg;
+	struct config_problems problems;
 	char err[CONFIG_ERR_SIZE];
 
 	config_init(&cfg);
@@ -93,12 +98,15 @@ START_TEST(test_rejects_bad_values)
 	ck_assert_int_eq(config_set_pair(&cfg, "threads=4", err, sizeof err), -1);
 	ck_assert_int_eq(config_set(&cfg, "log", "access_log", "auto", err, sizeof err), 0);
 	ck_assert_int_eq(config_set(&cfg, "log", "level", "loud", err, sizeof err), 0);
-	ck_assert_int_eq(config_finish(&cfg, err, sizeof err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "log.level"));
+	config_problems_init(&problems);
+	ck_assert_int_eq(config_finish(&cfg, &problems), -1);
+	ck_assert_uint_eq(config_problems_count(&problems), 1);
+	ck_assert_ptr_nonnull(strstr(problems.msg[0], "log.level"));
 	ck_assert_int_eq(config_set(&cfg, "log", "level", "debug", err, sizeof err), 0);
 	ck_assert_int_eq(config_set(&cfg, "api", "default_limit", "500", err, sizeof err), 0);
-	ck_assert_int_eq(config_finish(&cfg, err, sizeof err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "default_limit"));
+	config_problems_init(&problems);
+	ck_assert_int_eq(config_finish(&cfg, &problems), -1);
+	ck_assert_ptr_nonnull(strstr(problems.msg[0], "default_limit"));
 	config_release(&cfg);
 }
 END_TEST
@@ -106,23 +114,91 @@ END_TEST
 START_TEST(test_file_errors_name_the_line)
 {
 	struct config cfg;
-	char err[CONFIG_ERR_SIZE];
+	struct config_problems problems;
 	char *path = write_temp("[server]\nthreads = 4\ntypo_key = 1\n", 0600);
 
 	config_init(&cfg);
-	ck_assert_int_eq(config_load_file(&cfg, path, err, sizeof err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "line 3"));
-	ck_assert_ptr_nonnull(strstr(err, "typo_key"));
+	config_problems_init(&problems);
+	ck_assert_int_eq(config_load_file(&cfg, path, &problems), -1);
+	ck_assert_uint_eq(config_problems_count(&problems), 1);
+	ck_assert_ptr_nonnull(strstr(problems.msg[0], "line 3"));
+	ck_assert_ptr_nonnull(strstr(problems.msg[0], "typo_key"));
+	ck_assert_ptr_nonnull(strstr(problems.msg[0], path));
 	unlink(path);
-	ck_assert_int_eq(config_load_file(&cfg, "/nonexistent/taskapi.ini", err, sizeof err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "cannot open"));
+	config_problems_init(&problems);
+	ck_assert_int_eq(config_load_file(&cfg, "/nonexistent/taskapi.ini", &problems), -1);
+	ck_assert_ptr_nonnull(strstr(problems.msg[0], "cannot open"));
 	config_release(&cfg);
+}
+END_TEST
+
+/* Every problem of a file, the environment and the cross-key checks is named, not only the first. */
+START_TEST(test_every_problem_is_reported)
+{
+	struct config cfg;
+	struct config_problems problems;
+	char summary[CONFIG_ERR_SIZE];
+	char *path = write_temp("[server]\nthreads = 0\nnot a setting\n[database]\npool_size = abc\n"
+				"[nosuch]\nkey = 1\n[server\n[api]\ndefault_limit = 500\nmax_limit = 10\n"
+				"[log]\nlevel = loud\naccess_log = maybe\n", 0600);
+	static char e1[] = "TASKAPI_SERVER_BACKLOG=0", e2[] = "TASKAPI_DATABASE_PORT=x";
+	char *env[] = { e1, e2, NULL };
+	static const char *const expect[] = {
+		"line 2: invalid value for server.threads",
+		"line 3: syntax error",
+		"line 5: invalid value for database.pool_size: 'abc'",
+		"line 7: unknown configuration key 'nosuch.key'",
+		"line 8: syntax error",
+		"line 14: invalid value for log.access_log: 'maybe' (expected auto, true or false)",
+		"environment TASKAPI_SERVER_BACKLOG: invalid value for server.backlog",
+		"environment TASKAPI_DATABASE_PORT: invalid value for database.port",
+		"invalid value for log.level: 'loud'",
+		"api.default_limit (500) is larger than api.max_limit (10)",
+	};
+	size_t n = sizeof expect / sizeof expect[0];
+
+	config_init(&cfg);
+	config_problems_init(&problems);
+	ck_assert_int_eq(config_load_file(&cfg, path, &problems), -1);
+	ck_assert_int_eq(config_apply_env(&cfg, env, &problems, NULL, 0), -1);
+	ck_assert_int_eq(config_finish(&cfg, &problems), -1);
+	for (size_t i = 0; i < problems.n; i++)
+		fprintf(stderr, "problem %zu: %s\n", i, problems.msg[i]);
+	ck_assert_uint_eq(config_problems_count(&problems), n);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(strstr(problems.msg[i], expect[i]) != NULL, "problem %zu is '%s', expected '%s'", i,
+			      problems.msg[i], expect[i]);
+	/* A file problem names the file. */
+	ck_assert_ptr_nonnull(strstr(problems.msg[0], path));
+	/* The lines after the bad ones were still read. */
+	ck_assert_int_eq(cfg.api.max_limit, 10);
+	config_problems_summary(&problems, summary, sizeof summary);
+	ck_assert_ptr_nonnull(strstr(summary, "line 2"));
+	ck_assert_ptr_nonnull(strstr(summary, "(and 9 more)"));
+	unlink(path);
+	config_release(&cfg);
+}
+END_TEST
+
+/* The list is bounded: past its room problems are counted, not stored. */
+START_TEST(test_problems_are_bounded)
+{
+	struct config_problems problems;
+
+	config_problems_init(&problems);
+	for (int i = 0; i < CONFIG_MAX_PROBLEMS + 5; i++)
+		config_problem(&problems, "problem %d", i);
+	ck_assert_uint_eq(problems.n, CONFIG_MAX_PROBLEMS);
+	ck_assert_uint_eq(problems.more, 5);
+	ck_assert_uint_eq(config_problems_count(&problems), CONFIG_MAX_PROBLEMS + 5);
+	ck_assert_str_eq(problems.msg[CONFIG_MAX_PROBLEMS - 1], "problem 31");
 }
 END_TEST
 
 START_TEST(test_password_file)
 {
 	struct config cfg;
+	struct config_problems problems;
 	char err[CONFIG_ERR_SIZE];
 	char *path = write_temp("s3cret\n", 0640);
 	char saved[64];
@@ -130,14 +206,17 @@ START_TEST(test_password_file)
 	snprintf(saved, sizeof saved, "%s", path);
 	config_init(&cfg);
 	ck_assert_int_eq(config_set(&cfg, "database", "password_file", saved, err, sizeof err), 0);
-	ck_assert_int_eq(config_finish(&cfg, err, sizeof err), 0);
+	config_problems_init(&problems);
+	ck_assert_int_eq(config_finish(&cfg, &problems), 0);
 	ck_assert_str_eq(cfg.database.password, "s3cret");
 	/* readable by others, or writable by the group: refused */
 	chmod(saved, 0644);
-	ck_assert_int_eq(config_finish(&cfg, err, sizeof err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "accessible by others"));
+	ck_assert_int_eq(config_finish(&cfg, &problems), -1);
+	ck_assert_ptr_nonnull(strstr(problems.msg[0], "accessible by others"));
+	ck_assert_ptr_nonnull(strstr(problems.msg[0], "database.password_file"));
 	chmod(saved, 0660);
-	ck_assert_int_eq(config_finish(&cfg, err, sizeof err), -1);
+	config_problems_init(&problems);
+	ck_assert_int_eq(config_finish(&cfg, &problems), -1);
 	unlink(saved);
 	config_release(&cfg);
 }
@@ -174,6 +253,8 @@ int main(void)
 	tcase_add_test(tc, test_file_env_and_flags_in_order);
 	tcase_add_test(tc, test_rejects_bad_values);
 	tcase_add_test(tc, test_file_errors_name_the_line);
+	tcase_add_test(tc, test_every_problem_is_reported);
+	tcase_add_test(tc, test_problems_are_bounded);
 	tcase_add_test(tc, test_password_file);
 	tcase_add_test(tc, test_dump_masks_secrets);
 	suite_add_tcase(s, tc);
