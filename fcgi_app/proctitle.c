@@ -13,7 +13,11 @@ static struct {
 	size_t size;         /* bytes from area to the end of the last contiguous string */
 	char *command_line;  /* the original arguments, joined by spaces */
 	char **argv;         /* the copy main() uses from then on */
-	char **env;          /* the copy environ points to */
+	char **env;          /* the array environ points to (setenv may replace it) */
+	char *env_text;      /*
+			      * every environment string, in one block: unsetenv drops
+			      * pointers from the array, the strings stay owned here
+			      */
 } title;
 
 /* The end (one past the NUL) of s when s starts exactly at end, else end itself. */
@@ -55,8 +59,15 @@ char **proctitle_init(int argc, char **argv)
 		end = extend(end, *e);
 	/* Those environment strings are about to be overwritten: copy them all. */
 	title.env = xcalloc(n_env + 1, sizeof *title.env);
+	len = 0;
 	for (size_t i = 0; i < n_env; i++)
-		title.env[i] = xstrdup(environ[i]);
+		len += strlen(environ[i]) + 1;
+	title.env_text = xmalloc(len + 1);
+	p = title.env_text;
+	for (size_t i = 0; i < n_env; i++) {
+		title.env[i] = p;
+		p = stpcpy(p, environ[i]) + 1;
+	}
 	environ = title.env;
 	title.area = argv[0];
 	title.size = (size_t)(end - argv[0]);

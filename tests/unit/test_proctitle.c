@@ -66,6 +66,9 @@ START_TEST(test_copies_argv_and_environment)
 	ck_assert_ptr_ne(environ, fake_env);
 	ck_assert_str_eq(getenv("PATH"), "/bin");
 	ck_assert_str_eq(getenv("A"), "1");
+	/* listener.c unsets LISTEN_*: the copied string must stay owned (LSan would say) */
+	ck_assert_int_eq(unsetenv("A"), 0);
+	ck_assert_ptr_null(getenv("A"));
 	ck_assert_int_eq(setenv("B", "2", 1), 0);
 	ck_assert_str_eq(getenv("B"), "2");
 	/* ...while the old memory holds the title, padded with NULs. */
