@@ -225,7 +225,7 @@ static int check_config(const struct cli *cli)
 		printf("taskapi: configuration file %s\n", src.file);
 	else
 		printf("taskapi: no configuration file (no --config, no TASKAPI_CONFIG, and %s "
-		       "does not exist)\n", TASKAPI_CONFIG_FILE);
+		       "is not there or not readable)\n", TASKAPI_CONFIG_FILE);
 	if (src.env[0] != '\0')
 		printf("taskapi: from the environment: %s\n", src.env);
 	for (int i = 0; i < cli->n_sets; i++)
