@@ -12,7 +12,7 @@
  * connections (nginx fastcgi_keep_conn) wait in an epoll set, and a thread
  * takes whichever connection or listener becomes readable next. So however
  * many idle connections nginx keeps, no request waits behind them
- * (RUNTIME.md finding 1). libfcgi still parses and writes the protocol:
+ * (a thread blocked on one would stall them). libfcgi still parses and writes the protocol:
  * each thread hands it one ready connection at a time through its
  * FCGX_Request.
  *
@@ -36,7 +36,7 @@ void server_prepare_signals(void);
  * Raises the soft limit on open descriptors to the hard one: every idle
  * connection nginx keeps is a descriptor here (nginx/taskapi.conf keeps up to
  * 256 per nginx worker), and the usual soft limit is 1024. libfcgi 2.4.2
- * polls instead of select()ing (RUNTIME.md L10), so descriptors past 1023 are
+ * polls instead of select()ing in its accept path, so descriptors past 1023 are
  * safe; tests/e2e/88 serves on one. A failure is logged, not fatal.
  */
 void server_raise_fd_limit(void);

@@ -72,7 +72,7 @@ check 'mariadbd has no TCP listener (skip_networking)' \
 check 'commits are durable (innodb_flush_log_at_trx_commit = 1)' \
   test "$(sql "SELECT @@innodb_flush_log_at_trx_commit")" = 1
 
-# ---- kept-alive FastCGI connections do not stall taskapi (RUNTIME.md finding 1) ----
+# ---- kept-alive FastCGI connections do not stall taskapi (no thread waits on an idle one) ----
 # 200 requests, 100 at once, make nginx open many FastCGI connections and then keep
 # up to its `keepalive` of them idle (32 per worker x 2 workers, more than taskapi's
 # threads). A design that parks a thread per idle connection hangs about half of them

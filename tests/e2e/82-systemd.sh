@@ -2,8 +2,9 @@
 # 82-systemd: socket activation without systemd. The fd hand-off is done the way
 # systemd does it (socket on fd 3, LISTEN_FDS=1, LISTEN_PID = the exec'd pid): with
 # systemd-socket-activate, and with a launcher that can also get it wrong (another
-# process's LISTEN_PID, two sockets, fd 3 not a socket). Then the shipped units:
-# systemd-analyze verify, and the exposure score of the sandbox.
+# process's LISTEN_PID, two sockets, fd 3 not a socket). Then every shipped unit
+# (taskapi.socket + taskapi.service, and taskapi-standalone.service that makes its own
+# socket): systemd-analyze verify, and the exposure score of the sandbox.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/deploy-lib.sh
@@ -115,20 +116,25 @@ ta_start notsock python3 "$E2E_TMP/launch.py" notsock "$port" -- "$TASKAPI_BIN" 
 check 'LISTEN_FDS=1 but fd 3 is a file: exit non-zero, "not a listening stream socket"' \
   ta_died_with notsock "$TA_PID" "fd 3 from systemd .* is not a listening stream socket"
 
-# ---- the shipped units ----
+# ---- the shipped units: every file in systemd/ ----
 units=$E2E_TMP/units
 mkdir -p "$units/man/man8"
 cp "$TOP/docs/taskapi.8" "$units/man/man8/"
-cp "$TOP/systemd/taskapi.socket" "$units/"
-# ExecStart must name an executable that exists: this build's binary.
-sed "s|/usr/local/bin/taskapi|$TASKAPI_BIN|" "$TOP/systemd/taskapi.service" >"$units/taskapi.service"
+shipped=()
+for f in "$TOP"/systemd/*.socket "$TOP"/systemd/*.service; do
+  # ExecStart must name an executable that exists: this build's binary.
+  sed "s|/usr/local/bin/taskapi|$TASKAPI_BIN|" "$f" >"$units/$(basename "$f")"
+  shipped+=("./$(basename "$f")")
+done
+check "systemd/ ships the socket-activated pair and taskapi-standalone.service (${shipped[*]})" \
+  test "$(printf '%s\n' "${shipped[@]}" | LC_ALL=C sort | tr '\n' ' ')" = "./taskapi-standalone.service ./taskapi.service ./taskapi.socket "
 if command -v systemd-analyze >/dev/null 2>&1; then
   rc=0
-  out=$(cd "$units" && MANPATH=$units/man systemd-analyze verify ./taskapi.socket ./taskapi.service 2>&1) || rc=$?
+  out=$(cd "$units" && MANPATH=$units/man systemd-analyze verify "${shipped[@]}" 2>&1) || rc=$?
   if [ "$rc" -eq 0 ] && [ -z "$out" ]; then
-    ok 'systemd-analyze verify: taskapi.socket and taskapi.service pass without a warning'
+    ok "systemd-analyze verify: ${shipped[*]} pass without a warning"
   else
-    not_ok "systemd-analyze verify: taskapi.socket and taskapi.service pass without a warning (exit $rc)"
+    not_ok "systemd-analyze verify: ${shipped[*]} pass without a warning (exit $rc)"
     diag "$out"
   fi
   score=$(cd "$units" && systemd-analyze security --offline=yes ./taskapi.service 2>/dev/null |
@@ -143,6 +149,15 @@ for directive in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=yes Privat
   SystemCallFilter=@system-service UMask=0077 DynamicUser=yes 'ExecReload=/bin/kill -HUP $MAINPID'; do
   check "taskapi.service has $directive" grep -qxF "$directive" "$TOP/systemd/taskapi.service"
 done
+# The standalone unit makes its own socket: no socket activation, its own folder, the
+# fixed account and the group that lets it hand the socket to nginx.
+standalone=$TOP/systemd/taskapi-standalone.service
+for directive in User=taskapi SupplementaryGroups=www-data RuntimeDirectory=taskapi \
+  'Conflicts=taskapi.socket taskapi.service' NoNewPrivileges=yes ProtectSystem=strict; do
+  check "taskapi-standalone.service has $directive" grep -qxF "$directive" "$standalone"
+done
+check 'taskapi-standalone.service does not need taskapi.socket (no Requires=, no socket activation)' \
+  bash -c "! grep -qE '^(Requires|Also|Sockets)=' '$standalone'"
 check 'taskapi.socket: ListenStream=/run/taskapi/taskapi.sock, SocketMode=0660, Accept=no' \
   bash -c "grep -qx 'ListenStream=/run/taskapi/taskapi.sock' '$TOP/systemd/taskapi.socket' &&
     grep -qx 'SocketMode=0660' '$TOP/systemd/taskapi.socket' && grep -qx 'Accept=no' '$TOP/systemd/taskapi.socket'"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 86-install: `make install` puts the binary, the man page, the example config, the
-# SQL migrations, the docs and the nginx, Apache and systemd files under the prefix,
+# SQL migrations, the docs (operations.md too) and the nginx, Apache, systemd and
+# logrotate files under the prefix,
 # inside DESTDIR when given; the installed units and Apache files name the
 # installed paths and pass systemd-analyze verify; `make uninstall` takes it all back.
 # shellcheck source=tests/e2e/lib.sh
@@ -29,7 +30,10 @@ expected() {
     "$root$p/share/taskapi/apache/taskapi-fcgid.conf" "$root$p/share/taskapi/apache/taskapi-cgi.conf" \
     "$root$p/share/taskapi/apache/shared-hosting.htaccess" \
     "$root$p/lib/systemd/system/taskapi.socket" "$root$p/lib/systemd/system/taskapi.service" \
-    "$root$p/share/doc/taskapi/deployment.md" "$root$p/share/doc/taskapi/configuration.md"
+    "$root$p/lib/systemd/system/taskapi-standalone.service" \
+    "$root$p/share/taskapi/logrotate/taskapi" \
+    "$root$p/share/doc/taskapi/deployment.md" "$root$p/share/doc/taskapi/configuration.md" \
+    "$root$p/share/doc/taskapi/operations.md"
   for f in "$TOP"/sql/[0-9]*.sql; do
     printf '%s\n' "$root$p/share/taskapi/sql/$(basename "$f")"
   done
@@ -59,6 +63,12 @@ check 'the installed man page is taskapi(8)' grep -q '^\.TH TASKAPI 8' "$dest$pr
 unit=$dest$prefix/lib/systemd/system/taskapi.service
 check "the installed taskapi.service runs $prefix/bin/taskapi with $sysconfdir/taskapi/taskapi.ini" \
   grep -qxF "ExecStart=$prefix/bin/taskapi --config $sysconfdir/taskapi/taskapi.ini" "$unit"
+check "the installed taskapi-standalone.service runs $prefix/bin/taskapi with $sysconfdir/taskapi/taskapi.ini" \
+  grep -qxF "ExecStart=$prefix/bin/taskapi --config $sysconfdir/taskapi/taskapi.ini" \
+  "$dest$prefix/lib/systemd/system/taskapi-standalone.service"
+lr=$dest$prefix/share/taskapi/logrotate/taskapi
+check 'the installed logrotate example rotates /var/log/taskapi/*.log and sends SIGUSR1 (reopen), no copytruncate' \
+  bash -c "grep -qF '/var/log/taskapi/*.log {' '$lr' && grep -q 'signal=USR1' '$lr' && ! grep -q '^ *copytruncate' '$lr'"
 
 rc=0
 make -C "$TOP" --no-print-directory uninstall DESTDIR="$dest" >"$E2E_TMP/uninstall.log" 2>&1 || rc=$?
@@ -81,7 +91,7 @@ check "... e.g. FcgidWrapper \"$home/bin/taskapi\"" \
 if command -v systemd-analyze >/dev/null 2>&1; then
   rc=0
   out=$(cd "$home/lib/systemd/system" && MANPATH=$home/share/man \
-    systemd-analyze verify ./taskapi.socket ./taskapi.service 2>&1) || rc=$?
+    systemd-analyze verify ./taskapi.socket ./taskapi.service ./taskapi-standalone.service 2>&1) || rc=$?
   check 'systemd-analyze verify on the installed units (ExecStart and man page present): no warning' \
     test "$rc" = 0 -a -z "$out"
   [ -z "$out" ] || diag "$out"

@@ -2,7 +2,7 @@
 # 90-keepalive-no-stall: nginx keeps far more idle FastCGI connections than taskapi has
 # threads (64 per nginx worker against 2 threads) and no request waits behind them.
 # A textbook libfcgi loop parks a thread on each idle kept connection and stalls here
-# (RUNTIME.md finding 1; p99 of seconds); taskapi waits for them in epoll instead.
+# (p99 of seconds); taskapi waits for them in epoll instead.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/lib-proc.sh
