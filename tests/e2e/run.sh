@@ -33,10 +33,13 @@ esac
 
 # selected FILE — true when FILE runs in this tier / matches TASKAPI_E2E_ONLY.
 selected() {
-  local name pat
+  local name pat pats
   name=$(basename "$1")
   if [ -n "$only" ]; then
-    for pat in $only; do
+    # read -a splits on blanks without expanding the globs against the current folder
+    # (with nullglob set below, `for pat in $only` dropped every pattern).
+    read -ra pats <<<"$only"
+    for pat in "${pats[@]}"; do
       # shellcheck disable=SC2053 # the pattern is meant to glob
       [[ $name == $pat ]] && return 0
     done
