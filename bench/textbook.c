@@ -15,7 +15,7 @@
  * it (the default, what script/bench measures) threads block in accept() side by side,
  * which Linux allows, so one thread parked on an idle kept-alive connection does not
  * lock the others out. Either way a thread serving a kept connection waits in a plain
- * read() for the next request on it (RUNTIME.md finding 1): nginx must keep fewer idle
+ * read() for the next request on it: nginx must keep fewer idle
  * connections than there are threads, or new requests stall.
  *
  * Built by script/bench with plain cc; not part of Makefile.am. SIGTERM ends it at once.
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* FCGX_Init made SIGTERM only set a flag that blocked threads never look at
-     * (RUNTIME.md finding 4); the benchmark wants SIGTERM to end it at once. */
+     * (libfcgi's OS_LibInit installs that handler); the benchmark wants SIGTERM to end it at once. */
     signal(SIGTERM, SIG_DFL);
     listen_fd = FCGX_OpenSocket(argv[1], 511); /* exits on failure */
     if (listen_fd < 0) {

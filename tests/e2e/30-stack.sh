@@ -72,7 +72,7 @@ check 'mariadbd has no TCP listener (skip_networking)' \
 check 'commits are durable (innodb_flush_log_at_trx_commit = 1)' \
   test "$(sql "SELECT @@innodb_flush_log_at_trx_commit")" = 1
 
-# ---- kept-alive FastCGI connections do not stall taskapi (RUNTIME.md finding 1) ----
+# ---- kept-alive FastCGI connections do not stall taskapi ----
 # 200 requests, 100 at once, make nginx open many FastCGI connections and then keep
 # up to its `keepalive` of them idle (32 per worker x 2 workers, more than taskapi's
 # threads). A design that parks a thread per idle connection hangs about half of them
@@ -89,11 +89,13 @@ done
 # summary FILE — "<answered 200> <slowest seconds>"
 summary() { awk '$1 == 200 { n++ } $2 > max { max = $2 } END { print n + 0, max + 0 }' "$1"; }
 read -r n slowest < <(summary "$E2E_TMP/burst")
-check "200 requests, 100 at once, through kept-alive FastCGI connections: $n answered 200, slowest ${slowest}s" \
-  awk -v n="$n" -v s="$slowest" 'BEGIN { exit !(n == 200 && s < 2) }'
+# Counted, not timed: a request parked behind a kept connection does not come back
+# within curl's 5 s (the liveness bound; normal answers take milliseconds), and the
+# slowest time is shown, not judged (a loaded machine moves it).
+check "200 requests, 100 at once, through kept-alive FastCGI connections: $n answered 200 within 5 s (slowest ${slowest}s)" \
+  test "$n" = 200
 read -r n slowest < <(summary "$E2E_TMP/after")
-check "then 20 one by one: $n answered 200, slowest ${slowest}s" \
-  awk -v n="$n" -v s="$slowest" 'BEGIN { exit !(n == 20 && s < 1) }'
+check "then 20 one by one: $n answered 200 within 5 s (slowest ${slowest}s)" test "$n" = 20
 
 # ---- the production nginx site, as shipped, passes nginx -t ----
 ngx_t=$E2E_TMP/nginx-site

@@ -7,6 +7,7 @@
 # row that exists exactly once, no title is ever written twice (a write is never
 # replayed after an ambiguous loss), every failure is a JSON 503 with Retry-After,
 # nothing hangs.
+# tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/pool-lib.sh

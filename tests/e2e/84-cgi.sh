@@ -5,6 +5,7 @@
 # method, SCRIPT_NAME in front of the path or not, bodies cut at CONTENT_LENGTH, too
 # large, too short, the database down), then behind Debian's Apache with mod_cgid,
 # with the shipped deploy/apache/taskapi-cgi.conf and shared-hosting.htaccess.
+# tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/deploy-lib.sh

@@ -5,6 +5,7 @@
 # with one thread and one database connection (set by FcgidInitialEnv), answers every
 # method, keeps up with parallel clients through more processes, and goes away with
 # Apache.
+# tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/deploy-lib.sh

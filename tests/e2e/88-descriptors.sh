@@ -2,8 +2,8 @@
 # 88-descriptors: every idle connection nginx keeps is a descriptor in taskapi
 # (nginx/taskapi.conf keeps up to 256 per nginx worker), so taskapi raises its soft
 # limit on open files to the hard one at start, and serves on descriptors past 1023,
-# where a select()-based library would overflow its fd_set (libfcgi 2.4.2 polls:
-# RUNTIME.md L10). Started with a soft limit of 1024, a worker holds 1,100 idle
+# where a select()-based library would overflow its fd_set (libfcgi uses poll() in
+# its accept path since 2.4.1.1). Started with a soft limit of 1024, a worker holds 1,100 idle
 # connections, then answers two requests on one kept connection above them, and more
 # on new connections after half of the idle ones went away.
 # shellcheck source=tests/e2e/lib.sh
