@@ -108,8 +108,11 @@ mariadb_start() {
   if [ ! -d "$DB_DATA/mysql" ]; then
     say "mariadb: creating data directory $DB_DATA"
     rm -rf "$DB_DATA" # a half-made one from an interrupted attempt
+    # --tmpdir (passed on to mariadbd): not /tmp, where the bootstrap's temporary
+    # tables of another stack installing at the same moment (other checkouts, other
+    # pid namespaces) can bear the same name ("Unknown table 'mysql.tmp_user_sys'").
     if ! mariadb-install-db --no-defaults --datadir="$DB_DATA" "${user_opt[@]}" \
-      --auth-root-authentication-method=socket --skip-test-db >"$install_log" 2>&1; then
+      --auth-root-authentication-method=socket --skip-test-db --tmpdir="$DB_DIR/tmp" >"$install_log" 2>&1; then
       tail -n 20 "$install_log" >&2
       die "mariadb-install-db failed (full log: $install_log)"
     fi
