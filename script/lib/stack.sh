@@ -22,9 +22,16 @@ stack_env() {
     die "TASKAPI_PORT must be a TCP port number, not '$PORT'"
   fi
 
+  # TASKAPI_SOCK_DIR puts the sockets elsewhere: script/test keeps them in a folder
+  # of their own under /tmp that other users may enter (0711), so that a taskapi
+  # run as www-data or nobody reaches MariaDB wherever the checkout is.
   # A unix socket path must fit in sockaddr_un (108 bytes). A deep checkout gets its
   # sockets in a short folder named after the run folder's checksum instead.
-  if [ "${#RUN_DIR}" -le 80 ]; then
+  if [ -n "${TASKAPI_SOCK_DIR:-}" ]; then
+    SOCK_DIR=$TASKAPI_SOCK_DIR
+    [ "${#SOCK_DIR}" -le 80 ] || die "TASKAPI_SOCK_DIR must be at most 80 characters long: '$SOCK_DIR'"
+    [[ $SOCK_DIR != *[[:space:]]* ]] || die "TASKAPI_SOCK_DIR must not contain white space: '$SOCK_DIR'"
+  elif [ "${#RUN_DIR}" -le 80 ]; then
     SOCK_DIR=$RUN_DIR
   else
     SOCK_DIR=${TMPDIR:-/tmp}/taskapi-$(printf '%s' "$RUN_DIR" | cksum | cut -d' ' -f1)
@@ -101,8 +108,11 @@ mariadb_start() {
   if [ ! -d "$DB_DATA/mysql" ]; then
     say "mariadb: creating data directory $DB_DATA"
     rm -rf "$DB_DATA" # a half-made one from an interrupted attempt
+    # --tmpdir (passed on to mariadbd): not /tmp, where the bootstrap's temporary
+    # tables of another stack installing at the same moment (other checkouts, other
+    # pid namespaces) can bear the same name ("Unknown table 'mysql.tmp_user_sys'").
     if ! mariadb-install-db --no-defaults --datadir="$DB_DATA" "${user_opt[@]}" \
-      --auth-root-authentication-method=socket --skip-test-db >"$install_log" 2>&1; then
+      --auth-root-authentication-method=socket --skip-test-db --tmpdir="$DB_DIR/tmp" >"$install_log" 2>&1; then
       tail -n 20 "$install_log" >&2
       die "mariadb-install-db failed (full log: $install_log)"
     fi

@@ -72,7 +72,7 @@ check 'mariadbd has no TCP listener (skip_networking)' \
 check 'commits are durable (innodb_flush_log_at_trx_commit = 1)' \
   test "$(sql "SELECT @@innodb_flush_log_at_trx_commit")" = 1
 
-# ---- kept-alive FastCGI connections do not stall taskapi (no thread waits on an idle one) ----
+# ---- kept-alive FastCGI connections do not stall taskapi ----
 # 200 requests, 100 at once, make nginx open many FastCGI connections and then keep
 # up to its `keepalive` of them idle (32 per worker x 2 workers, more than taskapi's
 # threads). A design that parks a thread per idle connection hangs about half of them
@@ -89,11 +89,13 @@ done
 # summary FILE — "<answered 200> <slowest seconds>"
 summary() { awk '$1 == 200 { n++ } $2 > max { max = $2 } END { print n + 0, max + 0 }' "$1"; }
 read -r n slowest < <(summary "$E2E_TMP/burst")
-check "200 requests, 100 at once, through kept-alive FastCGI connections: $n answered 200, slowest ${slowest}s" \
-  awk -v n="$n" -v s="$slowest" 'BEGIN { exit !(n == 200 && s < 2) }'
+# Counted, not timed: a request parked behind a kept connection does not come back
+# within curl's 5 s (the liveness bound; normal answers take milliseconds), and the
+# slowest time is shown, not judged (a loaded machine moves it).
+check "200 requests, 100 at once, through kept-alive FastCGI connections: $n answered 200 within 5 s (slowest ${slowest}s)" \
+  test "$n" = 200
 read -r n slowest < <(summary "$E2E_TMP/after")
-check "then 20 one by one: $n answered 200, slowest ${slowest}s" \
-  awk -v n="$n" -v s="$slowest" 'BEGIN { exit !(n == 20 && s < 1) }'
+check "then 20 one by one: $n answered 200 within 5 s (slowest ${slowest}s)" test "$n" = 20
 
 # ---- the production nginx site, as shipped, passes nginx -t ----
 ngx_t=$E2E_TMP/nginx-site
@@ -126,12 +128,14 @@ srv_url=http://127.0.0.1:$srv_port
 srv_pid=''
 mkdir -p "$srv_dir"
 
-# start_server — script/server in the background with its own run folder and port.
+# start_server — script/server in the background with its own run folder and port,
+# and its sockets in that folder (TASKAPI_SOCK_DIR emptied: the one script/test
+# exported holds the test stack's sockets).
 # set -m gives it its own process group: otherwise a non-interactive shell starts
 # background jobs with SIGINT ignored, and the SIGINT test below would prove nothing.
 start_server() {
   set -m
-  TASKAPI_RUN_DIR=$srv_dir TASKAPI_PORT=$srv_port "$TOP/script/server" \
+  TASKAPI_RUN_DIR=$srv_dir TASKAPI_SOCK_DIR='' TASKAPI_PORT=$srv_port "$TOP/script/server" \
     </dev/null >>"$srv_dir.log" 2>&1 &
   srv_pid=$!
   set +m
@@ -149,7 +153,7 @@ stop_server() {
     not_ok "run $n: script/server exits within 60s of SIG$sig"
   fi
   srv_pid=''
-  left=$(TASKAPI_RUN_DIR=$srv_dir TASKAPI_PORT=$srv_port stack_env && stack_leftovers)
+  left=$(TASKAPI_RUN_DIR=$srv_dir TASKAPI_SOCK_DIR='' TASKAPI_PORT=$srv_port stack_env && stack_leftovers)
   check "run $n: no mariadbd, nginx or taskapi of its run folder left after SIG$sig" test -z "$left"
   [ -z "$left" ] || diag "$left"
 }
@@ -160,7 +164,7 @@ cleanup_server() {
     kill -TERM "$srv_pid" 2>/dev/null || true
     wait_for 60 gone "$srv_pid" || true
   fi
-  (TASKAPI_RUN_DIR=$srv_dir TASKAPI_PORT=$srv_port stack_env && stack_stop) >/dev/null 2>&1 || true
+  (TASKAPI_RUN_DIR=$srv_dir TASKAPI_SOCK_DIR='' TASKAPI_PORT=$srv_port stack_env && stack_stop) >/dev/null 2>&1 || true
 }
 at_exit cleanup_server
 

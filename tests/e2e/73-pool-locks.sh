@@ -8,6 +8,7 @@
 # with deadlock_retries = 0 the same deadlock is a 503. A one-connection pool whose
 # connection is held makes the next request wait database.acquire_timeout_ms and get
 # a JSON 503 with Retry-After.
+# tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/pool-lib.sh
@@ -50,8 +51,8 @@ http PATCH "/tasks/$id" -H 'Content-Type: application/json' -d '{"title": "never
 took=$(seconds_since "$start")
 expect_json "PATCH of a row locked by another session: 503 JSON (after ${took}s)" 503 '"detail" in j'
 check "... with Retry-After ($(header Retry-After))" test -n "$(header Retry-After)"
-check "... within statement_timeout_ms 5000 + 1 s (${took}s), not before 4 s" \
-  awk -v t="$took" 'BEGIN { exit !(t >= 4 && t < 6) }'
+check "... at statement_timeout_ms 5000: not before 4 s, nor at the 30 s lock (${took}s < 15)" \
+  awk -v t="$took" 'BEGIN { exit !(t >= 4 && t < 15) }'
 check 'taskapi logged the time limit (1969) or the lock wait (1205)' \
   test "$(grep -cE 'gave up: .*\((1969|1205)\)' "$APP_LOG" || true)" -gt "$gave_up_before"
 start=$(date +%s%N)
@@ -134,8 +135,8 @@ if private_taskapi pool_one --set database.pool_size=1 --set server.threads=2 \
   expect_json "pool of 1, its connection busy: another request gets 503 JSON after ${took}s" 503 \
     '"overloaded" in j["detail"]'
   check "... with Retry-After" grep -qi '^retry-after:' "$HEADERS"
-  check "... after the acquire timeout of 0.5 s, not much later (${took}s)" \
-    awk -v t="$took" 'BEGIN { exit !(t >= 0.45 && t < 1.5) }'
+  check "... after the acquire timeout of 0.5 s, not at the holder's 3 s time limit (${took}s < 2.5)" \
+    awk -v t="$took" 'BEGIN { exit !(t >= 0.45 && t < 2.5) }'
   wait "$holder" || true
   check "the request holding the connection ends as a 503 at its statement time limit ($(cat "$E2E_TMP/held.status"))" \
     grep -q '^503' "$E2E_TMP/held.status"

@@ -7,6 +7,7 @@
 # With database.keepalive_s = 1 idle connections are pinged in the background (their
 # server-side idle time stays short) and, killed while idle, are replaced by the
 # housekeeper before any request comes (min_idle refilled).
+# tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/pool-lib.sh

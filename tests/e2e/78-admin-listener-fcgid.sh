@@ -17,7 +17,8 @@ if [ ! -e /usr/lib/apache2/modules/mod_fcgid.so ] || ! command -v apache2 >/dev/
   exit 0
 fi
 web_config fcgid-admin-conf
-bin_dir=$(dirname "$TASKAPI_BIN")
+web_bin
+bin_dir=$(dirname "$WEB_BIN")
 site=$E2E_TMP/site-fcgid.conf
 admin_dir=$E2E_TMP/admin
 admin=$admin_dir/admin.sock
@@ -27,7 +28,7 @@ chown "$WEB_USER" "$E2E_TMP/fcgid-ipc" "$admin_dir"
   echo "FcgidIPCDir $E2E_TMP/fcgid-ipc"
   echo "FcgidProcessTableFile $E2E_TMP/fcgid-ipc/shm"
   echo "FcgidInitialEnv TASKAPI_SERVER_ADMIN_LISTEN $admin"
-  sed -e "s|/usr/local/etc/taskapi/taskapi.ini|$WEB_INI|" -e "s|\"/usr/local/bin/taskapi\"|\"$TASKAPI_BIN\"|" \
+  sed -e "s|/usr/local/etc/taskapi/taskapi.ini|$WEB_INI|" -e "s|\"/usr/local/bin/taskapi\"|\"$WEB_BIN\"|" \
     -e "s|\"/usr/local/bin\"|\"$bin_dir\"|" -e 's|FcgidMaxProcessesPerClass .*|FcgidMaxProcessesPerClass 1|' \
     "$TOP/deploy/apache/taskapi-fcgid.conf"
 } >"$site"

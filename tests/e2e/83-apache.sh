@@ -5,6 +5,7 @@
 # (ProxyPass fcgi://127.0.0.1:PORT/). Apache fills REQUEST_URI, SCRIPT_NAME and
 # PATH_INFO its own way: every method, query strings, bodies, conditional headers,
 # status codes (201, 204, 404, 405, 412, 422, 413) and JSON bodies must round-trip.
+# tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/deploy-lib.sh

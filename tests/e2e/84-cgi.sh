@@ -5,6 +5,7 @@
 # method, SCRIPT_NAME in front of the path or not, bodies cut at CONTENT_LENGTH, too
 # large, too short, the database down), then behind Debian's Apache with mod_cgid,
 # with the shipped deploy/apache/taskapi-cgi.conf and shared-hosting.htaccess.
+# tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/deploy-lib.sh
@@ -118,11 +119,13 @@ if ! command -v apache2 >/dev/null 2>&1; then
   exit 0
 fi
 # The program runs as Apache's user: give it its own config and password file.
+# and a copy of the binary it can reach wherever the checkout is.
 web_config cgi-conf
-bin_dir=$(dirname "$TASKAPI_BIN")
+web_bin
+bin_dir=$(dirname "$WEB_BIN")
 
 sed -e "s|/usr/local/etc/taskapi/taskapi.ini|$WEB_INI|" \
-  -e "s|\"/usr/local/bin/taskapi/\"|\"$TASKAPI_BIN/\"|" -e "s|\"/usr/local/bin\"|\"$bin_dir\"|" \
+  -e "s|\"/usr/local/bin/taskapi/\"|\"$WEB_BIN/\"|" -e "s|\"/usr/local/bin\"|\"$bin_dir\"|" \
   "$TOP/deploy/apache/taskapi-cgi.conf" >"$E2E_TMP/site-cgi.conf"
 if apache_start apache-cgi "$E2E_TMP/site-cgi.conf" cgid alias env; then
   ok 'apache2 with deploy/apache/taskapi-cgi.conf (mod_cgid, ScriptAlias /) is up'

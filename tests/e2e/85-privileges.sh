@@ -129,7 +129,8 @@ listen = $E2E_TMP/plain.sock
 user = www-data
 EOF
 chmod 644 "$E2E_TMP/plain.ini"
-ta_start plain setpriv --reuid=65534 --regid=65534 --clear-groups "$TASKAPI_BIN" -c "$E2E_TMP/plain.ini"
+web_bin # nobody runs it: a copy it can reach wherever the checkout is
+ta_start plain setpriv --reuid=65534 --regid=65534 --clear-groups "$WEB_BIN" -c "$E2E_TMP/plain.ini"
 check 'started as nobody with server.user = www-data: exit non-zero, "cannot switch"' \
   ta_died_with plain "$TA_PID" "is not root, so it cannot switch"
 

@@ -5,6 +5,7 @@
 # with one thread and one database connection (set by FcgidInitialEnv), answers every
 # method, keeps up with parallel clients through more processes, and goes away with
 # Apache.
+# tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/deploy-lib.sh
@@ -14,9 +15,11 @@ if [ ! -e /usr/lib/apache2/modules/mod_fcgid.so ] || ! command -v apache2 >/dev/
   not_ok 'apache2 and mod_fcgid are installed (script/bootstrap: apache2 libapache2-mod-fcgid)'
   exit 0
 fi
+# www-data runs taskapi: its own config and a copy of the binary it can reach.
 web_config fcgid-conf
+web_bin
 tag=$$
-bin_dir=$(dirname "$TASKAPI_BIN")
+bin_dir=$(dirname "$WEB_BIN")
 site=$E2E_TMP/site-fcgid.conf
 # mod_fcgid's own files (Debian keeps them in /var/lib/apache2/fcgid) stay in the test.
 mkdir -p "$E2E_TMP/fcgid-ipc"
@@ -24,7 +27,7 @@ chown "$WEB_USER" "$E2E_TMP/fcgid-ipc"
 {
   echo "FcgidIPCDir $E2E_TMP/fcgid-ipc"
   echo "FcgidProcessTableFile $E2E_TMP/fcgid-ipc/shm"
-  sed -e "s|/usr/local/etc/taskapi/taskapi.ini|$WEB_INI|" -e "s|\"/usr/local/bin/taskapi\"|\"$TASKAPI_BIN\"|" \
+  sed -e "s|/usr/local/etc/taskapi/taskapi.ini|$WEB_INI|" -e "s|\"/usr/local/bin/taskapi\"|\"$WEB_BIN\"|" \
     -e "s|\"/usr/local/bin\"|\"$bin_dir\"|" "$TOP/deploy/apache/taskapi-fcgid.conf"
 } >"$site"
 

@@ -2,6 +2,7 @@
 # 93-reload: SIGHUP re-reads the configuration and replaces the workers without
 # failing a request, under load; a bad configuration is refused and the running one
 # kept; a storm of 25 SIGHUPs 1 ms apart leaves the master serving.
+# tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/lib-proc.sh

@@ -81,9 +81,12 @@ sys.exit(1)
 PY
 
 # ---- slow requests and pool wait ---------------------------------------------------------------
-# One worker, four threads, ONE pooled connection. A PATCH waits 6 s on a row lock held
-# by another session, holding the only connection; a GET meanwhile waits for that
+# One worker, four threads, ONE pooled connection. A PATCH waits on a row lock held by
+# another session, holding the only connection; a GET meanwhile waits for that
 # connection in db_pool_acquire. Both are slow (> 500 ms); the GET's time is pool wait.
+# The lock ends when the script ends it, a second after /status shows the GET waiting
+# (db_pool.waiters 1), so the GET's wait is at least that second however slowly this
+# script runs.
 proc_taskapi slow --set server.workers=1 --set server.threads=4 --set database.pool_size=1 \
   --set database.acquire_timeout_ms=15000 --set database.statement_timeout_ms=20000 \
   --set log.slow_request_ms=500 \
@@ -92,9 +95,10 @@ slow_sock=$PROC_SOCK
 proc_nginx slow "$slow_sock" 8 1
 http POST /tasks/ -H 'Content-Type: application/json' --data '{"title":"slow log 95"}'
 task=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$BODY" 2>/dev/null || echo 0)
-$MYSQL --unbuffered -e "BEGIN; SELECT id FROM tasks WHERE id = $task FOR UPDATE; SELECT SLEEP(6); COMMIT;" \
+$MYSQL --unbuffered -e "BEGIN; SELECT id FROM tasks WHERE id = $task FOR UPDATE; SELECT SLEEP(60); COMMIT;" \
   >"$E2E_TMP/locker.out" 2>&1 &
 locker=$!
+at_exit "kill $locker 2>/dev/null"
 wait_for 10 grep -qx "$task" "$E2E_TMP/locker.out" || diag "the row lock was not taken: $(cat "$E2E_TMP/locker.out")"
 curl -s -o /dev/null -X PATCH "$PROC_URL/tasks/$task?completed=true" &
 patcher=$!
@@ -103,7 +107,13 @@ holding() { admin_get "$E2E_TMP/slow-admin.sock" /status && [ "$(status_field 'j
 wait_for 5 holding || diag "the PATCH did not take the connection"
 curl -s -o /dev/null "$PROC_URL/tasks/?limit=1" &
 getter=$!
+waiting() { admin_get "$E2E_TMP/slow-admin.sock" /status && [ "$(status_field 'j["db_pool"]["waiters"]')" = 1 ]; }
+wait_for 10 waiting || diag "the GET did not wait for the connection"
 curl -s -o /dev/null "$PROC_URL/healthz"
+sleep 1
+for id in $(sql "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(60)%'" || true); do
+  sql "KILL $id" >/dev/null 2>&1 || true
+done
 wait "$locker" "$patcher" "$getter" || true
 wait_for 3 grep -q "GET /tasks/?limit=1 " "$E2E_TMP/slowreq.log" || true
 diag "slow log:" "$(cat "$E2E_TMP/slowreq.log" 2>/dev/null)"

@@ -5,6 +5,7 @@
 # there; worker restarts are counted after a SIGKILL and no counter goes backwards
 # across crashes, recycling or a reload, because the master folds a dead worker's
 # counts into its totals.
+# tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/lib-proc.sh

@@ -114,14 +114,14 @@ admin_get "$asock" "/status?full"
 mapfile -t workers < <(status_field '"\n".join(str(p["pid"]) for p in j["processes"])')
 kill -STOP "${workers[@]}"
 hold_connections "$sock" 5 4
-check "5 connections waiting while the workers are stopped: listen_queue is 5" wait_for 3 queue_is "$asock" 5
+check "5 connections waiting while the workers are stopped: listen_queue is 5" wait_for 10 queue_is "$asock" 5
 check "max_listen_queue remembers at least 5" test "$(status_field 'j["max_listen_queue"]')" -ge 5
 admin_scrape "$asock" "$E2E_TMP/q.prom"
 check "and /metrics says taskapi_listen_queue 5, taskapi_listen_queue_length 77" \
   test "$(prom "$E2E_TMP/q.prom" taskapi_listen_queue)" = 5 -a "$(prom "$E2E_TMP/q.prom" taskapi_listen_queue_length)" = 77
 kill -CONT "${workers[@]}"
 wait "$HOLDER" || true
-check "the queue drains once the workers run again" wait_for 5 queue_is "$asock" 0
+check "the queue drains once the workers run again" wait_for 10 queue_is "$asock" 0
 
 # The same on TCP (TCP_INFO of the listening socket).
 # (Not proc_taskapi: it waits for a unix socket file.)
@@ -141,7 +141,7 @@ mapfile -t tcp_workers < <(status_field '"\n".join(str(p["pid"]) for p in j["pro
 kill -STOP "${tcp_workers[@]}"
 hold_connections "127.0.0.1:$port" 4 4
 check "TCP listener: 4 connections waiting while the worker is stopped: listen_queue is 4" \
-  wait_for 3 queue_is "$E2E_TMP/tcp-admin.sock" 4
+  wait_for 10 queue_is "$E2E_TMP/tcp-admin.sock" 4
 kill -CONT "${tcp_workers[@]}"
 wait "$HOLDER" || true
 
@@ -150,7 +150,7 @@ admin_pid=$(comm -13 <(printf '%s\n' "${workers[@]}" | sort) <(children_of "$mas
 check "the admin process is a child of the master ($admin_pid)" test -n "$admin_pid"
 kill -KILL "$admin_pid" 2>/dev/null || true
 back() { admin_get "$asock" /status && [ "$ADMIN_STATUS" = 200 ]; }
-check "after a SIGKILL the master starts another admin process (within 3 s)" wait_for 3 back
+check "after a SIGKILL the master starts another admin process (within 10 s)" wait_for 10 back
 check "the counts survived it (requests still 5, no worker restart counted)" \
   test "$(status_field 'j["requests"]')" = 5 -a "$(status_field 'j["worker_restarts"]')" = 0
 check "the master logged the admin process's death" grep -q "admin process $admin_pid was killed by signal 9" "$E2E_TMP/status.log"

@@ -6,6 +6,9 @@
 # socket then answers nothing (a /healthz does not come back within 1 s), while the
 # admin socket answers /status and /metrics at once and shows all four threads busy,
 # the waiting connections and the pool in use. When the lock goes, every PATCH succeeds.
+# "At once" is not timed (a loaded machine moves any figure): the admin socket must
+# answer while the lock still holds every thread, which is what the last check shows.
+# tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/lib-proc.sh
@@ -24,9 +27,10 @@ wait_for 5 test -S "$asock" || true
 ready() { admin_get "$asock" /status && [ "$(status_field 'j["total_threads"]')" = 4 ]; }
 wait_for 5 ready || true
 
+lock_s=30 # long enough for the checks on a loaded machine; ended early below
 http POST /tasks/ -H 'Content-Type: application/json' --data '{"title":"saturate 98"}'
 task=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$BODY" 2>/dev/null || echo 0)
-$MYSQL --unbuffered -e "BEGIN; SELECT id FROM tasks WHERE id = $task FOR UPDATE; SELECT SLEEP(10); COMMIT;" \
+$MYSQL --unbuffered -e "BEGIN; SELECT id FROM tasks WHERE id = $task FOR UPDATE; SELECT SLEEP($lock_s); COMMIT;" \
   >"$E2E_TMP/locker.out" 2>&1 &
 locker=$!
 wait_for 10 grep -qx "$task" "$E2E_TMP/locker.out" || diag "the row lock was not taken: $(cat "$E2E_TMP/locker.out")"
@@ -35,12 +39,12 @@ accepted_before=$(status_field 'j["accepted_conn"]')
 start=$SECONDS
 pids=()
 for i in 1 2 3 4 5 6; do
-  curl -s -o /dev/null -w '%{http_code}\n' --max-time 20 -X PATCH "$PROC_URL/tasks/$task?completed=true" \
+  curl -s -o /dev/null -w '%{http_code}\n' --max-time $((lock_s + 30)) -X PATCH "$PROC_URL/tasks/$task?completed=true" \
     >"$E2E_TMP/patch.$i" 2>&1 &
   pids+=($!)
 done
 saturated() { admin_get "$asock" /status && [ "$(status_field 'j["active_threads"]')" = 4 ]; }
-check "all 4 worker threads are busy (admin /status active_threads)" wait_for 3 saturated
+check "all 4 worker threads are busy (admin /status active_threads)" wait_for 10 saturated
 
 # The workers answer nothing now...
 t0=$(date +%s%N)
@@ -51,7 +55,7 @@ check "meanwhile a /healthz to the workers' socket gets no answer within 1 s (${
 
 # ...but the admin socket does, at once.
 admin_get "$asock" "/status?full"
-check "/status answers 200 in ${ADMIN_MS} ms while saturated (< 500 ms)" test "$ADMIN_STATUS" = 200 -a "$ADMIN_MS" -lt 500
+check "/status answers 200 while saturated (${ADMIN_MS} ms)" test "$ADMIN_STATUS" = 200
 check "it shows 4 of 4 threads active, 0 idle, every worker at its limit" python3 - "$ADMIN_BODY" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -68,15 +72,20 @@ waiting=$(($(status_field 'j["listen_queue"]') + $(status_field 'j["accepted_con
 check "the 2 PATCHes without a thread wait unanswered: $waiting connections queued or accepted (>= 6) for 4 busy threads" \
   test "$waiting" -ge 6
 admin_scrape "$asock" "$E2E_TMP/busy.prom"
-check "/metrics answers 200 in ${ADMIN_MS} ms while saturated (< 500 ms)" test "$ADMIN_STATUS" = 200 -a "$ADMIN_MS" -lt 500
+check "/metrics answers 200 while saturated (${ADMIN_MS} ms)" test "$ADMIN_STATUS" = 200
 check "/metrics: taskapi_threads{state=\"busy\"} 4, idle 0, 4 pool connections in use" \
   test "$(prom "$E2E_TMP/busy.prom" 'taskapi_threads{state="busy"}')" = 4 -a \
   "$(prom "$E2E_TMP/busy.prom" 'taskapi_threads{state="idle"}')" = 0 -a \
   "$(prom "$E2E_TMP/busy.prom" 'taskapi_db_pool_connections{state="in_use"}')" = 4
-check "the lock was still held during these checks (they took $((SECONDS - start)) s of its 10)" test $((SECONDS - start)) -lt 10
+check "the lock was still held during these checks (they took $((SECONDS - start)) s of its $lock_s)" \
+  test $((SECONDS - start)) -lt "$lock_s"
 
+# End the lock now rather than wait for it (killing the session rolls it back).
+for id in $(sql "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP($lock_s)%'" || true); do
+  sql "KILL $id" >/dev/null 2>&1 || true
+done
 wait "$locker" "${pids[@]}" || true
 codes=$(sort "$E2E_TMP"/patch.* | uniq -c | tr -s ' ' | tr '\n' ' ')
 check "once the lock is gone all 6 PATCHes succeed ($codes)" test "$codes" = " 6 200 "
 idle_again() { admin_get "$asock" /status && [ "$(status_field 'j["active_threads"]')" = 0 ]; }
-check "and the threads are idle again" wait_for 3 idle_again
+check "and the threads are idle again" wait_for 10 idle_again

@@ -9,7 +9,9 @@
 # they talk to the stack's MariaDB, and never look like the stack's own taskapi.
 
 # Users other than root (www-data for Apache, nobody for privilege tests) must reach
-# sockets below the test's folder.
+# sockets and files below the test's folder (lib.sh makes it in /tmp, never in the
+# checkout), and the stack's MariaDB socket (script/test keeps the stack's sockets in
+# a folder of their own under /tmp, mode 0711, for the same reason).
 chmod 0711 "$E2E_TMP"
 
 # instance_config NAME — copy the stack's config to $E2E_TMP/NAME.ini, without its
@@ -37,6 +39,19 @@ web_config() {
   chown "$WEB_USER" "$dir/app.pass" "$dir/taskapi.ini"
   chmod 600 "$dir/app.pass" "$dir/taskapi.ini"
   WEB_INI=$dir/taskapi.ini
+}
+
+# web_bin — a copy of the binary under test that another user can run:
+# $E2E_TMP/bin/taskapi (folder 0711, file 0755). Apache's www-data and nobody cannot
+# reach fcgi_app/taskapi when the checkout lies below a folder only its owner may
+# enter (root's home, a mktemp -d folder); the copy keeps the name taskapi. Sets
+# WEB_BIN.
+web_bin() {
+  mkdir -p "$E2E_TMP/bin"
+  chmod 0711 "$E2E_TMP/bin"
+  cp "$TASKAPI_BIN" "$E2E_TMP/bin/taskapi"
+  chmod 0755 "$E2E_TMP/bin/taskapi"
+  WEB_BIN=$E2E_TMP/bin/taskapi
 }
 
 # root_args — "--set server.allow_root=true" when the tests run as root (as in CI),

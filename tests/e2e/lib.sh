@@ -25,7 +25,10 @@ TASKAPI_PORT=${TASKAPI_URL##*:} stack_env
 MYSQL=${MYSQL:-mariadb --defaults-file=$SECRETS_DIR/migrate.cnf $DB_NAME}
 APP_MYSQL="mariadb --defaults-file=$SECRETS_DIR/app.cnf $DB_NAME"
 
-E2E_TMP=$(mktemp -d)
+# In /tmp, not $TMPDIR: other users (Apache's www-data, nobody) must be able to enter
+# it when a test allows them (deploy-lib.sh), and a TMPDIR such as libpam-tmpdir's
+# /tmp/user/0 is closed to them; unix socket paths below it also stay short.
+E2E_TMP=$(mktemp -d /tmp/taskapi-e2e.XXXXXX)
 E2E_CLEANUP=()
 # at_exit COMMAND — run COMMAND (a string) when the test ends, last added first.
 at_exit() { E2E_CLEANUP=("$1" "${E2E_CLEANUP[@]}"); }

@@ -33,10 +33,13 @@ esac
 
 # selected FILE — true when FILE runs in this tier / matches TASKAPI_E2E_ONLY.
 selected() {
-  local name pat
+  local name pat pats
   name=$(basename "$1")
   if [ -n "$only" ]; then
-    for pat in $only; do
+    # read -a splits on blanks without expanding the globs against the current folder
+    # (with nullglob set below, `for pat in $only` dropped every pattern).
+    read -ra pats <<<"$only"
+    for pat in "${pats[@]}"; do
       # shellcheck disable=SC2053 # the pattern is meant to glob
       [[ $name == $pat ]] && return 0
     done
@@ -51,6 +54,7 @@ trap 'rm -f "$out"' EXIT
 
 shopt -s nullglob
 skipped=0
+e2e_started=$SECONDS
 for t in "$dir"/[0-9][0-9]-*.sh; do
   name=$(basename "$t")
   if ! selected "$t"; then
@@ -58,6 +62,7 @@ for t in "$dir"/[0-9][0-9]-*.sh; do
     continue
   fi
   echo "# $name"
+  started=$SECONDS
   rc=0
   # --foreground keeps the test in this process group, so that stopping the group
   # (script/test does on an interrupt) reaches it; --kill-after ends a test that
@@ -77,11 +82,12 @@ for t in "$dir"/[0-9][0-9]-*.sh; do
     echo "not ok - $name made no assertion"
     f=1
   fi
+  echo "# $name: $((SECONDS - started))s, $p ok, $f not ok"
   passed=$((passed + p))
   failed=$((failed + f))
 done
 
-echo "# e2e: $passed ok, $failed not ok ($skipped test files not in this run: TASKAPI_E2E_TIER=$tier${only:+, TASKAPI_E2E_ONLY=$only})"
+echo "# e2e: $passed ok, $failed not ok in $((SECONDS - e2e_started))s ($skipped test files not in this run: TASKAPI_E2E_TIER=$tier${only:+, TASKAPI_E2E_ONLY=$only})"
 if [ -n "${TASKAPI_E2E_COUNTS:-}" ]; then
   echo "$passed $failed" >"$TASKAPI_E2E_COUNTS"
 fi
