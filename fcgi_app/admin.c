@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "listener.h"
 #include "log.h"
 #include "proctitle.h"
@@ -48,14 +49,6 @@ static struct {
 	bool thread_started;
 	atomic_bool thread_stop;
 } admin = { .sock = { .fd = -1 }, .listen_fd = -1 };
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int admin_open(const struct config *cfg, int listen_fd, char *err, size_t errlen)
 {
@@ -451,7 +444,7 @@ static bool process_should_stop(void)
 
 void admin_tick(bool stopping)
 {
-	long long now = monotonic_ms();
+	long long now = clock_ms();
 	pid_t pid;
 
 	if (stopping) {
@@ -489,7 +482,7 @@ bool admin_reaped(pid_t pid, int status)
 		return false;
 	admin.pid = 0;
 	admin.kill_at_ms = 0;
-	admin.respawn_at_ms = monotonic_ms() + ADMIN_RESPAWN_MS;
+	admin.respawn_at_ms = clock_ms() + ADMIN_RESPAWN_MS;
 	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
 		log_error("admin process %d was killed by signal %d; starting another in 1 s", (int)pid,
 			  WTERMSIG(status));
@@ -503,7 +496,7 @@ void admin_signal(int sig)
 	if (admin.pid <= 0)
 		return;
 	if (sig == SIGTERM || sig == SIGQUIT || sig == SIGINT)
-		admin.kill_at_ms = monotonic_ms() + ADMIN_KILL_AFTER_MS;
+		admin.kill_at_ms = clock_ms() + ADMIN_KILL_AFTER_MS;
 	kill(admin.pid, sig);
 }
 

@@ -12,7 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
+#include "rng.h"
 #include "trace.h"
 #include "xalloc.h"
 
@@ -51,56 +53,9 @@ struct db_pool {
 
 /* ---- small helpers -------------------------------------------------------- */
 
-long long db_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void bump(unsigned long long *counter)
 {
 	__atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
-}
-
-/* A number in [0, 1): xorshift64 per thread, seeded from the clock, the pid and the thread. */
-static double random_unit(void)
-{
-	static __thread uint64_t state;
-
-	if (state == 0) {
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
-			(uint64_t)(uintptr_t)&state;
-		if (state == 0)
-			state = 0x9E3779B97F4A7C15ull;
-	}
-	state ^= state << 13;
-	state ^= state >> 7;
-	state ^= state << 17;
-	return (double)(state >> 11) / 9007199254740992.0; /* 2^53 */
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
-static void deadline_after(struct timespec *ts, unsigned ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
 }
 
 unsigned db_lifetime_with_jitter(unsigned max_lifetime_ms, double r)
@@ -147,7 +102,7 @@ bool db_error_is_retryable(unsigned err)
 
 bool db_conn_retry_after(struct db_conn *conn, unsigned err, unsigned attempt, long long started_ms)
 {
-	long long spent = db_monotonic_ms() - started_ms;
+	long long spent = clock_ms() - started_ms;
 	unsigned budget = conn->statement_timeout_ms;
 	unsigned backoff;
 
@@ -161,11 +116,11 @@ bool db_conn_retry_after(struct db_conn *conn, unsigned err, unsigned attempt, l
 		return false;
 	if (budget > 0 && spent >= (long long)budget)
 		return false;
-	backoff = (1u << attempt) + (unsigned)(random_unit() * 5.0 * attempt);
+	backoff = (1u << attempt) + (unsigned)(rng_unit() * 5.0 * attempt);
 	log_info("db: %s (%u); retry %u of %u in %u ms",
 		 err == ER_LOCK_DEADLOCK ? "deadlock" : "lock wait timeout", err, attempt,
 		 conn->deadlock_retries, backoff);
-	sleep_ms(backoff);
+	clock_sleep_ms(backoff);
 	return true;
 }
 
@@ -257,8 +212,8 @@ static int conn_open(struct db_pool *pool, struct db_conn *conn, const struct db
 		return -1;
 	}
 	bump(&pool->n.created);
-	now = db_monotonic_ms();
-	lifetime = db_lifetime_with_jitter(pool->popt.max_lifetime_ms, random_unit());
+	now = clock_ms();
+	lifetime = db_lifetime_with_jitter(pool->popt.max_lifetime_ms, rng_unit());
 	conn->last_used_ms = now;
 	conn->expires_ms = lifetime > 0 ? now + lifetime : 0;
 	conn->last_error = 0;
@@ -447,7 +402,7 @@ static void give_back(struct db_pool *pool, struct db_conn *conn, bool borrowed)
 /* Makes sure a borrowed slot holds a live connection. Runs without the lock. */
 static int ensure_live(struct db_pool *pool, struct db_conn *conn, char *err, size_t errlen)
 {
-	long long now = db_monotonic_ms();
+	long long now = clock_ms();
 
 	if (conn_expired(conn, now)) {
 		conn_retire(pool, conn);
@@ -470,7 +425,7 @@ static enum db_acquire_status acquire(struct db_pool *pool, struct db_conn **out
 	struct timespec deadline;
 
 	*out = NULL;
-	deadline_after(&deadline, pool->popt.acquire_timeout_ms);
+	clock_deadline_after(&deadline, pool->popt.acquire_timeout_ms);
 	pthread_mutex_lock(&pool->lock);
 	while ((conn = take_free_slot(pool)) == NULL) {
 		int rc;
@@ -504,22 +459,22 @@ static enum db_acquire_status acquire(struct db_pool *pool, struct db_conn **out
 enum db_acquire_status db_pool_acquire(struct db_pool *pool, struct db_conn **out,
 				       char *err, size_t errlen)
 {
-	long long start = trace_clock_ns();
+	long long start = clock_ns();
 	enum db_acquire_status status = acquire(pool, out, err, errlen);
 
-	trace_pool_wait(trace_clock_ns() - start);
+	trace_pool_wait(clock_ns() - start);
 	return status;
 }
 
 enum db_acquire_status db_pool_acquire_at_start(struct db_pool *pool, struct db_conn **out,
 						char *err, size_t errlen)
 {
-	long long deadline = db_monotonic_ms() + pool->popt.wait_at_start_ms;
+	long long deadline = clock_ms() + pool->popt.wait_at_start_ms;
 	enum db_acquire_status status;
 	bool said = false;
 
 	while ((status = db_pool_acquire(pool, out, err, errlen)) == DB_CONNECT_FAILED) {
-		long long left = deadline - db_monotonic_ms();
+		long long left = deadline - clock_ms();
 
 		if (left <= 0)
 			break;
@@ -527,7 +482,7 @@ enum db_acquire_status db_pool_acquire_at_start(struct db_pool *pool, struct db_
 			log_warn("%s; waiting up to %u s for the database (database.wait_at_start_s)", err,
 				 pool->popt.wait_at_start_ms / 1000);
 		said = true;
-		sleep_ms(left < START_RETRY_MS ? (unsigned)left : START_RETRY_MS);
+		clock_sleep_ms(left < START_RETRY_MS ? (unsigned)left : START_RETRY_MS);
 	}
 	if (status == DB_ACQUIRED && said)
 		log_info("db_pool: the database answers; starting");
@@ -549,10 +504,10 @@ static void settle(struct db_pool *pool, struct db_conn *conn)
 	if (why != NULL) {
 		log_warn("db_pool: discarding a returned connection: %s", why);
 		conn_discard(pool, conn);
-	} else if (conn_expired(conn, db_monotonic_ms())) {
+	} else if (conn_expired(conn, clock_ms())) {
 		conn_retire(pool, conn);
 	} else {
-		conn->last_used_ms = db_monotonic_ms();
+		conn->last_used_ms = clock_ms();
 	}
 }
 
@@ -581,7 +536,7 @@ static enum upkeep upkeep_of(const struct db_pool *pool, const struct db_conn *c
 /* Under the lock: the next slot needing care, reserved for the housekeeper. */
 static struct db_conn *take_upkeep_slot(struct db_pool *pool, bool may_fill, enum upkeep *what)
 {
-	long long now = db_monotonic_ms();
+	long long now = clock_ms();
 	unsigned idle = 0;
 	struct db_conn *cold = NULL;
 
@@ -644,7 +599,7 @@ static void housekeep(struct db_pool *pool)
 		} else if (what == UPKEEP_PING) {
 			bump(&pool->n.keepalive_pings);
 			if (conn_ping(pool, c, "keepalive") == 0)
-				c->last_used_ms = db_monotonic_ms();
+				c->last_used_ms = clock_ms();
 		} else if (refill(pool, c) < 0) {
 			may_fill = false; /* the database is down: try again next period */
 		}
@@ -663,7 +618,7 @@ static void *housekeeper_main(void *arg)
 		pthread_mutex_unlock(&pool->lock);
 		housekeep(pool);
 		pthread_mutex_lock(&pool->lock);
-		deadline_after(&next, HOUSEKEEPING_PERIOD_MS);
+		clock_deadline_after(&next, HOUSEKEEPING_PERIOD_MS);
 		if (!pool->stopping)
 			pthread_cond_timedwait(&pool->wake, &pool->lock, &next);
 	}

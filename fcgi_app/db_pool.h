@@ -164,9 +164,6 @@ bool db_error_is_retryable(unsigned err);
  */
 bool db_conn_retry_after(struct db_conn *conn, unsigned err, unsigned attempt, long long started_ms);
 
-/* Milliseconds on the monotonic clock, the one every *_ms time here uses. */
-long long db_monotonic_ms(void);
-
 /*
  * A connection's lifetime: max_lifetime_ms minus up to 2.5 % (at least
  * 1 ms of room kept), chosen with r, a random number in [0, 1). 0 stays 0.

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "proctitle.h"
@@ -49,14 +50,6 @@ struct master {
 	long long last_reload_ms;
 };
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- workers ------------------------------------------------------------- */
 
 static void spawn(struct master *m)
@@ -69,7 +62,7 @@ static void spawn(struct master *m)
 	if (pid < 0) {
 		metrics_slot_unclaim(slot);
 		log_error("cannot start a worker: %s", strerror(errno));
-		m->respawn_at_ms = monotonic_ms() + 1000;
+		m->respawn_at_ms = clock_ms() + 1000;
 		return;
 	}
 	if (pid == 0) {
@@ -87,7 +80,7 @@ static void spawn(struct master *m)
 		m->procs = xrealloc(m->procs, m->cap_procs * sizeof *m->procs);
 	}
 	metrics_slot_started(slot, pid);
-	m->procs[m->n_procs++] = (struct worker_proc){ pid, m->generation, false, 0, monotonic_ms(), slot };
+	m->procs[m->n_procs++] = (struct worker_proc){ pid, m->generation, false, 0, clock_ms(), slot };
 	log_info("started worker %d (generation %u)", (int)pid, m->generation);
 }
 
@@ -104,7 +97,7 @@ static void ask_to_leave(struct master *m, struct worker_proc *p, int sig)
 		return;
 	p->leaving = true;
 	metrics_slot_leaving(p->slot);
-	p->deadline_ms = monotonic_ms() + leave_allowance_ms(m->cfg, sig);
+	p->deadline_ms = clock_ms() + leave_allowance_ms(m->cfg, sig);
 	kill(p->pid, sig);
 }
 
@@ -119,7 +112,7 @@ static void note_crash(struct master *m)
 {
 	const struct config *cfg = m->cfg;
 	size_t keep = (size_t)cfg->server.crash_threshold;
-	long long now = monotonic_ms();
+	long long now = clock_ms();
 
 	m->restarts++;
 	metrics_worker_restarted();
@@ -178,7 +171,7 @@ static void reap(struct master *m)
 static void top_up(struct master *m)
 {
 	int want = config_workers(m->cfg), have = 0;
-	long long now = monotonic_ms();
+	long long now = clock_ms();
 
 	if (m->stopping || now < m->respawn_at_ms)
 		return;
@@ -194,7 +187,7 @@ static void top_up(struct master *m)
 
 static void enforce_deadlines(struct master *m)
 {
-	long long now = monotonic_ms();
+	long long now = clock_ms();
 
 	for (size_t i = 0; i < m->n_procs; i++) {
 		struct worker_proc *p = &m->procs[i];
@@ -215,7 +208,7 @@ static void reload(struct master *m)
 	unsigned old_generation = m->generation;
 	char err[CONFIG_ERR_SIZE];
 
-	m->last_reload_ms = monotonic_ms();
+	m->last_reload_ms = clock_ms();
 	m->reload_pending = false;
 	if (m->hooks->reload(next, err, sizeof err, m->hooks->ctx) < 0) {
 		log_error("reload failed, keeping the running configuration: %s", err);
@@ -311,7 +304,7 @@ int master_run(const struct config *cfg, int listen_fd, const struct master_hook
 			on_signal(&m, sig);
 		reap(&m);
 		if (m.reload_pending && !m.stopping &&
-		    monotonic_ms() - m.last_reload_ms >= RELOAD_MIN_INTERVAL_MS)
+		    clock_ms() - m.last_reload_ms >= RELOAD_MIN_INTERVAL_MS)
 			reload(&m);
 		top_up(&m);
 		admin_tick(m.stopping);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -122,14 +123,6 @@ struct server {
 	struct thread_ctx *threads;
 	int n_threads;
 };
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- one request ---------------------------------------------------------- */
 
@@ -492,10 +485,10 @@ static void begin_leaving(struct server *s, enum server_mode mode)
 /* Waits for the threads to leave, at most the shutdown timeout. Returns those still running. */
 static int join_threads(struct server *s)
 {
-	long long deadline = monotonic_ms() + s->cfg->server.shutdown_timeout_s * 1000LL;
+	long long deadline = clock_ms() + s->cfg->server.shutdown_timeout_s * 1000LL;
 	int left;
 
-	while ((left = atomic_load(&s->running)) > 0 && monotonic_ms() < deadline)
+	while ((left = atomic_load(&s->running)) > 0 && clock_ms() < deadline)
 		usleep(5000);
 	if (left > 0) {
 		log_warn("%d request%s still running after %d s; exiting anyway", left, left == 1 ? "" : "s",
@@ -524,7 +517,7 @@ static void on_signal(struct server *s, int sig, long long *drain_deadline)
 						 s->cfg->server.max_requests > 0
 					 ? "max_requests reached" : "received SIGQUIT",
 				 s->cfg->server.drain_timeout_ms);
-			*drain_deadline = monotonic_ms() + s->cfg->server.drain_timeout_ms;
+			*drain_deadline = clock_ms() + s->cfg->server.drain_timeout_ms;
 			begin_leaving(s, MODE_DRAIN);
 		}
 		break;
@@ -566,7 +559,7 @@ int server_run(const struct config *cfg, const struct app *app, int listen_fd)
 		metrics_publish_pool(s.app->pool); /* for /metrics and /status, read by the admin process */
 		/* Draining ends when every kept connection is gone or the time is up. */
 		if (atomic_load(&s.mode) == MODE_DRAIN &&
-		    (atomic_load(&s.open_conns) == 0 || monotonic_ms() >= drain_deadline))
+		    (atomic_load(&s.open_conns) == 0 || clock_ms() >= drain_deadline))
 			begin_leaving(&s, MODE_STOP);
 	}
 	left = join_threads(&s);

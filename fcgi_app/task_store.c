@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "trace.h"
 
@@ -94,7 +95,7 @@ static enum store_status stmt_failure(struct db_conn *conn, MYSQL_STMT *stmt, un
  */
 static int execute_retrying(struct db_conn *conn, MYSQL_STMT *stmt)
 {
-	long long started = db_monotonic_ms();
+	long long started = clock_ms();
 
 	for (unsigned attempt = 1;; attempt++) {
 		if (mysql_stmt_execute(stmt) == 0)

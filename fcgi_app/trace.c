@@ -7,11 +7,12 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
+#include "rng.h"
 
 static bool sql_echo;
 static __thread struct trace current;
-static __thread uint64_t rng_state;
 static __thread char generated_id[33];
 
 void trace_set_sql_echo(bool on)
@@ -40,14 +41,6 @@ void trace_begin(const char *request_id)
 const struct trace *trace_current(void)
 {
 	return &current;
-}
-
-long long trace_clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 void trace_pool_wait(long long ns)
@@ -179,28 +172,12 @@ void trace_sql(const char *name, const char *sql, const MYSQL_BIND *params, unsi
 		 sql ? sql : "?", rendered);
 }
 
-/* splitmix64: a good 64-bit mix from a counter; the state is seeded per thread. */
-static uint64_t next_random(void)
-{
-	uint64_t z;
-
-	if (rng_state == 0) {
-		if (getrandom(&rng_state, sizeof rng_state, GRND_NONBLOCK) != (ssize_t)sizeof rng_state)
-			rng_state = (uint64_t)trace_clock_ns() ^ (uint64_t)(uintptr_t)&current;
-		rng_state |= 1;
-	}
-	z = (rng_state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 void trace_new_request_id(char out[33])
 {
 	static const char hex[] = "0123456789abcdef";
 
 	for (int half = 0; half < 2; half++) {
-		uint64_t r = next_random();
+		uint64_t r = rng_u64();
 
 		for (int i = 0; i < 16; i++, r >>= 4)
 			out[half * 16 + i] = hex[r & 15];

@@ -40,8 +40,6 @@ void trace_begin(const char *request_id);
 /* The calling thread's trace. */
 const struct trace *trace_current(void);
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-long long trace_clock_ns(void);
 
 /* Adds one acquire that waited ns nanoseconds. */
 void trace_pool_wait(long long ns);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "clock.h"
 #include "db_pool.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -106,13 +107,6 @@ static void kill_thread(unsigned long id)
 	mysql_close(m);
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static struct db_pool_stats stats(struct db_pool *pool)
 {
 	struct db_pool_stats s;
@@ -127,7 +121,7 @@ static bool wait_idle(struct db_pool *pool, unsigned want, unsigned ms)
 	for (unsigned waited = 0; waited <= ms; waited += 50) {
 		if (stats(pool).idle == want)
 			return true;
-		sleep_ms(50);
+		clock_sleep_ms(50);
 	}
 	return false;
 }
@@ -191,7 +185,7 @@ START_TEST(test_retry_policy)
 {
 	MYSQL fake;
 	struct db_conn conn;
-	long long now = db_monotonic_ms();
+	long long now = clock_ms();
 
 	memset(&fake, 0, sizeof fake);
 	memset(&conn, 0, sizeof conn);
@@ -229,11 +223,11 @@ START_TEST(test_no_server_fails_fast)
 	struct db_pool *pool = nowhere_pool(0);
 	struct db_conn *conn;
 	char err[512];
-	long long t0 = db_monotonic_ms();
+	long long t0 = clock_ms();
 
 	ck_assert_int_eq(db_pool_acquire_at_start(pool, &conn, err, sizeof err), DB_CONNECT_FAILED);
 	ck_assert_ptr_null(conn);
-	ck_assert_int_lt(db_monotonic_ms() - t0, 500);
+	ck_assert_int_lt(clock_ms() - t0, 500);
 	ck_assert_ptr_nonnull(strstr(err, "cannot connect"));
 	ck_assert_uint_eq(stats(pool).connect_failures, 1);
 	ck_assert_uint_eq(stats(pool).in_use, 0);
@@ -246,10 +240,10 @@ START_TEST(test_wait_at_start_is_bounded)
 	struct db_pool *pool = nowhere_pool(1200);
 	struct db_conn *conn;
 	char err[512];
-	long long t0 = db_monotonic_ms(), took;
+	long long t0 = clock_ms(), took;
 
 	ck_assert_int_eq(db_pool_acquire_at_start(pool, &conn, err, sizeof err), DB_CONNECT_FAILED);
-	took = db_monotonic_ms() - t0;
+	took = clock_ms() - t0;
 	ck_assert_int_ge(took, 900);
 	ck_assert_int_lt(took, 2500);
 	ck_assert_uint_ge(stats(pool).connect_failures, 2);
@@ -262,7 +256,7 @@ START_TEST(test_housekeeper_stops_with_the_pool)
 	struct db_pool *pool = nowhere_pool(0);
 
 	ck_assert_int_eq(db_pool_start_housekeeping(pool), 0);
-	sleep_ms(100);
+	clock_sleep_ms(100);
 	/* It tried to fill min_idle (and failed: nobody listens). */
 	ck_assert_uint_ge(stats(pool).connect_failures, 1);
 	db_pool_free(pool); /* joins the thread: a hang here times the test out */
@@ -292,7 +286,7 @@ START_TEST(test_min_idle_refilled_after_discard)
 
 	ck_assert_int_eq(db_pool_start_housekeeping(pool), 0);
 	ck_assert(wait_idle(pool, 2, 3000));
-	sleep_ms(1200);
+	clock_sleep_ms(1200);
 	ck_assert_uint_eq(stats(pool).idle, 2); /* no more than min_idle are opened */
 	conn = borrow(pool);
 	db_conn_note_error(conn, CR_SERVER_LOST);
@@ -365,7 +359,7 @@ START_TEST(test_lifetime_never_while_borrowed)
 
 	ck_assert_int_eq(db_pool_start_housekeeping(pool), 0);
 	conn = borrow(pool);
-	sleep_ms(1500); /* past its lifetime, and the housekeeper ran at least once */
+	clock_sleep_ms(1500); /* past its lifetime, and the housekeeper ran at least once */
 	ck_assert_int_eq(mysql_ping(conn->mysql), 0);
 	ck_assert_int_eq(scalar(conn->mysql, "SELECT 1"), 1000);
 	db_pool_release(pool, conn);
@@ -392,11 +386,11 @@ START_TEST(test_keepalive_finds_a_dead_idle_connection)
 	conn = borrow(pool);
 	id = mysql_thread_id(conn->mysql);
 	db_pool_release(pool, conn);
-	sleep_ms(2300);
+	clock_sleep_ms(2300);
 	ck_assert_uint_ge(stats(pool).keepalive_pings, 1); /* an idle connection is pinged */
 	ck_assert_uint_eq(stats(pool).discarded, 0);
 	kill_thread(id);
-	sleep_ms(2300);
+	clock_sleep_ms(2300);
 	/* The keepalive found it dead, threw it away and min_idle opened a new one. */
 	ck_assert_uint_eq(stats(pool).discarded, 1);
 	ck_assert(wait_idle(pool, 1, 1000));
@@ -421,7 +415,7 @@ START_TEST(test_validation_only_after_idle_window)
 		db_pool_release(pool, conn);
 	}
 	ck_assert_uint_eq(stats(pool).validations, 0);
-	sleep_ms(300);
+	clock_sleep_ms(300);
 	conn = borrow(pool);
 	db_pool_release(pool, conn);
 	ck_assert_uint_eq(stats(pool).validations, 1);
@@ -436,10 +430,10 @@ START_TEST(test_acquire_timeout)
 	struct db_pool *pool = test_pool(1, timeout_300);
 	struct db_conn *held = borrow(pool), *other;
 	char err[512];
-	long long t0 = db_monotonic_ms(), took;
+	long long t0 = clock_ms(), took;
 
 	ck_assert_int_eq(db_pool_acquire(pool, &other, err, sizeof err), DB_POOL_TIMEOUT);
-	took = db_monotonic_ms() - t0;
+	took = clock_ms() - t0;
 	ck_assert_int_ge(took, 280);
 	ck_assert_int_lt(took, 800);
 	ck_assert_uint_eq(stats(pool).timeouts, 1);
@@ -490,11 +484,11 @@ START_TEST(test_statement_timeout_in_session)
 	ck_assert_int_eq(scalar(conn->mysql, "SELECT @@max_statement_time"), 1500);
 	ck_assert_int_eq(scalar(conn->mysql, "SELECT @@innodb_lock_wait_timeout"), 2000);
 	ck_assert_int_eq(scalar(conn->mysql, "SELECT @@time_zone = '+00:00'"), 1000);
-	t0 = db_monotonic_ms();
+	t0 = clock_ms();
 	/* The error comes with the first row, so with the result, not the query. */
 	ck_assert_int_eq(scalar(conn->mysql, "SELECT SLEEP(5)"), -1);
 	ck_assert_uint_eq(mysql_errno(conn->mysql), ER_STATEMENT_TIMEOUT);
-	ck_assert_int_lt(db_monotonic_ms() - t0, 2500);
+	ck_assert_int_lt(clock_ms() - t0, 2500);
 	db_pool_release(pool, conn);
 	db_pool_free(pool);
 	db_opt.statement_timeout_ms = 0;
