@@ -1,0 +1,359 @@
+/*
+ * Unit tests for the /metrics and /status renderers: a fixed snapshot, filled by
+ * hand, rendered and compared byte for byte with the text the admin socket answers.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "metrics.h"
+
+static const char *const routes[] = { "r.a", "r.b", "we\"ird" };
+
+/* Route indexes after metrics_setup: the three above, then "other". */
+enum { R_A, R_B, R_WEIRD, R_OTHER };
+/* Status code indexes (metrics.c's code_labels). */
+enum { C_200 = 0, C_201 = 1, C_500 = 26, C_OTHER = METRICS_N_CODES - 1 };
+
+static struct metrics_snapshot *fixture(void)
+{
+	struct metrics_snapshot *s = calloc(1, sizeof *s);
+	struct metrics_counters *t;
+	char err[128];
+
+	ck_assert_ptr_nonnull(s);
+	metrics_free();
+	ck_assert_int_eq(metrics_setup(routes, 3, err, sizeof err), 0);
+	ck_assert_str_eq(metrics_code_label(C_500), "500");
+	t = &s->total;
+	t->requests[R_A][C_200] = 5;
+	t->requests[R_A][C_201] = 2;
+	t->requests[R_WEIRD][C_500] = 1;
+	t->requests[R_OTHER][C_OTHER] = 3;
+	t->latency[R_A][0] = 3;
+	t->latency[R_A][2] = 4;
+	t->latency_sum_ns[R_A] = 14500000;
+	t->latency[R_WEIRD][METRICS_N_BUCKETS - 1] = 1;
+	t->latency_sum_ns[R_WEIRD] = 12000000000ULL;
+	t->latency[R_OTHER][5] = 3;
+	t->latency_sum_ns[R_OTHER] = 90000001;
+	t->wait[0] = 2;
+	t->wait[4] = 1;
+	t->wait_sum_ns = 12345678901ULL;
+	t->connections = 9;
+	t->slow = 1;
+	t->all_busy = 2;
+	t->pool_timeouts = 11;
+	t->pool_evictions = 12;
+	t->pool_created = 13;
+	t->pool_connect_failures = 14;
+	t->pool_retired = 15;
+	t->pool_validations = 16;
+	t->pool_keepalive_pings = 17;
+	t->pool_rollbacks = 18;
+	s->start_ms = 1700000000123LL;
+	s->restarts = 1;
+	s->workers_started = 3;
+	s->max_active = 4;
+	s->listen_queue_max = 7;
+	s->threads = 8;
+	s->busy = 3;
+	s->pool_size = 10;
+	s->pool_in_use = 2;
+	s->pool_idle = 5;
+	s->pool_waiters = 1;
+	s->n_workers = 2;
+	s->workers[0] = (struct metrics_worker){ .pid = 101, .generation = 1, .started_ms = 1700000001456LL,
+						 .threads = 4, .busy = 2, .pool_size = 5, .pool_in_use = 1,
+						 .pool_idle = 3, .requests = 7, .connections = 5 };
+	s->workers[1] = (struct metrics_worker){ .pid = 102, .generation = 2, .leaving = true,
+						 .started_ms = 1700003000000LL, .threads = 4, .busy = 1,
+						 .pool_size = 5, .pool_in_use = 1, .pool_idle = 2, .pool_waiters = 1,
+						 .requests = 4, .connections = 4 };
+	return s;
+}
+
+/* The uptimes depend on the clock: replace the number after each marker with one '#'. */
+static void mask_uptimes(char *text)
+{
+	static const char *const markers[] = { "taskapi_uptime_seconds ", "\"uptime_seconds\":" };
+
+	for (size_t m = 0; m < sizeof markers / sizeof *markers; m++) {
+		for (char *p = strstr(text, markers[m]); p != NULL; p = strstr(p, markers[m])) {
+			size_t digits;
+
+			p += strlen(markers[m]);
+			digits = strspn(p, "0123456789");
+			if (digits > 0) {
+				*p = '#';
+				memmove(p + 1, p + digits, strlen(p + digits) + 1);
+			}
+		}
+	}
+}
+
+/* Compares whole texts; on a difference, names the first line that differs. */
+static void expect_text(const char *want, const struct buf *got_buf)
+{
+	char *expected = strdup(want);
+	char *got = strndup(got_buf->data ? got_buf->data : "", got_buf->len);
+	const char *w, *g;
+	int line = 1;
+
+	ck_assert_ptr_nonnull(expected);
+	ck_assert_ptr_nonnull(got);
+	mask_uptimes(expected);
+	mask_uptimes(got);
+	for (w = expected, g = got; *w && *w == *g; w++, g++)
+		if (*w == '\n')
+			line++;
+	if (*w != *g) {
+		const char *wl = w, *gl = g;
+
+		while (wl > expected && wl[-1] != '\n')
+			wl--;
+		while (gl > got && gl[-1] != '\n')
+			gl--;
+		ck_abort_msg("line %d differs:\nwant: %.*s\ngot:  %.*s", line, (int)strcspn(wl, "\n"), wl,
+			     (int)strcspn(gl, "\n"), gl);
+	}
+	free(expected);
+	free(got);
+}
+
+static const char prometheus_text[] =
+	"# HELP taskapi_requests_total Requests answered, by route and HTTP status.\n"
+	"# TYPE taskapi_requests_total counter\n"
+	"taskapi_requests_total{route=\"r.a\",code=\"200\"} 5\n"
+	"taskapi_requests_total{route=\"r.a\",code=\"201\"} 2\n"
+	"taskapi_requests_total{route=\"we\\\"ird\",code=\"500\"} 1\n"
+	"taskapi_requests_total{route=\"other\",code=\"other\"} 3\n"
+	"# HELP taskapi_request_duration_seconds Time from reading a request to having written its answer, by route.\n"
+	"# TYPE taskapi_request_duration_seconds histogram\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"0.001\"} 3\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"0.0025\"} 3\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"0.005\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"0.01\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"0.025\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"0.05\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"0.1\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"0.25\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"0.5\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"1\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"2.5\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"5\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"10\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"r.a\",le=\"+Inf\"} 7\n"
+	"taskapi_request_duration_seconds_sum{route=\"r.a\"} 0.014500000\n"
+	"taskapi_request_duration_seconds_count{route=\"r.a\"} 7\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"0.001\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"0.0025\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"0.005\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"0.01\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"0.025\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"0.05\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"0.1\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"0.25\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"0.5\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"1\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"2.5\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"5\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"10\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"we\\\"ird\",le=\"+Inf\"} 1\n"
+	"taskapi_request_duration_seconds_sum{route=\"we\\\"ird\"} 12.000000000\n"
+	"taskapi_request_duration_seconds_count{route=\"we\\\"ird\"} 1\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"0.001\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"0.0025\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"0.005\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"0.01\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"0.025\"} 0\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"0.05\"} 3\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"0.1\"} 3\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"0.25\"} 3\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"0.5\"} 3\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"1\"} 3\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"2.5\"} 3\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"5\"} 3\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"10\"} 3\n"
+	"taskapi_request_duration_seconds_bucket{route=\"other\",le=\"+Inf\"} 3\n"
+	"taskapi_request_duration_seconds_sum{route=\"other\"} 0.090000001\n"
+	"taskapi_request_duration_seconds_count{route=\"other\"} 3\n"
+	"# HELP taskapi_db_pool_wait_seconds Time requests waited in db_pool_acquire for a database connection.\n"
+	"# TYPE taskapi_db_pool_wait_seconds histogram\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"0.0001\"} 2\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"0.0005\"} 2\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"0.001\"} 2\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"0.005\"} 2\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"0.01\"} 3\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"0.05\"} 3\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"0.1\"} 3\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"0.5\"} 3\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"1\"} 3\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"2.5\"} 3\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"5\"} 3\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"10\"} 3\n"
+	"taskapi_db_pool_wait_seconds_bucket{le=\"+Inf\"} 3\n"
+	"taskapi_db_pool_wait_seconds_sum 12.345678901\n"
+	"taskapi_db_pool_wait_seconds_count 3\n"
+	"# HELP taskapi_slow_requests_total Requests slower than log.slow_request_ms.\n"
+	"# TYPE taskapi_slow_requests_total counter\n"
+	"taskapi_slow_requests_total 1\n"
+	"# HELP taskapi_connections_accepted_total FastCGI connections accepted.\n"
+	"# TYPE taskapi_connections_accepted_total counter\n"
+	"taskapi_connections_accepted_total 9\n"
+	"# HELP taskapi_threads Serving threads of live workers, busy with a request or idle.\n"
+	"# TYPE taskapi_threads gauge\n"
+	"taskapi_threads{state=\"busy\"} 3\n"
+	"taskapi_threads{state=\"idle\"} 5\n"
+	"# HELP taskapi_threads_busy_max Most threads busy at once since the start.\n"
+	"# TYPE taskapi_threads_busy_max gauge\n"
+	"taskapi_threads_busy_max 4\n"
+	"# HELP taskapi_threads_all_busy_total Times every thread of a worker was busy (PHP-FPM's max children reached).\n"
+	"# TYPE taskapi_threads_all_busy_total counter\n"
+	"taskapi_threads_all_busy_total 2\n"
+	"# HELP taskapi_workers Worker processes alive (draining ones included).\n"
+	"# TYPE taskapi_workers gauge\n"
+	"taskapi_workers 2\n"
+	"# HELP taskapi_worker_restarts_total Workers restarted after a crash.\n"
+	"# TYPE taskapi_worker_restarts_total counter\n"
+	"taskapi_worker_restarts_total 1\n"
+	"# HELP taskapi_workers_started_total Worker processes started (first start, crashes, recycling, reloads).\n"
+	"# TYPE taskapi_workers_started_total counter\n"
+	"taskapi_workers_started_total 3\n"
+	"# HELP taskapi_db_pool_connections Database connections of live workers by state.\n"
+	"# TYPE taskapi_db_pool_connections gauge\n"
+	"taskapi_db_pool_connections{state=\"in_use\"} 2\n"
+	"taskapi_db_pool_connections{state=\"idle\"} 5\n"
+	"# HELP taskapi_db_pool_size Pool capacity, all live workers.\n"
+	"# TYPE taskapi_db_pool_size gauge\n"
+	"taskapi_db_pool_size 10\n"
+	"# HELP taskapi_db_pool_waiters Requests waiting for a database connection.\n"
+	"# TYPE taskapi_db_pool_waiters gauge\n"
+	"taskapi_db_pool_waiters 1\n"
+	"# HELP taskapi_db_pool_acquire_timeouts_total Acquires that gave up after database.acquire_timeout_ms (answered 503).\n"
+	"# TYPE taskapi_db_pool_acquire_timeouts_total counter\n"
+	"taskapi_db_pool_acquire_timeouts_total 11\n"
+	"# HELP taskapi_db_pool_evictions_total Connections thrown away: broken, failed validation or keepalive, returned unclean.\n"
+	"# TYPE taskapi_db_pool_evictions_total counter\n"
+	"taskapi_db_pool_evictions_total 12\n"
+	"# HELP taskapi_db_pool_lifetime_retirements_total Connections closed at the end of database.max_lifetime_s.\n"
+	"# TYPE taskapi_db_pool_lifetime_retirements_total counter\n"
+	"taskapi_db_pool_lifetime_retirements_total 15\n"
+	"# HELP taskapi_db_pool_connections_created_total Database connections opened.\n"
+	"# TYPE taskapi_db_pool_connections_created_total counter\n"
+	"taskapi_db_pool_connections_created_total 13\n"
+	"# HELP taskapi_db_pool_connect_failures_total Connection attempts that failed.\n"
+	"# TYPE taskapi_db_pool_connect_failures_total counter\n"
+	"taskapi_db_pool_connect_failures_total 14\n"
+	"# HELP taskapi_db_pool_validations_total Pings on borrow of a connection idle longer than database.validation_idle_ms.\n"
+	"# TYPE taskapi_db_pool_validations_total counter\n"
+	"taskapi_db_pool_validations_total 16\n"
+	"# HELP taskapi_db_pool_keepalive_pings_total Pings of idle connections by the pool's housekeeper.\n"
+	"# TYPE taskapi_db_pool_keepalive_pings_total counter\n"
+	"taskapi_db_pool_keepalive_pings_total 17\n"
+	"# HELP taskapi_db_pool_rollbacks_total Connections returned inside a transaction and rolled back.\n"
+	"# TYPE taskapi_db_pool_rollbacks_total counter\n"
+	"taskapi_db_pool_rollbacks_total 18\n"
+	"# HELP taskapi_listen_queue Connections waiting in the FastCGI socket's accept queue.\n"
+	"# TYPE taskapi_listen_queue gauge\n"
+	"taskapi_listen_queue 3\n"
+	"# HELP taskapi_listen_queue_max Longest accept queue sampled since the start.\n"
+	"# TYPE taskapi_listen_queue_max gauge\n"
+	"taskapi_listen_queue_max 7\n"
+	"# HELP taskapi_listen_queue_length Limit of the accept queue (backlog).\n"
+	"# TYPE taskapi_listen_queue_length gauge\n"
+	"taskapi_listen_queue_length 511\n"
+	"# HELP taskapi_start_time_seconds When the master started, unix time.\n"
+	"# TYPE taskapi_start_time_seconds gauge\n"
+	"taskapi_start_time_seconds 1700000000.123\n"
+	"# HELP taskapi_uptime_seconds Seconds since the master started.\n"
+	"# TYPE taskapi_uptime_seconds gauge\n"
+	"taskapi_uptime_seconds 3600\n"
+	"# HELP taskapi_build_info The running version.\n"
+	"# TYPE taskapi_build_info gauge\n"
+	"taskapi_build_info{version=\"" PACKAGE_VERSION "\"} 1\n"
+;
+
+static const char status_full[] =
+	"{\"pool\":\"taskapi\",\"listen\":\"\",\"process_manager\":\"static\",\"version\":\"" PACKAGE_VERSION "\","
+	"\"start_time\":1700000000,\"uptime_seconds\":3600,\"accepted_conn\":9,\"requests\":11,"
+	"\"slow_requests\":1,\"listen_queue\":3,\"max_listen_queue\":7,\"listen_queue_len\":511,"
+	"\"idle_threads\":5,\"active_threads\":3,\"total_threads\":8,\"max_active_threads\":4,"
+	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"
+	"\"size\":10,\"in_use\":2,\"idle\":5,\"waiters\":1,\"acquire_timeouts\":11,\"evictions\":12,"
+	"\"lifetime_retirements\":15,\"connections_created\":13,\"connect_failures\":14,"
+	"\"validations\":16,\"keepalive_pings\":17,\"rollbacks\":18},\"processes\":[{\"pid\":101,"
+	"\"state\":\"running\",\"generation\":1,\"start_time\":1700000001,\"uptime_seconds\":3599,"
+	"\"requests\":7,\"accepted_conn\":5,\"active_threads\":2,\"idle_threads\":2,\"total_threads\":4,"
+	"\"db_pool\":{\"size\":5,\"in_use\":1,\"idle\":3,\"waiters\":0}},{\"pid\":102,\"state\":\"leaving\","
+	"\"generation\":2,\"start_time\":1700003000,\"uptime_seconds\":600,\"requests\":4,"
+	"\"accepted_conn\":4,\"active_threads\":1,\"idle_threads\":3,\"total_threads\":4,\"db_pool\":{"
+	"\"size\":5,\"in_use\":1,\"idle\":2,\"waiters\":1}}]}\n"
+;
+
+static const char status_short[] =
+	"{\"pool\":\"taskapi\",\"listen\":\"\",\"process_manager\":\"static\",\"version\":\"" PACKAGE_VERSION "\","
+	"\"start_time\":1700000000,\"uptime_seconds\":3600,\"accepted_conn\":9,\"requests\":11,"
+	"\"slow_requests\":1,\"listen_queue\":null,\"max_listen_queue\":null,\"listen_queue_len\":null,"
+	"\"idle_threads\":5,\"active_threads\":3,\"total_threads\":8,\"max_active_threads\":4,"
+	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"
+	"\"size\":10,\"in_use\":2,\"idle\":5,\"waiters\":1,\"acquire_timeouts\":11,\"evictions\":12,"
+	"\"lifetime_retirements\":15,\"connections_created\":13,\"connect_failures\":14,"
+	"\"validations\":16,\"keepalive_pings\":17,\"rollbacks\":18}}\n"
+;
+
+START_TEST(test_prometheus_golden)
+{
+	struct metrics_snapshot *s = fixture();
+	struct metrics_listen listen = { true, 3, 511 };
+	struct buf out = BUF_INIT;
+
+	metrics_render_prometheus(s, &listen, &out);
+	expect_text(prometheus_text, &out);
+	buf_release(&out);
+	free(s);
+	metrics_free();
+}
+END_TEST
+
+START_TEST(test_status_golden)
+{
+	struct metrics_snapshot *s = fixture();
+	struct metrics_listen listen = { true, 3, 511 };
+	struct metrics_listen unknown = { false, 0, 0 };
+	struct buf out = BUF_INIT;
+
+	admin_render_status(s, &listen, true, &out);
+	expect_text(status_full, &out);
+	buf_reset(&out);
+	admin_render_status(s, &unknown, false, &out);
+	expect_text(status_short, &out);
+	buf_release(&out);
+	free(s);
+	metrics_free();
+}
+END_TEST
+
+static Suite *metrics_render_suite(void)
+{
+	Suite *s = suite_create("metrics_render");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_prometheus_golden);
+	tcase_add_test(tc, test_status_golden);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(metrics_render_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
