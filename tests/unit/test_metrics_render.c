@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "admin.h"
 #include "metrics.h"
+#include "metrics_render.h"
 
 static const char *const routes[] = { "r.a", "r.b", "we\"ird" };
 
@@ -17,81 +17,56 @@ enum { R_A, R_B, R_WEIRD, R_OTHER };
 /* Status code indexes (metrics.c's code_labels). */
 enum { C_200 = 0, C_201 = 1, C_500 = 26, C_OTHER = METRICS_N_CODES - 1 };
 
+/*
+ * The snapshot every golden text is made from: three routes and "other", two
+ * workers (one leaving), every counter a distinct value; uptimes 3600 s (the
+ * master), 3599 s and 600 s (the workers).
+ */
+static const struct metrics_snapshot fixture_snapshot = {
+	.total = {
+		.requests = { [R_A] = { [C_200] = 5, [C_201] = 2 }, [R_WEIRD] = { [C_500] = 1 },
+			      [R_OTHER] = { [C_OTHER] = 3 } },
+		.latency = { [R_A] = { [0] = 3, [2] = 4 }, [R_WEIRD] = { [METRICS_N_BUCKETS - 1] = 1 },
+			     [R_OTHER] = { [5] = 3 } },
+		.latency_sum_ns = { [R_A] = 14500000, [R_WEIRD] = 12000000000ULL, [R_OTHER] = 90000001 },
+		.wait = { [0] = 2, [4] = 1 }, .wait_sum_ns = 12345678901ULL,
+		.connections = 9, .slow = 1, .all_busy = 2,
+		/* By metrics_pool_counters row: timeouts, evictions, retirements, created, connect failures, ... */
+		.pool = { 11, 12, 15, 13, 14, 16, 17, 18 },
+	},
+	.start_ms = 1700000000123LL, .taken_ms = 1700003600999LL,
+	.restarts = 1, .workers_started = 3, .max_active = 4, .listen_queue_max = 7,
+	.threads = 8, .busy = 3, .pool_size = 10, .pool_in_use = 2, .pool_idle = 5, .pool_waiters = 1,
+	.n_workers = 2,
+	.workers = {
+		{ .pid = 101, .generation = 1, .started_ms = 1700000001456LL, .threads = 4, .busy = 2,
+		  .pool_size = 5, .pool_in_use = 1, .pool_idle = 3, .requests = 7, .connections = 5 },
+		{ .pid = 102, .generation = 2, .leaving = true, .started_ms = 1700003000000LL, .threads = 4,
+		  .busy = 1, .pool_size = 5, .pool_in_use = 1, .pool_idle = 2, .pool_waiters = 1, .requests = 4,
+		  .connections = 4 },
+	},
+};
+
+/* fixture_snapshot in a copy of the caller's to free, with the routes set up as in the program. */
 static struct metrics_snapshot *fixture(void)
 {
-	struct metrics_snapshot *s = calloc(1, sizeof *s);
-	struct metrics_counters *t;
+	struct metrics_snapshot *s = malloc(sizeof *s);
 	char err[128];
 
 	ck_assert_ptr_nonnull(s);
 	metrics_free();
 	ck_assert_int_eq(metrics_setup(routes, 3, err, sizeof err), 0);
 	ck_assert_str_eq(metrics_code_label(C_500), "500");
-	t = &s->total;
-	t->requests[R_A][C_200] = 5;
-	t->requests[R_A][C_201] = 2;
-	t->requests[R_WEIRD][C_500] = 1;
-	t->requests[R_OTHER][C_OTHER] = 3;
-	t->latency[R_A][0] = 3;
-	t->latency[R_A][2] = 4;
-	t->latency_sum_ns[R_A] = 14500000;
-	t->latency[R_WEIRD][METRICS_N_BUCKETS - 1] = 1;
-	t->latency_sum_ns[R_WEIRD] = 12000000000ULL;
-	t->latency[R_OTHER][5] = 3;
-	t->latency_sum_ns[R_OTHER] = 90000001;
-	t->wait[0] = 2;
-	t->wait[4] = 1;
-	t->wait_sum_ns = 12345678901ULL;
-	t->connections = 9;
-	t->slow = 1;
-	t->all_busy = 2;
-	t->pool_timeouts = 11;
-	t->pool_evictions = 12;
-	t->pool_created = 13;
-	t->pool_connect_failures = 14;
-	t->pool_retired = 15;
-	t->pool_validations = 16;
-	t->pool_keepalive_pings = 17;
-	t->pool_rollbacks = 18;
-	s->start_ms = 1700000000123LL;
-	s->restarts = 1;
-	s->workers_started = 3;
-	s->max_active = 4;
-	s->listen_queue_max = 7;
-	s->threads = 8;
-	s->busy = 3;
-	s->pool_size = 10;
-	s->pool_in_use = 2;
-	s->pool_idle = 5;
-	s->pool_waiters = 1;
-	s->n_workers = 2;
-	s->workers[0] = (struct metrics_worker){ .pid = 101, .generation = 1, .started_ms = 1700000001456LL,
-						 .threads = 4, .busy = 2, .pool_size = 5, .pool_in_use = 1,
-						 .pool_idle = 3, .requests = 7, .connections = 5 };
-	s->workers[1] = (struct metrics_worker){ .pid = 102, .generation = 2, .leaving = true,
-						 .started_ms = 1700003000000LL, .threads = 4, .busy = 1,
-						 .pool_size = 5, .pool_in_use = 1, .pool_idle = 2, .pool_waiters = 1,
-						 .requests = 4, .connections = 4 };
+	*s = fixture_snapshot;
 	return s;
 }
 
-/* The uptimes depend on the clock: replace the number after each marker with one '#'. */
-static void mask_uptimes(char *text)
+/* What every test ends with. */
+static void done(struct metrics_snapshot *s, struct buf *out)
 {
-	static const char *const markers[] = { "taskapi_uptime_seconds ", "\"uptime_seconds\":" };
-
-	for (size_t m = 0; m < sizeof markers / sizeof *markers; m++) {
-		for (char *p = strstr(text, markers[m]); p != NULL; p = strstr(p, markers[m])) {
-			size_t digits;
-
-			p += strlen(markers[m]);
-			digits = strspn(p, "0123456789");
-			if (digits > 0) {
-				*p = '#';
-				memmove(p + 1, p + digits, strlen(p + digits) + 1);
-			}
-		}
-	}
+	buf_release(out);
+	free(s);
+	metrics_free();
 }
 
 /* Compares whole texts; on a difference, names the first line that differs. */
@@ -104,8 +79,6 @@ static void expect_text(const char *want, const struct buf *got_buf)
 
 	ck_assert_ptr_nonnull(expected);
 	ck_assert_ptr_nonnull(got);
-	mask_uptimes(expected);
-	mask_uptimes(got);
 	for (w = expected, g = got; *w && *w == *g; w++, g++)
 		if (*w == '\n')
 			line++;
@@ -312,9 +285,7 @@ START_TEST(test_prometheus_golden)
 
 	metrics_render_prometheus(s, &listen, &out);
 	expect_text(prometheus_text, &out);
-	buf_release(&out);
-	free(s);
-	metrics_free();
+	done(s, &out);
 }
 END_TEST
 
@@ -325,14 +296,119 @@ START_TEST(test_status_golden)
 	struct metrics_listen unknown = { false, 0, 0 };
 	struct buf out = BUF_INIT;
 
-	admin_render_status(s, &listen, true, &out);
+	metrics_render_status(s, &listen, NULL, true, &out);
 	expect_text(status_full, &out);
 	buf_reset(&out);
-	admin_render_status(s, &unknown, false, &out);
+	metrics_render_status(s, &unknown, NULL, false, &out);
 	expect_text(status_short, &out);
-	buf_release(&out);
-	free(s);
+	done(s, &out);
+}
+END_TEST
+
+/* The routes a metrics_setup allows: quotes, backslashes and newlines escaped in labels. */
+START_TEST(test_prometheus_labels_and_no_listen_queue)
+{
+	static const char *const odd[] = { "back\\slash", "new\nline" };
+	struct metrics_snapshot *s = calloc(1, sizeof *s);
+	struct buf out = BUF_INIT;
+	char err[128];
+
+	ck_assert_ptr_nonnull(s);
 	metrics_free();
+	ck_assert_int_eq(metrics_setup(odd, 2, err, sizeof err), 0);
+	s->total.requests[0][C_200] = 1;
+	s->total.requests[1][C_200] = 2;
+	s->start_ms = 1000;
+	s->taken_ms = 62999;
+	metrics_render_prometheus(s, NULL, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_requests_total{route=\"back\\\\slash\",code=\"200\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_requests_total{route=\"new\\nline\",code=\"200\"} 2\n"));
+	ck_assert_ptr_null(strstr(out.data, "taskapi_listen_queue")); /* not known: not shown */
+	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_start_time_seconds 1.000\n"));
+	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_uptime_seconds 61\n"));
+	/* Nothing counted: an empty wait histogram, no duration series. */
+	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_db_pool_wait_seconds_sum 0.000000000\n"));
+	ck_assert_ptr_null(strstr(out.data, "taskapi_request_duration_seconds_bucket"));
+	done(s, &out);
+}
+END_TEST
+
+START_TEST(test_status_listen_name)
+{
+	struct metrics_snapshot *s = fixture();
+	struct metrics_listen unknown = { false, 0, 0 };
+	struct buf out = BUF_INIT;
+
+	metrics_render_status(s, &unknown, "/run/taskapi/\"fcgi\".sock", false, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, "{\"pool\":\"taskapi\",\"listen\":\"/run/taskapi/\\\"fcgi\\\".sock\","));
+	ck_assert_ptr_null(strstr(out.data, "\"processes\""));
+	ck_assert_int_eq(out.data[out.len - 1], '\n');
+	done(s, &out);
+}
+END_TEST
+
+/* Lines (or pieces) of the texts test_rendered_from_the_board makes; NULL ends each list. */
+static const char *const prometheus_wanted[] = {
+	"# TYPE taskapi_requests_total counter\n",
+	"\ntaskapi_requests_total{route=\"r.a\",code=\"200\"} 1\n",
+	"\ntaskapi_requests_total{route=\"r.a\",code=\"201\"} 1\n",
+	"\ntaskapi_requests_total{route=\"we\\\"ird\",code=\"500\"} 1\n",
+	/* Cumulative: 3 ms is in le=0.005 and above, 30 ms from le=0.05 on. */
+	"bucket{route=\"r.a\",le=\"0.0025\"} 0\n",
+	"bucket{route=\"r.a\",le=\"0.005\"} 1\n",
+	"bucket{route=\"r.a\",le=\"0.025\"} 1\n",
+	"bucket{route=\"r.a\",le=\"0.05\"} 2\n",
+	"bucket{route=\"r.a\",le=\"+Inf\"} 2\n",
+	"\ntaskapi_request_duration_seconds_sum{route=\"r.a\"} 0.033000000\n",
+	"\ntaskapi_request_duration_seconds_count{route=\"r.a\"} 2\n",
+	"\ntaskapi_db_pool_wait_seconds_count 2\n",
+	"\ntaskapi_listen_queue 3\n",
+	"\ntaskapi_listen_queue_max 7\n",
+	"\ntaskapi_listen_queue_length 511\n",
+	"\ntaskapi_threads{state=\"idle\"} 3\n",
+	"\ntaskapi_worker_restarts_total 0\n",
+	NULL,
+};
+static const char *const status_wanted[] = {
+	"\"listen_queue\":null", "\"active_threads\":1,", "\"idle_threads\":3,", "\"requests\":3,",
+	"\"processes\":[{\"pid\":", NULL,
+};
+
+/* Each wanted piece occurs in out, and out ends with a newline. */
+static void expect_lines(const struct buf *out, const char *const *wanted)
+{
+	for (; *wanted != NULL; wanted++)
+		ck_assert_msg(strstr(out->data, *wanted) != NULL, "missing: %s", *wanted);
+	ck_assert_int_eq(out->data[out->len - 1], '\n');
+}
+
+/* Counted by the board as a worker counts, then rendered: both texts agree with the counts. */
+START_TEST(test_rendered_from_the_board)
+{
+	struct metrics_snapshot *s = malloc(sizeof *s);
+	struct metrics_listen listen = { true, 3, 511 };
+	struct metrics_listen unknown = { false, 0, 0 };
+	struct buf out = BUF_INIT;
+	char err[128];
+
+	ck_assert_ptr_nonnull(s);
+	metrics_free();
+	ck_assert_int_eq(metrics_setup(routes, 3, err, sizeof err), 0);
+	metrics_attach_self(4);
+	metrics_request("r.a", 200, 3000000, 1, 0, false);
+	metrics_request("r.a", 201, 30000000, 1, 0, false);
+	metrics_request("we\"ird", 500, 1000000, 0, 0, false);
+	metrics_note_listen_queue(7);
+	metrics_busy_begin();
+	ck_assert(metrics_snapshot_take(s));
+	metrics_render_prometheus(s, &listen, &out);
+	expect_lines(&out, prometheus_wanted);
+	ck_assert_ptr_null(strstr(out.data, "route=\"r.b\"")); /* nothing counted, nothing shown */
+	buf_reset(&out);
+	metrics_render_status(s, &unknown, NULL, true, &out);
+	expect_lines(&out, status_wanted);
+	metrics_busy_end();
+	done(s, &out);
 }
 END_TEST
 
@@ -343,6 +419,9 @@ static Suite *metrics_render_suite(void)
 
 	tcase_add_test(tc, test_prometheus_golden);
 	tcase_add_test(tc, test_status_golden);
+	tcase_add_test(tc, test_prometheus_labels_and_no_listen_queue);
+	tcase_add_test(tc, test_status_listen_name);
+	tcase_add_test(tc, test_rendered_from_the_board);
 	suite_add_tcase(s, tc);
 	return s;
 }
