@@ -54,9 +54,12 @@ bool admin_running(void);
 int admin_thread_start(void);
 void admin_thread_stop(void);
 
-/* ---- the accept queue (exported for unit tests) ---------------------------------- */
+/* ---- the accept queue ------------------------------------------------------------ */
 
-/* Samples the accept queue of listen_fd (unix: sock_diag; TCP: TCP_INFO). */
+/*
+ * Samples the accept queue of listen_fd (unix: sock_diag; TCP: TCP_INFO) and
+ * notes it for the board's "max" figure; out->known is false when it cannot.
+ */
 void admin_listen_queue(int listen_fd, struct metrics_listen *out);
 
 #endif
