@@ -11,7 +11,8 @@
 /*
  * The admin endpoint: GET /metrics (Prometheus text) and GET /status
  * (PHP-FPM-like JSON, ?full for one entry per worker) on a socket of its
- * own, server.admin_listen; metrics_render.c writes both texts. It is answered by a process of its own that the
+ * own, server.admin_listen; metrics_render.c writes both texts. It is
+ * answered by a process of its own that the
  * master starts and restarts (PHP-FPM's pm.status_listen), which reads the
  * shared metrics area and never touches a worker or the database: so it
  * answers while every worker thread is busy. With --workers 0 a thread of
