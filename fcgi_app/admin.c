@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
@@ -29,6 +28,7 @@
 #include "clock.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics_render.h"
 #include "proctitle.h"
 #include "xalloc.h"
 
@@ -192,93 +192,6 @@ void admin_listen_queue(int listen_fd, struct metrics_listen *out)
 
 /* ---- the answers ----------------------------------------------------------------- */
 
-static json_t *pool_json(unsigned size, unsigned in_use, unsigned idle, unsigned waiters,
-			 const struct metrics_counters *c)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "size", json_integer(size));
-	json_object_set_new(o, "in_use", json_integer(in_use));
-	json_object_set_new(o, "idle", json_integer(idle));
-	json_object_set_new(o, "waiters", json_integer(waiters));
-	if (c != NULL) {
-		json_object_set_new(o, "acquire_timeouts", json_integer((json_int_t)c->pool_timeouts));
-		json_object_set_new(o, "evictions", json_integer((json_int_t)c->pool_evictions));
-		json_object_set_new(o, "lifetime_retirements", json_integer((json_int_t)c->pool_retired));
-		json_object_set_new(o, "connections_created", json_integer((json_int_t)c->pool_created));
-		json_object_set_new(o, "connect_failures", json_integer((json_int_t)c->pool_connect_failures));
-		json_object_set_new(o, "validations", json_integer((json_int_t)c->pool_validations));
-		json_object_set_new(o, "keepalive_pings", json_integer((json_int_t)c->pool_keepalive_pings));
-		json_object_set_new(o, "rollbacks", json_integer((json_int_t)c->pool_rollbacks));
-	}
-	return o;
-}
-
-void admin_render_status(const struct metrics_snapshot *snap, const struct metrics_listen *listen,
-			 bool full, struct buf *out)
-{
-	json_t *root = json_object();
-	struct timeval now;
-	long long now_ms;
-	char *text;
-
-	gettimeofday(&now, NULL);
-	now_ms = (long long)now.tv_sec * 1000 + now.tv_usec / 1000;
-	json_object_set_new(root, "pool", json_string("taskapi"));
-	json_object_set_new(root, "listen", json_string(admin.listen_name ? admin.listen_name : ""));
-	json_object_set_new(root, "process_manager", json_string("static"));
-	json_object_set_new(root, "version", json_string(PACKAGE_VERSION));
-	json_object_set_new(root, "start_time", json_integer(snap->start_ms / 1000));
-	json_object_set_new(root, "uptime_seconds", json_integer((now_ms - snap->start_ms) / 1000));
-	json_object_set_new(root, "accepted_conn", json_integer((json_int_t)snap->total.connections));
-	json_object_set_new(root, "requests", json_integer((json_int_t)metrics_requests_sum(&snap->total)));
-	json_object_set_new(root, "slow_requests", json_integer((json_int_t)snap->total.slow));
-	json_object_set_new(root, "listen_queue", listen->known ? json_integer(listen->queue) : json_null());
-	json_object_set_new(root, "max_listen_queue",
-			    listen->known ? json_integer(snap->listen_queue_max) : json_null());
-	json_object_set_new(root, "listen_queue_len", listen->known ? json_integer(listen->backlog) : json_null());
-	json_object_set_new(root, "idle_threads", json_integer(snap->threads - snap->busy));
-	json_object_set_new(root, "active_threads", json_integer(snap->busy));
-	json_object_set_new(root, "total_threads", json_integer(snap->threads));
-	json_object_set_new(root, "max_active_threads", json_integer(snap->max_active));
-	json_object_set_new(root, "max_threads_reached", json_integer((json_int_t)snap->total.all_busy));
-	json_object_set_new(root, "workers", json_integer(snap->n_workers));
-	json_object_set_new(root, "worker_restarts", json_integer((json_int_t)snap->restarts));
-	json_object_set_new(root, "workers_started", json_integer((json_int_t)snap->workers_started));
-	json_object_set_new(root, "db_pool", pool_json(snap->pool_size, snap->pool_in_use, snap->pool_idle,
-						       snap->pool_waiters, &snap->total));
-	if (full) {
-		json_t *list = json_array();
-
-		for (unsigned i = 0; i < snap->n_workers; i++) {
-			const struct metrics_worker *w = &snap->workers[i];
-			json_t *p = json_object();
-
-			json_object_set_new(p, "pid", json_integer(w->pid));
-			json_object_set_new(p, "state", json_string(w->leaving ? "leaving" : "running"));
-			json_object_set_new(p, "generation", json_integer(w->generation));
-			json_object_set_new(p, "start_time", json_integer(w->started_ms / 1000));
-			json_object_set_new(p, "uptime_seconds", json_integer((now_ms - w->started_ms) / 1000));
-			json_object_set_new(p, "requests", json_integer((json_int_t)w->requests));
-			json_object_set_new(p, "accepted_conn", json_integer((json_int_t)w->connections));
-			json_object_set_new(p, "active_threads", json_integer(w->busy));
-			json_object_set_new(p, "idle_threads", json_integer(w->threads - w->busy));
-			json_object_set_new(p, "total_threads", json_integer(w->threads));
-			json_object_set_new(p, "db_pool", pool_json(w->pool_size, w->pool_in_use, w->pool_idle,
-								    w->pool_waiters, NULL));
-			json_array_append_new(list, p);
-		}
-		json_object_set_new(root, "processes", list);
-	}
-	text = json_dumps(root, JSON_COMPACT);
-	if (text != NULL) {
-		buf_puts(out, text);
-		buf_putc(out, '\n');
-		free(text);
-	}
-	json_decref(root);
-}
-
 static bool query_has(const char *query, const char *name)
 {
 	size_t n = strlen(name);
@@ -348,7 +261,7 @@ static void answer(FCGX_Request *req, struct metrics_snapshot *snap, struct buf 
 		metrics_render_prometheus(snap, &listen, body);
 		respond(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", NULL, body, head);
 	} else {
-		admin_render_status(snap, &listen, query_has(query, "full"), body);
+		metrics_render_status(snap, &listen, admin.listen_name, query_has(query, "full"), body);
 		respond(req, 200, "OK", json, NULL, body, head);
 	}
 }

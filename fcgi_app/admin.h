@@ -5,14 +5,14 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "buf.h"
 #include "config.h"
 #include "metrics.h"
 
 /*
  * The admin endpoint: GET /metrics (Prometheus text) and GET /status
  * (PHP-FPM-like JSON, ?full for one entry per worker) on a socket of its
- * own, server.admin_listen. It is answered by a process of its own that the
+ * own, server.admin_listen; metrics_render.c writes both texts. It is
+ * answered by a process of its own that the
  * master starts and restarts (PHP-FPM's pm.status_listen), which reads the
  * shared metrics area and never touches a worker or the database: so it
  * answers while every worker thread is busy. With --workers 0 a thread of
@@ -55,13 +55,12 @@ bool admin_running(void);
 int admin_thread_start(void);
 void admin_thread_stop(void);
 
-/* ---- building the answers (exported for unit tests) ----------------------------- */
+/* ---- the accept queue ------------------------------------------------------------ */
 
-/* Samples the accept queue of listen_fd (unix: sock_diag; TCP: TCP_INFO). */
+/*
+ * Samples the accept queue of listen_fd (unix: sock_diag; TCP: TCP_INFO) and
+ * notes it for the board's "max" figure; out->known is false when it cannot.
+ */
 void admin_listen_queue(int listen_fd, struct metrics_listen *out);
-
-/* Appends the /status JSON for snap to out; full adds "processes". */
-void admin_render_status(const struct metrics_snapshot *snap, const struct metrics_listen *listen,
-			 bool full, struct buf *out);
 
 #endif

@@ -60,7 +60,7 @@ static const long long latency_bound_ns[METRICS_N_BUCKETS - 1] = {
 	1000000LL, 2500000LL, 5000000LL, 10000000LL, 25000000LL, 50000000LL, 100000000LL,
 	250000000LL, 500000000LL, 1000000000LL, 2500000000LL, 5000000000LL, 10000000000LL,
 };
-static const char *const latency_le[METRICS_N_BUCKETS] = {
+const char *const metrics_latency_le[METRICS_N_BUCKETS] = {
 	"0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5",
 	"10", "+Inf",
 };
@@ -68,9 +68,24 @@ static const long long wait_bound_ns[METRICS_N_WAIT_BUCKETS - 1] = {
 	100000LL, 500000LL, 1000000LL, 5000000LL, 10000000LL, 50000000LL, 100000000LL,
 	500000000LL, 1000000000LL, 2500000000LL, 5000000000LL, 10000000000LL,
 };
-static const char *const wait_le[METRICS_N_WAIT_BUCKETS] = {
+const char *const metrics_wait_le[METRICS_N_WAIT_BUCKETS] = {
 	"0.0001", "0.0005", "0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "2.5", "5", "10",
 	"+Inf",
+};
+
+#define POOL_COUNTER(field, name, help) { name, help, offsetof(struct db_pool_stats, field) }
+const struct metrics_pool_counter metrics_pool_counters[METRICS_N_POOL_COUNTERS] = {
+	POOL_COUNTER(timeouts, "acquire_timeouts",
+		     "Acquires that gave up after database.acquire_timeout_ms (answered 503)."),
+	POOL_COUNTER(discarded, "evictions",
+		     "Connections thrown away: broken, failed validation or keepalive, returned unclean."),
+	POOL_COUNTER(retired, "lifetime_retirements", "Connections closed at the end of database.max_lifetime_s."),
+	POOL_COUNTER(created, "connections_created", "Database connections opened."),
+	POOL_COUNTER(connect_failures, "connect_failures", "Connection attempts that failed."),
+	POOL_COUNTER(validations, "validations",
+		     "Pings on borrow of a connection idle longer than database.validation_idle_ms."),
+	POOL_COUNTER(keepalive_pings, "keepalive_pings", "Pings of idle connections by the pool's housekeeper."),
+	POOL_COUNTER(rollbacks, "rollbacks", "Connections returned inside a transaction and rolled back."),
 };
 
 static long long unix_ms(void)
@@ -327,14 +342,12 @@ void metrics_publish_pool(struct db_pool *pool)
 	__atomic_store_n(&my_slot->pool_in_use, st.in_use, RELAXED);
 	__atomic_store_n(&my_slot->pool_idle, st.idle, RELAXED);
 	__atomic_store_n(&my_slot->pool_waiters, st.waiters, RELAXED);
-	__atomic_store_n(&my_slot->c.pool_timeouts, (uint64_t)st.timeouts, RELAXED);
-	__atomic_store_n(&my_slot->c.pool_evictions, (uint64_t)st.discarded, RELAXED);
-	__atomic_store_n(&my_slot->c.pool_created, (uint64_t)st.created, RELAXED);
-	__atomic_store_n(&my_slot->c.pool_connect_failures, (uint64_t)st.connect_failures, RELAXED);
-	__atomic_store_n(&my_slot->c.pool_retired, (uint64_t)st.retired, RELAXED);
-	__atomic_store_n(&my_slot->c.pool_validations, (uint64_t)st.validations, RELAXED);
-	__atomic_store_n(&my_slot->c.pool_keepalive_pings, (uint64_t)st.keepalive_pings, RELAXED);
-	__atomic_store_n(&my_slot->c.pool_rollbacks, (uint64_t)st.rollbacks, RELAXED);
+	for (size_t i = 0; i < METRICS_N_POOL_COUNTERS; i++) {
+		unsigned long long v;
+
+		memcpy(&v, (const char *)&st + metrics_pool_counters[i].stats_offset, sizeof v);
+		__atomic_store_n(&my_slot->c.pool[i], (uint64_t)v, RELAXED);
+	}
 }
 
 /* ---- reading ----------------------------------------------------------------- */
@@ -406,6 +419,7 @@ bool metrics_snapshot_take(struct metrics_snapshot *snap)
 			break;
 	}
 	snap->start_ms = shm->start_ms;
+	snap->taken_ms = unix_ms();
 	snap->restarts = __atomic_load_n(&shm->restarts, RELAXED);
 	snap->workers_started = __atomic_load_n(&shm->workers_started, RELAXED);
 	snap->max_active = __atomic_load_n(&shm->max_active, RELAXED);
@@ -438,168 +452,4 @@ const char *metrics_route_name(size_t i)
 const char *metrics_code_label(size_t i)
 {
 	return i < METRICS_N_CODES ? code_labels[i] : "other";
-}
-
-/* ---- Prometheus text --------------------------------------------------------- */
-
-static void family(struct buf *out, const char *name, const char *type, const char *help)
-{
-	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void label_value(struct buf *out, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			buf_putc(out, '\\');
-		if (*s == '\n') {
-			buf_puts(out, "\\n");
-			continue;
-		}
-		buf_putc(out, *s);
-	}
-}
-
-static void seconds(struct buf *out, uint64_t ns)
-{
-	buf_printf(out, "%llu.%09llu", (unsigned long long)(ns / 1000000000ULL),
-		   (unsigned long long)(ns % 1000000000ULL));
-}
-
-static void histogram(struct buf *out, const char *name, const char *route, const uint64_t *buckets,
-		      const char *const *le, size_t n, uint64_t sum_ns)
-{
-	uint64_t cumulative = 0;
-
-	for (size_t b = 0; b < n; b++) {
-		cumulative += buckets[b];
-		buf_printf(out, "%s_bucket{", name);
-		if (route != NULL) {
-			buf_puts(out, "route=\"");
-			label_value(out, route);
-			buf_puts(out, "\",");
-		}
-		buf_printf(out, "le=\"%s\"} %llu\n", le[b], (unsigned long long)cumulative);
-	}
-	buf_printf(out, "%s_sum", name);
-	if (route != NULL) {
-		buf_puts(out, "{route=\"");
-		label_value(out, route);
-		buf_puts(out, "\"}");
-	}
-	buf_putc(out, ' ');
-	seconds(out, sum_ns);
-	buf_printf(out, "\n%s_count", name);
-	if (route != NULL) {
-		buf_puts(out, "{route=\"");
-		label_value(out, route);
-		buf_puts(out, "\"}");
-	}
-	buf_printf(out, " %llu\n", (unsigned long long)cumulative);
-}
-
-static void gauge_line(struct buf *out, const char *name, const char *labels, long long value)
-{
-	buf_printf(out, "%s%s%s%s %lld\n", name, labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
-		   value);
-}
-
-void metrics_render_prometheus(const struct metrics_snapshot *snap, const struct metrics_listen *listen,
-			       struct buf *out)
-{
-	const struct metrics_counters *t = &snap->total;
-	long long now = unix_ms();
-
-	family(out, "taskapi_requests_total", "counter", "Requests answered, by route and HTTP status.");
-	for (size_t r = 0; r < n_routes; r++) {
-		for (size_t k = 0; k < METRICS_N_CODES; k++) {
-			if (t->requests[r][k] == 0)
-				continue;
-			buf_puts(out, "taskapi_requests_total{route=\"");
-			label_value(out, route_names[r]);
-			buf_printf(out, "\",code=\"%s\"} %llu\n", code_labels[k],
-				   (unsigned long long)t->requests[r][k]);
-		}
-	}
-	family(out, "taskapi_request_duration_seconds", "histogram",
-	       "Time from reading a request to having written its answer, by route.");
-	for (size_t r = 0; r < n_routes; r++) {
-		uint64_t count = 0;
-
-		for (size_t b = 0; b < METRICS_N_BUCKETS; b++)
-			count += t->latency[r][b];
-		if (count > 0)
-			histogram(out, "taskapi_request_duration_seconds", route_names[r], t->latency[r],
-				  latency_le, METRICS_N_BUCKETS, t->latency_sum_ns[r]);
-	}
-	family(out, "taskapi_db_pool_wait_seconds", "histogram",
-	       "Time requests waited in db_pool_acquire for a database connection.");
-	histogram(out, "taskapi_db_pool_wait_seconds", NULL, t->wait, wait_le, METRICS_N_WAIT_BUCKETS,
-		  t->wait_sum_ns);
-	family(out, "taskapi_slow_requests_total", "counter", "Requests slower than log.slow_request_ms.");
-	gauge_line(out, "taskapi_slow_requests_total", NULL, (long long)t->slow);
-	family(out, "taskapi_connections_accepted_total", "counter", "FastCGI connections accepted.");
-	gauge_line(out, "taskapi_connections_accepted_total", NULL, (long long)t->connections);
-
-	family(out, "taskapi_threads", "gauge", "Serving threads of live workers, busy with a request or idle.");
-	gauge_line(out, "taskapi_threads", "state=\"busy\"", snap->busy);
-	gauge_line(out, "taskapi_threads", "state=\"idle\"", snap->threads - snap->busy);
-	family(out, "taskapi_threads_busy_max", "gauge", "Most threads busy at once since the start.");
-	gauge_line(out, "taskapi_threads_busy_max", NULL, snap->max_active);
-	family(out, "taskapi_threads_all_busy_total", "counter",
-	       "Times every thread of a worker was busy (PHP-FPM's max children reached).");
-	gauge_line(out, "taskapi_threads_all_busy_total", NULL, (long long)t->all_busy);
-
-	family(out, "taskapi_workers", "gauge", "Worker processes alive (draining ones included).");
-	gauge_line(out, "taskapi_workers", NULL, snap->n_workers);
-	family(out, "taskapi_worker_restarts_total", "counter", "Workers restarted after a crash.");
-	gauge_line(out, "taskapi_worker_restarts_total", NULL, (long long)snap->restarts);
-	family(out, "taskapi_workers_started_total", "counter",
-	       "Worker processes started (first start, crashes, recycling, reloads).");
-	gauge_line(out, "taskapi_workers_started_total", NULL, (long long)snap->workers_started);
-
-	family(out, "taskapi_db_pool_connections", "gauge", "Database connections of live workers by state.");
-	gauge_line(out, "taskapi_db_pool_connections", "state=\"in_use\"", snap->pool_in_use);
-	gauge_line(out, "taskapi_db_pool_connections", "state=\"idle\"", snap->pool_idle);
-	family(out, "taskapi_db_pool_size", "gauge", "Pool capacity, all live workers.");
-	gauge_line(out, "taskapi_db_pool_size", NULL, snap->pool_size);
-	family(out, "taskapi_db_pool_waiters", "gauge", "Requests waiting for a database connection.");
-	gauge_line(out, "taskapi_db_pool_waiters", NULL, snap->pool_waiters);
-	family(out, "taskapi_db_pool_acquire_timeouts_total", "counter",
-	       "Acquires that gave up after database.acquire_timeout_ms (answered 503).");
-	gauge_line(out, "taskapi_db_pool_acquire_timeouts_total", NULL, (long long)t->pool_timeouts);
-	family(out, "taskapi_db_pool_evictions_total", "counter",
-	       "Connections thrown away: broken, failed validation or keepalive, returned unclean.");
-	gauge_line(out, "taskapi_db_pool_evictions_total", NULL, (long long)t->pool_evictions);
-	family(out, "taskapi_db_pool_lifetime_retirements_total", "counter",
-	       "Connections closed at the end of database.max_lifetime_s.");
-	gauge_line(out, "taskapi_db_pool_lifetime_retirements_total", NULL, (long long)t->pool_retired);
-	family(out, "taskapi_db_pool_connections_created_total", "counter", "Database connections opened.");
-	gauge_line(out, "taskapi_db_pool_connections_created_total", NULL, (long long)t->pool_created);
-	family(out, "taskapi_db_pool_connect_failures_total", "counter", "Connection attempts that failed.");
-	gauge_line(out, "taskapi_db_pool_connect_failures_total", NULL, (long long)t->pool_connect_failures);
-	family(out, "taskapi_db_pool_validations_total", "counter",
-	       "Pings on borrow of a connection idle longer than database.validation_idle_ms.");
-	gauge_line(out, "taskapi_db_pool_validations_total", NULL, (long long)t->pool_validations);
-	family(out, "taskapi_db_pool_keepalive_pings_total", "counter",
-	       "Pings of idle connections by the pool's housekeeper.");
-	gauge_line(out, "taskapi_db_pool_keepalive_pings_total", NULL, (long long)t->pool_keepalive_pings);
-	family(out, "taskapi_db_pool_rollbacks_total", "counter",
-	       "Connections returned inside a transaction and rolled back.");
-	gauge_line(out, "taskapi_db_pool_rollbacks_total", NULL, (long long)t->pool_rollbacks);
-
-	if (listen != NULL && listen->known) {
-		family(out, "taskapi_listen_queue", "gauge", "Connections waiting in the FastCGI socket's accept queue.");
-		gauge_line(out, "taskapi_listen_queue", NULL, listen->queue);
-		family(out, "taskapi_listen_queue_max", "gauge", "Longest accept queue sampled since the start.");
-		gauge_line(out, "taskapi_listen_queue_max", NULL, snap->listen_queue_max);
-		family(out, "taskapi_listen_queue_length", "gauge", "Limit of the accept queue (backlog).");
-		gauge_line(out, "taskapi_listen_queue_length", NULL, listen->backlog);
-	}
-	family(out, "taskapi_start_time_seconds", "gauge", "When the master started, unix time.");
-	buf_printf(out, "taskapi_start_time_seconds %lld.%03lld\n", snap->start_ms / 1000, snap->start_ms % 1000);
-	family(out, "taskapi_uptime_seconds", "gauge", "Seconds since the master started.");
-	buf_printf(out, "taskapi_uptime_seconds %lld\n", (now - snap->start_ms) / 1000);
-	family(out, "taskapi_build_info", "gauge", "The running version.");
-	buf_printf(out, "taskapi_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 }

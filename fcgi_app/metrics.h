@@ -6,12 +6,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "buf.h"
 #include "db_pool.h"
 
 /*
- * Counters and gauges shared by every process of one taskapi, for
- * /metrics and /status (admin.c).
+ * Counters and gauges shared by every process of one taskapi (the board), for
+ * /metrics and /status: admin.c serves them, metrics_render.c writes their text.
  *
  * The master maps one anonymous shared area (MAP_SHARED | MAP_ANONYMOUS)
  * before it forks anything. Each worker process owns one slot in it and is
@@ -37,6 +36,24 @@
 #define METRICS_N_CODES 33     /* the status codes taskapi can answer, and "other" */
 #define METRICS_N_BUCKETS 14   /* request duration: 1 ms .. 10 s, +Inf */
 #define METRICS_N_WAIT_BUCKETS 13 /* pool wait: 100 us .. 10 s, +Inf */
+#define METRICS_N_POOL_COUNTERS 8 /* rows of metrics_pool_counters */
+
+/*
+ * The pool's cumulative counters, one row per counter of struct db_pool_stats,
+ * in the order /metrics and /status show them. metrics_publish_pool copies them
+ * into the board by stats_offset and the renderers name them from this table:
+ * a new counter is one row here (and its field in db_pool_stats).
+ */
+struct metrics_pool_counter {
+	const char *name;    /* /status "db_pool" key; /metrics: taskapi_db_pool_<name>_total */
+	const char *help;    /* /metrics HELP text */
+	size_t stats_offset; /* of its unsigned long long in struct db_pool_stats */
+};
+extern const struct metrics_pool_counter metrics_pool_counters[METRICS_N_POOL_COUNTERS];
+
+/* The le labels of the histogram buckets (upper bounds in seconds; the last is "+Inf"). */
+extern const char *const metrics_latency_le[METRICS_N_BUCKETS];
+extern const char *const metrics_wait_le[METRICS_N_WAIT_BUCKETS];
 
 /*
  * Creates the shared area and fixes the route names (borrowed: static
@@ -103,15 +120,8 @@ struct metrics_counters {
 	uint64_t connections;
 	uint64_t slow;
 	uint64_t all_busy;        /* times every thread of a worker was busy at once */
-	/* db_pool_stats counters, as each worker last published them */
-	uint64_t pool_timeouts;          /* .timeouts */
-	uint64_t pool_evictions;         /* .discarded */
-	uint64_t pool_created;           /* .created */
-	uint64_t pool_connect_failures;  /* .connect_failures */
-	uint64_t pool_retired;           /* .retired: end of lifetime */
-	uint64_t pool_validations;       /* .validations */
-	uint64_t pool_keepalive_pings;   /* .keepalive_pings */
-	uint64_t pool_rollbacks;         /* .rollbacks */
+	/* db_pool_stats counters as each worker last published them, by metrics_pool_counters row */
+	uint64_t pool[METRICS_N_POOL_COUNTERS];
 };
 
 struct metrics_worker {
@@ -127,6 +137,7 @@ struct metrics_worker {
 struct metrics_snapshot {
 	struct metrics_counters total;   /* retired + live workers */
 	long long start_ms;              /* unix time of metrics_setup (the master's start) */
+	long long taken_ms;              /* unix time of metrics_snapshot_take: "now" for uptimes */
 	uint64_t restarts;               /* workers restarted after a crash */
 	uint64_t workers_started;
 	int max_active;                  /* most threads busy at once, all workers */
@@ -153,10 +164,6 @@ void metrics_note_listen_queue(int queue);
 size_t metrics_n_routes(void);
 const char *metrics_route_name(size_t i);
 const char *metrics_code_label(size_t i);
-
-/* Appends the Prometheus text format (version 0.0.4) of snap to out. */
-void metrics_render_prometheus(const struct metrics_snapshot *snap, const struct metrics_listen *listen,
-			       struct buf *out);
 
 /* Requests answered by a worker or in total (every route and status). */
 uint64_t metrics_requests_sum(const struct metrics_counters *c);

@@ -1,14 +1,14 @@
 /*
- * Unit tests for metrics.c (shared counters, slots, the Prometheus text), and the
+ * Unit tests for metrics.c (shared counters, slots, snapshots), and the
  * pieces of trace.c and log.c that the request log lines are made of.
  */
 #include <check.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "admin.h"
 #include "log.h"
 #include "metrics.h"
 #include "trace.h"
@@ -154,28 +154,29 @@ START_TEST(test_retired_worker_keeps_its_counts)
 }
 END_TEST
 
+/* Busy threads now, the most at once, and how often all of a worker's were busy. */
+static void expect_busy(int busy, int max_active, uint64_t all_busy)
+{
+	struct metrics_snapshot *s = snapshot();
+
+	ck_assert_int_eq(s->busy, busy);
+	ck_assert_int_eq(s->max_active, max_active);
+	ck_assert_uint_eq(s->total.all_busy, all_busy);
+	free(s);
+}
+
 START_TEST(test_busy_threads_and_maximum)
 {
-	struct metrics_snapshot *s;
-
 	setup();
 	start_worker(3);
 	for (int i = 0; i < 3; i++)
 		metrics_busy_begin();
-	s = snapshot();
-	ck_assert_int_eq(s->busy, 3);
-	ck_assert_int_eq(s->max_active, 3);
-	ck_assert_uint_eq(s->total.all_busy, 1);
-	free(s);
+	expect_busy(3, 3, 1);
 	for (int i = 0; i < 3; i++)
 		metrics_busy_end();
 	metrics_busy_begin();
 	metrics_busy_end();
-	s = snapshot();
-	ck_assert_int_eq(s->busy, 0);
-	ck_assert_int_eq(s->max_active, 3);
-	ck_assert_uint_eq(s->total.all_busy, 1);
-	free(s);
+	expect_busy(0, 3, 1); /* the maximum and the all-busy count stay */
 	teardown();
 }
 END_TEST
@@ -202,66 +203,89 @@ START_TEST(test_leaving_and_unclaimed_slots)
 }
 END_TEST
 
-START_TEST(test_prometheus_text)
+START_TEST(test_idle_threads_and_attach_self)
 {
 	struct metrics_snapshot *s;
-	struct metrics_listen listen = { true, 3, 511 };
-	struct buf out = BUF_INIT;
 
 	setup();
-	start_worker(2);
-	metrics_request("r.a", 200, 3 * MS, 1, 0, false);
-	metrics_request("r.a", 201, 30 * MS, 1, 0, false);
-	metrics_request("we\"ird", 500, MS, 0, 0, false);
-	metrics_note_listen_queue(7);
+	ck_assert_int_eq(metrics_idle_threads(), -1); /* no slot in this process yet */
+	metrics_attach_self(3);
+	ck_assert_int_eq(metrics_idle_threads(), 3);
+	metrics_busy_begin();
+	ck_assert_int_eq(metrics_idle_threads(), 2);
+	metrics_worker_restarted();
 	s = snapshot();
-	metrics_render_prometheus(s, &listen, &out);
-	ck_assert_ptr_nonnull(strstr(out.data, "# TYPE taskapi_requests_total counter\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_requests_total{route=\"r.a\",code=\"200\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_requests_total{route=\"r.a\",code=\"201\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_requests_total{route=\"we\\\"ird\",code=\"500\"} 1\n"));
-	ck_assert_ptr_null(strstr(out.data, "route=\"r.b\"")); /* nothing counted, nothing shown */
-	ck_assert_ptr_nonnull(strstr(out.data, "# TYPE taskapi_request_duration_seconds histogram\n"));
-	/* Cumulative: 3 ms is in le=0.005 and above, 30 ms from le=0.05 on. */
-	ck_assert_ptr_nonnull(strstr(out.data, "bucket{route=\"r.a\",le=\"0.0025\"} 0\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "bucket{route=\"r.a\",le=\"0.005\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "bucket{route=\"r.a\",le=\"0.025\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "bucket{route=\"r.a\",le=\"0.05\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "bucket{route=\"r.a\",le=\"+Inf\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_request_duration_seconds_sum{route=\"r.a\"} 0.033000000\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_request_duration_seconds_count{route=\"r.a\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_db_pool_wait_seconds_count 2\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_listen_queue 3\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_listen_queue_max 7\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_listen_queue_length 511\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_threads{state=\"idle\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\ntaskapi_worker_restarts_total 0\n"));
-	ck_assert_int_eq(out.data[out.len - 1], '\n');
-	buf_release(&out);
+	ck_assert_uint_eq(s->n_workers, 1);
+	ck_assert_int_eq(s->workers[0].pid, getpid());
+	ck_assert_uint_eq(s->workers[0].generation, 1);
+	ck_assert_uint_eq(s->workers_started, 1);
+	ck_assert_uint_eq(s->restarts, 1);
+	ck_assert_int_ge(s->taken_ms, s->start_ms);
+	ck_assert_int_ge(s->taken_ms, s->workers[0].started_ms);
 	free(s);
+	metrics_busy_end();
+	ck_assert_int_eq(metrics_idle_threads(), 3);
 	teardown();
 }
 END_TEST
 
-START_TEST(test_status_json)
+static size_t pool_row(const char *name)
 {
+	for (size_t i = 0; i < METRICS_N_POOL_COUNTERS; i++)
+		if (strcmp(metrics_pool_counters[i].name, name) == 0)
+			return i;
+	ck_abort_msg("no pool counter %s", name);
+	return 0;
+}
+
+START_TEST(test_pool_counter_table)
+{
+	/* Every row names a distinct unsigned long long of struct db_pool_stats. */
+	for (size_t i = 0; i < METRICS_N_POOL_COUNTERS; i++) {
+		const struct metrics_pool_counter *row = &metrics_pool_counters[i];
+
+		ck_assert_ptr_nonnull(row->help);
+		ck_assert_uint_ge(row->stats_offset, offsetof(struct db_pool_stats, timeouts));
+		ck_assert_uint_le(row->stats_offset + sizeof(unsigned long long), sizeof(struct db_pool_stats));
+		for (size_t j = 0; j < i; j++) {
+			ck_assert_uint_ne(row->stats_offset, metrics_pool_counters[j].stats_offset);
+			ck_assert_str_ne(row->name, metrics_pool_counters[j].name);
+		}
+	}
+	ck_assert_uint_eq(metrics_pool_counters[pool_row("evictions")].stats_offset,
+			  offsetof(struct db_pool_stats, discarded));
+	ck_assert_str_eq(metrics_latency_le[METRICS_N_BUCKETS - 1], "+Inf");
+	ck_assert_str_eq(metrics_wait_le[METRICS_N_WAIT_BUCKETS - 1], "+Inf");
+}
+END_TEST
+
+START_TEST(test_publish_pool)
+{
+	static const struct db_options nowhere = {
+		.socket = "/nonexistent/taskapi-test.sock", .user = "nobody", .database = "none",
+		.connect_timeout_s = 1, .read_timeout_s = 1, .write_timeout_s = 1,
+	};
+	struct db_pool_options popt;
+	struct db_pool *pool;
+	struct db_conn *conn;
 	struct metrics_snapshot *s;
-	struct metrics_listen unknown = { false, 0, 0 };
-	struct buf out = BUF_INIT;
+	char err[512];
 
 	setup();
-	start_worker(4);
-	metrics_request("r.a", 200, MS, 0, 0, false);
-	metrics_busy_begin();
+	metrics_publish_pool(NULL); /* no slot, no pool: nothing */
+	start_worker(2);
+	db_pool_options_init(&popt, 2);
+	pool = db_pool_new(&nowhere, &popt);
+	ck_assert_int_eq(db_pool_acquire_at_start(pool, &conn, err, sizeof err), DB_CONNECT_FAILED);
+	metrics_publish_pool(pool);
 	s = snapshot();
-	admin_render_status(s, &unknown, true, &out);
-	ck_assert_ptr_nonnull(strstr(out.data, "\"listen_queue\":null"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\"active_threads\":1,"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\"idle_threads\":3,"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\"requests\":1,"));
-	ck_assert_ptr_nonnull(strstr(out.data, "\"processes\":[{\"pid\":"));
-	buf_release(&out);
+	ck_assert_uint_eq(s->pool_size, 2);
+	ck_assert_uint_eq(s->pool_in_use, 0);
+	ck_assert_uint_eq(s->total.pool[pool_row("connect_failures")], 1);
+	ck_assert_uint_eq(s->total.pool[pool_row("connections_created")], 0);
+	ck_assert_uint_eq(s->workers[0].pool_size, 2);
 	free(s);
+	db_pool_free(pool);
 	teardown();
 }
 END_TEST
@@ -434,8 +458,9 @@ static Suite *metrics_suite(void)
 	tcase_add_test(tc, test_retired_worker_keeps_its_counts);
 	tcase_add_test(tc, test_busy_threads_and_maximum);
 	tcase_add_test(tc, test_leaving_and_unclaimed_slots);
-	tcase_add_test(tc, test_prometheus_text);
-	tcase_add_test(tc, test_status_json);
+	tcase_add_test(tc, test_idle_threads_and_attach_self);
+	tcase_add_test(tc, test_pool_counter_table);
+	tcase_add_test(tc, test_publish_pool);
 	tcase_add_test(tc, test_without_setup_nothing_happens);
 	tcase_add_test(tc, test_sql_parameters);
 	tcase_add_test(tc, test_trace_and_request_ids);

@@ -1,0 +1,251 @@
+#include "metrics_render.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- Prometheus text --------------------------------------------------------- */
+
+static void family(struct buf *out, const char *name, const char *type, const char *help)
+{
+	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void label_value(struct buf *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			buf_putc(out, '\\');
+		if (*s == '\n') {
+			buf_puts(out, "\\n");
+			continue;
+		}
+		buf_putc(out, *s);
+	}
+}
+
+static void seconds(struct buf *out, uint64_t ns)
+{
+	buf_printf(out, "%llu.%09llu", (unsigned long long)(ns / 1000000000ULL),
+		   (unsigned long long)(ns % 1000000000ULL));
+}
+
+/* `{route="..."}` after a sample name; nothing without a route. */
+static void route_label(struct buf *out, const char *route)
+{
+	if (route == NULL)
+		return;
+	buf_puts(out, "{route=\"");
+	label_value(out, route);
+	buf_puts(out, "\"}");
+}
+
+static void histogram(struct buf *out, const char *name, const char *route, const uint64_t *buckets,
+		      const char *const *le, size_t n, uint64_t sum_ns)
+{
+	uint64_t cumulative = 0;
+
+	for (size_t b = 0; b < n; b++) {
+		cumulative += buckets[b];
+		buf_printf(out, "%s_bucket{", name);
+		if (route != NULL) {
+			buf_puts(out, "route=\"");
+			label_value(out, route);
+			buf_puts(out, "\",");
+		}
+		buf_printf(out, "le=\"%s\"} %llu\n", le[b], (unsigned long long)cumulative);
+	}
+	buf_printf(out, "%s_sum", name);
+	route_label(out, route);
+	buf_putc(out, ' ');
+	seconds(out, sum_ns);
+	buf_printf(out, "\n%s_count", name);
+	route_label(out, route);
+	buf_printf(out, " %llu\n", (unsigned long long)cumulative);
+}
+
+static void gauge_line(struct buf *out, const char *name, const char *labels, long long value)
+{
+	buf_printf(out, "%s%s%s%s %lld\n", name, labels ? "{" : "", labels ? labels : "", labels ? "}" : "",
+		   value);
+}
+
+/* A family of one sample without labels. */
+static void single(struct buf *out, const char *name, const char *type, const char *help, long long value)
+{
+	family(out, name, type, help);
+	gauge_line(out, name, NULL, value);
+}
+
+static void pool_counters(struct buf *out, const struct metrics_counters *t)
+{
+	for (size_t i = 0; i < METRICS_N_POOL_COUNTERS; i++) {
+		char name[96];
+
+		snprintf(name, sizeof name, "taskapi_db_pool_%s_total", metrics_pool_counters[i].name);
+		single(out, name, "counter", metrics_pool_counters[i].help, (long long)t->pool[i]);
+	}
+}
+
+void metrics_render_prometheus(const struct metrics_snapshot *snap, const struct metrics_listen *listen,
+			       struct buf *out)
+{
+	const struct metrics_counters *t = &snap->total;
+	size_t n_routes = metrics_n_routes();
+
+	family(out, "taskapi_requests_total", "counter", "Requests answered, by route and HTTP status.");
+	for (size_t r = 0; r < n_routes; r++) {
+		for (size_t k = 0; k < METRICS_N_CODES; k++) {
+			if (t->requests[r][k] == 0)
+				continue;
+			buf_puts(out, "taskapi_requests_total{route=\"");
+			label_value(out, metrics_route_name(r));
+			buf_printf(out, "\",code=\"%s\"} %llu\n", metrics_code_label(k),
+				   (unsigned long long)t->requests[r][k]);
+		}
+	}
+	family(out, "taskapi_request_duration_seconds", "histogram",
+	       "Time from reading a request to having written its answer, by route.");
+	for (size_t r = 0; r < n_routes; r++) {
+		uint64_t count = 0;
+
+		for (size_t b = 0; b < METRICS_N_BUCKETS; b++)
+			count += t->latency[r][b];
+		if (count > 0)
+			histogram(out, "taskapi_request_duration_seconds", metrics_route_name(r), t->latency[r],
+				  metrics_latency_le, METRICS_N_BUCKETS, t->latency_sum_ns[r]);
+	}
+	family(out, "taskapi_db_pool_wait_seconds", "histogram",
+	       "Time requests waited in db_pool_acquire for a database connection.");
+	histogram(out, "taskapi_db_pool_wait_seconds", NULL, t->wait, metrics_wait_le, METRICS_N_WAIT_BUCKETS,
+		  t->wait_sum_ns);
+	single(out, "taskapi_slow_requests_total", "counter", "Requests slower than log.slow_request_ms.",
+	       (long long)t->slow);
+	single(out, "taskapi_connections_accepted_total", "counter", "FastCGI connections accepted.",
+	       (long long)t->connections);
+
+	family(out, "taskapi_threads", "gauge", "Serving threads of live workers, busy with a request or idle.");
+	gauge_line(out, "taskapi_threads", "state=\"busy\"", snap->busy);
+	gauge_line(out, "taskapi_threads", "state=\"idle\"", snap->threads - snap->busy);
+	single(out, "taskapi_threads_busy_max", "gauge", "Most threads busy at once since the start.",
+	       snap->max_active);
+	single(out, "taskapi_threads_all_busy_total", "counter",
+	       "Times every thread of a worker was busy (PHP-FPM's max children reached).", (long long)t->all_busy);
+
+	single(out, "taskapi_workers", "gauge", "Worker processes alive (draining ones included).", snap->n_workers);
+	single(out, "taskapi_worker_restarts_total", "counter", "Workers restarted after a crash.",
+	       (long long)snap->restarts);
+	single(out, "taskapi_workers_started_total", "counter",
+	       "Worker processes started (first start, crashes, recycling, reloads).",
+	       (long long)snap->workers_started);
+
+	family(out, "taskapi_db_pool_connections", "gauge", "Database connections of live workers by state.");
+	gauge_line(out, "taskapi_db_pool_connections", "state=\"in_use\"", snap->pool_in_use);
+	gauge_line(out, "taskapi_db_pool_connections", "state=\"idle\"", snap->pool_idle);
+	single(out, "taskapi_db_pool_size", "gauge", "Pool capacity, all live workers.", snap->pool_size);
+	single(out, "taskapi_db_pool_waiters", "gauge", "Requests waiting for a database connection.",
+	       snap->pool_waiters);
+	pool_counters(out, t);
+
+	if (listen != NULL && listen->known) {
+		single(out, "taskapi_listen_queue", "gauge", "Connections waiting in the FastCGI socket's accept queue.",
+		       listen->queue);
+		single(out, "taskapi_listen_queue_max", "gauge", "Longest accept queue sampled since the start.",
+		       snap->listen_queue_max);
+		single(out, "taskapi_listen_queue_length", "gauge", "Limit of the accept queue (backlog).",
+		       listen->backlog);
+	}
+	family(out, "taskapi_start_time_seconds", "gauge", "When the master started, unix time.");
+	buf_printf(out, "taskapi_start_time_seconds %lld.%03lld\n", snap->start_ms / 1000, snap->start_ms % 1000);
+	single(out, "taskapi_uptime_seconds", "gauge", "Seconds since the master started.",
+	       (snap->taken_ms - snap->start_ms) / 1000);
+	family(out, "taskapi_build_info", "gauge", "The running version.");
+	buf_printf(out, "taskapi_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+}
+
+/* ---- /status JSON ------------------------------------------------------------ */
+
+/* A "db_pool" object: the gauges, and the cumulative counters when c is given. */
+static json_t *pool_json(unsigned size, unsigned in_use, unsigned idle, unsigned waiters,
+			 const struct metrics_counters *c)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "size", json_integer(size));
+	json_object_set_new(o, "in_use", json_integer(in_use));
+	json_object_set_new(o, "idle", json_integer(idle));
+	json_object_set_new(o, "waiters", json_integer(waiters));
+	for (size_t i = 0; c != NULL && i < METRICS_N_POOL_COUNTERS; i++)
+		json_object_set_new(o, metrics_pool_counters[i].name, json_integer((json_int_t)c->pool[i]));
+	return o;
+}
+
+static json_t *worker_json(const struct metrics_worker *w, long long now_ms)
+{
+	json_t *p = json_object();
+
+	json_object_set_new(p, "pid", json_integer(w->pid));
+	json_object_set_new(p, "state", json_string(w->leaving ? "leaving" : "running"));
+	json_object_set_new(p, "generation", json_integer(w->generation));
+	json_object_set_new(p, "start_time", json_integer(w->started_ms / 1000));
+	json_object_set_new(p, "uptime_seconds", json_integer((now_ms - w->started_ms) / 1000));
+	json_object_set_new(p, "requests", json_integer((json_int_t)w->requests));
+	json_object_set_new(p, "accepted_conn", json_integer((json_int_t)w->connections));
+	json_object_set_new(p, "active_threads", json_integer(w->busy));
+	json_object_set_new(p, "idle_threads", json_integer(w->threads - w->busy));
+	json_object_set_new(p, "total_threads", json_integer(w->threads));
+	json_object_set_new(p, "db_pool", pool_json(w->pool_size, w->pool_in_use, w->pool_idle, w->pool_waiters,
+						    NULL));
+	return p;
+}
+
+/* An integer when the accept queue could be read, else null. */
+static json_t *listen_figure(const struct metrics_listen *listen, int value)
+{
+	return listen->known ? json_integer(value) : json_null();
+}
+
+void metrics_render_status(const struct metrics_snapshot *snap, const struct metrics_listen *listen,
+			   const char *listen_name, bool full, struct buf *out)
+{
+	json_t *root = json_object();
+	long long now_ms = snap->taken_ms;
+	char *text;
+
+	json_object_set_new(root, "pool", json_string("taskapi"));
+	json_object_set_new(root, "listen", json_string(listen_name ? listen_name : ""));
+	json_object_set_new(root, "process_manager", json_string("static"));
+	json_object_set_new(root, "version", json_string(PACKAGE_VERSION));
+	json_object_set_new(root, "start_time", json_integer(snap->start_ms / 1000));
+	json_object_set_new(root, "uptime_seconds", json_integer((now_ms - snap->start_ms) / 1000));
+	json_object_set_new(root, "accepted_conn", json_integer((json_int_t)snap->total.connections));
+	json_object_set_new(root, "requests", json_integer((json_int_t)metrics_requests_sum(&snap->total)));
+	json_object_set_new(root, "slow_requests", json_integer((json_int_t)snap->total.slow));
+	json_object_set_new(root, "listen_queue", listen_figure(listen, listen->queue));
+	json_object_set_new(root, "max_listen_queue", listen_figure(listen, snap->listen_queue_max));
+	json_object_set_new(root, "listen_queue_len", listen_figure(listen, listen->backlog));
+	json_object_set_new(root, "idle_threads", json_integer(snap->threads - snap->busy));
+	json_object_set_new(root, "active_threads", json_integer(snap->busy));
+	json_object_set_new(root, "total_threads", json_integer(snap->threads));
+	json_object_set_new(root, "max_active_threads", json_integer(snap->max_active));
+	json_object_set_new(root, "max_threads_reached", json_integer((json_int_t)snap->total.all_busy));
+	json_object_set_new(root, "workers", json_integer(snap->n_workers));
+	json_object_set_new(root, "worker_restarts", json_integer((json_int_t)snap->restarts));
+	json_object_set_new(root, "workers_started", json_integer((json_int_t)snap->workers_started));
+	json_object_set_new(root, "db_pool", pool_json(snap->pool_size, snap->pool_in_use, snap->pool_idle,
+						       snap->pool_waiters, &snap->total));
+	if (full) {
+		json_t *list = json_array();
+
+		for (unsigned i = 0; i < snap->n_workers; i++)
+			json_array_append_new(list, worker_json(&snap->workers[i], now_ms));
+		json_object_set_new(root, "processes", list);
+	}
+	text = json_dumps(root, JSON_COMPACT);
+	if (text != NULL) {
+		buf_puts(out, text);
+		buf_putc(out, '\n');
+		free(text);
+	}
+	json_decref(root);
+}
