@@ -9,7 +9,7 @@
 #include "log.h"
 #include "trace.h"
 
-/* Statement ids index the per-connection cache in db_pool. */
+/* Statement ids index the per-connection cache in db_conn. */
 enum {
 	STMT_LIST = 0,
 	STMT_LIST_BY_STATUS,
@@ -66,12 +66,12 @@ const char *store_strerror(enum store_status status)
 /* Maps a failed statement to a status, marking the connection broken when needed. */
 static enum store_status stmt_failure(struct db_conn *conn, MYSQL_STMT *stmt, unsigned id)
 {
-	unsigned err = stmt ? mysql_stmt_errno(stmt) : conn->last_error;
+	unsigned err = stmt ? mysql_stmt_errno(stmt) : db_conn_last_error(conn);
 	const char *msg = stmt ? mysql_stmt_error(stmt) : "prepare failed";
 
 	if (stmt != NULL)
 		db_conn_note_error(conn, err);
-	if (conn->broken) {
+	if (db_conn_is_broken(conn)) {
 		log_warn("db: statement %u lost its connection: %s (%u)", id, msg, err);
 		return STORE_UNAVAILABLE;
 	}
@@ -438,7 +438,7 @@ enum store_status task_store_schema_version(struct db_conn *conn, unsigned *vers
 	*version = 0;
 	if (stmt == NULL) {
 		/* No schema_migrations table yet means nothing was migrated. */
-		if (conn->last_error == ER_NO_SUCH_TABLE)
+		if (db_conn_last_error(conn) == ER_NO_SUCH_TABLE)
 			return STORE_OK;
 		return stmt_failure(conn, NULL, STMT_SCHEMA_VERSION);
 	}

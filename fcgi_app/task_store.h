@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db_pool.h"
+#include "db_conn.h"
 
 /*
  * Every SQL statement taskapi runs against the tasks table, each prepared

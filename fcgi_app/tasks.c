@@ -258,7 +258,7 @@ void tasks_list(struct handler_ctx *ctx)
 	page.out = response_body(ctx->resp, 200);
 	buf_putc(page.out, '[');
 	status = task_store_list(conn, &q, append_task, &page);
-	db_pool_release(ctx->app->pool, conn);
+	app_release_db(ctx, &conn);
 	if (status != STORE_OK) {
 		app_store_failure(ctx, status); /* replaces the half-written body */
 		return;
@@ -297,7 +297,7 @@ void tasks_create(struct handler_ctx *ctx)
 		return;
 	}
 	status = task_store_create(conn, &fields, &task);
-	db_pool_release(ctx->app->pool, conn);
+	app_release_db(ctx, &conn);
 	json_decref(body);
 	if (status != STORE_OK) {
 		app_store_failure(ctx, status);
@@ -327,7 +327,7 @@ void tasks_get(struct handler_ctx *ctx)
 	if (conn == NULL)
 		return;
 	status = task_store_get(conn, id, &task);
-	db_pool_release(ctx->app->pool, conn);
+	app_release_db(ctx, &conn);
 	if (status == STORE_NOT_FOUND) {
 		respond_not_found(ctx);
 		return;
@@ -474,7 +474,7 @@ void tasks_patch(struct handler_ctx *ctx)
 		else
 			respond_write_failure(ctx, status);
 	}
-	db_pool_release(ctx->app->pool, conn);
+	app_release_db(ctx, &conn);
 out:
 	json_decref(body);
 }
@@ -506,5 +506,5 @@ void tasks_delete(struct handler_ctx *ctx)
 		else
 			respond_write_failure(ctx, status);
 	}
-	db_pool_release(ctx->app->pool, conn);
+	app_release_db(ctx, &conn);
 }

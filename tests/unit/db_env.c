@@ -1,0 +1,66 @@
+#include "db_env.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "config.h"
+
+const struct db_options db_env_nowhere = {
+	.socket = "/nonexistent/taskapi-test.sock",
+	.user = "nobody",
+	.database = "none",
+	.connect_timeout_s = 1,
+	.read_timeout_s = 1,
+	.write_timeout_s = 1,
+};
+
+bool db_env_init(struct db_env *env)
+{
+	const char *pw = getenv("TASKAPI_TEST_DB_PASSWORD_FILE");
+	char *secret = NULL, err[CONFIG_ERR_SIZE];
+
+	env->opt = (struct db_options){ 0 };
+	env->opt.socket = getenv("TASKAPI_TEST_DB_SOCKET");
+	env->opt.user = getenv("TASKAPI_TEST_DB_USER");
+	env->opt.database = getenv("TASKAPI_TEST_DB_NAME");
+	if (env->opt.socket == NULL || env->opt.user == NULL || env->opt.database == NULL || pw == NULL)
+		return false;
+	if (config_read_secret_file(pw, &secret, err, sizeof err) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return false;
+	}
+	snprintf(env->password, sizeof env->password, "%s", secret);
+	free(secret);
+	env->opt.password = env->password;
+	env->opt.connect_timeout_s = 2;
+	env->opt.read_timeout_s = 5;
+	env->opt.write_timeout_s = 5;
+	return true;
+}
+
+long long db_env_scalar(MYSQL *mysql, const char *sql)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	long long v = -1;
+
+	if (mysql_query(mysql, sql) != 0 || (res = mysql_store_result(mysql)) == NULL)
+		return -1;
+	row = mysql_fetch_row(res);
+	if (row != NULL && row[0] != NULL)
+		v = (long long)(strtod(row[0], NULL) * 1000.0);
+	mysql_free_result(res);
+	return v;
+}
+
+void db_env_kill(const struct db_env *env, unsigned long id)
+{
+	char err[512], sql[64];
+	MYSQL *m = db_connect(&env->opt, err, sizeof err);
+
+	ck_assert_msg(m != NULL, "%s", err);
+	snprintf(sql, sizeof sql, "KILL CONNECTION %lu", id);
+	ck_assert_msg(mysql_query(m, sql) == 0, "KILL: %s", mysql_error(m));
+	mysql_close(m);
+}
