@@ -326,6 +326,12 @@ enum store_status task_store_create(struct db_conn *conn, const struct task_fiel
 	signed char completed = in->is_completed;
 	MYSQL_TIME now;
 
+	/* *out is answered from the input, so the input must fit it, whoever validated it. */
+	if (in->title_len > TASK_TITLE_MAX_BYTES || in->description_len > TASK_DESCRIPTION_MAX_BYTES) {
+		log_error("db: a task's title (%zu bytes) or description (%zu bytes) exceeds its buffer",
+			  in->title_len, in->description_len);
+		return STORE_ERROR;
+	}
 	if (stmt == NULL)
 		return stmt_failure(conn, NULL, STMT_INSERT);
 	now_utc(&now);
