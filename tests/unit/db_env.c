@@ -64,3 +64,30 @@ void db_env_kill(const struct db_env *env, unsigned long id)
 	ck_assert_msg(mysql_query(m, sql) == 0, "KILL: %s", mysql_error(m));
 	mysql_close(m);
 }
+
+int db_env_main(const char *suite, struct db_env *env, void (*add_pure)(TCase *),
+		void (*add_live)(TCase *))
+{
+	Suite *s = suite_create(suite);
+	TCase *pure = tcase_create("no server");
+	SRunner *sr;
+	int failed;
+
+	if (mysql_library_init(0, NULL, NULL) != 0)
+		return EXIT_FAILURE;
+	add_pure(pure);
+	suite_add_tcase(s, pure);
+	if (db_env_init(env)) {
+		TCase *live = tcase_create("mariadb");
+
+		tcase_set_timeout(live, 20);
+		add_live(live);
+		suite_add_tcase(s, live);
+	}
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose names every test */
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	mysql_library_end();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,6 +1,7 @@
 #ifndef TASKAPI_TEST_DB_ENV_H
 #define TASKAPI_TEST_DB_ENV_H
 
+#include <check.h>
 #include <stdbool.h>
 
 #include "db_conn.h"
@@ -28,5 +29,14 @@ long long db_env_scalar(MYSQL *mysql, const char *sql);
 
 /* Kills server thread id from a connection of its own (a user may kill its own); fails the test otherwise. */
 void db_env_kill(const struct db_env *env, unsigned long id);
+
+/*
+ * A whole main() for such a test: the "no server" cases add_pure adds, and
+ * the "mariadb" cases add_live adds (20 s each at most) when db_env_init(env)
+ * finds a server, between mysql_library_init and mysql_library_end. Returns
+ * the exit status. CK_VERBOSITY=verbose names every test.
+ */
+int db_env_main(const char *suite, struct db_env *env, void (*add_pure)(TCase *),
+		void (*add_live)(TCase *));
 
 #endif

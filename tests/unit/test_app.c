@@ -43,6 +43,15 @@ static void fixture_release(struct fixture *f)
 	config_release(&f->cfg);
 }
 
+/* A handler's view of the fixture, with a fresh response. */
+static struct handler_ctx ctx_of(struct fixture *f)
+{
+	struct handler_ctx ctx = { &f->app, &f->req, &f->resp, NULL, 0 };
+
+	response_reset(&f->resp);
+	return ctx;
+}
+
 static const char *handle(struct fixture *f, enum http_method method, const char *path)
 {
 	request_reset(&f->req);
@@ -111,14 +120,11 @@ END_TEST
 START_TEST(test_acquire_without_a_database)
 {
 	struct fixture f;
-	struct handler_ctx ctx = { 0 };
+	struct handler_ctx ctx;
 	struct db_conn *conn;
 
 	fixture_init(&f, &db_env_nowhere, 1);
-	ctx.app = &f.app;
-	ctx.req = &f.req;
-	ctx.resp = &f.resp;
-	response_reset(&f.resp);
+	ctx = ctx_of(&f);
 	conn = app_acquire_db(&ctx);
 	ck_assert_ptr_null(conn);
 	ck_assert_int_eq(f.resp.status, 503);
@@ -136,12 +142,10 @@ END_TEST
 START_TEST(test_store_failure)
 {
 	struct fixture f;
-	struct handler_ctx ctx = { 0 };
+	struct handler_ctx ctx;
 
 	fixture_init(&f, &db_env_nowhere, 1);
-	ctx.app = &f.app;
-	ctx.resp = &f.resp;
-	response_reset(&f.resp);
+	ctx = ctx_of(&f);
 	app_store_failure(&ctx, STORE_UNAVAILABLE);
 	ck_assert_int_eq(f.resp.status, 503);
 	ck_assert(has_header(&f.resp, "Retry-After: 1"));
@@ -159,14 +163,11 @@ END_TEST
 START_TEST(test_acquire_and_release)
 {
 	struct fixture f;
-	struct handler_ctx ctx = { 0 };
+	struct handler_ctx ctx;
 	struct db_conn *conn, *other;
 
 	fixture_init(&f, &env.opt, 1);
-	ctx.app = &f.app;
-	ctx.req = &f.req;
-	ctx.resp = &f.resp;
-	response_reset(&f.resp);
+	ctx = ctx_of(&f);
 	conn = app_acquire_db(&ctx);
 	ck_assert_ptr_nonnull(conn);
 	ck_assert_uint_eq(in_use(f.app.pool), 1);
@@ -188,31 +189,20 @@ START_TEST(test_acquire_and_release)
 }
 END_TEST
 
+static void add_pure(TCase *tc)
+{
+	tcase_add_test(tc, test_route_table);
+	tcase_add_test(tc, test_dispatch);
+	tcase_add_test(tc, test_acquire_without_a_database);
+	tcase_add_test(tc, test_store_failure);
+}
+
+static void add_live(TCase *tc)
+{
+	tcase_add_test(tc, test_acquire_and_release);
+}
+
 int main(void)
 {
-	Suite *s = suite_create("app");
-	TCase *pure = tcase_create("no server");
-	SRunner *sr;
-	int failed;
-
-	if (mysql_library_init(0, NULL, NULL) != 0)
-		return EXIT_FAILURE;
-	tcase_add_test(pure, test_route_table);
-	tcase_add_test(pure, test_dispatch);
-	tcase_add_test(pure, test_acquire_without_a_database);
-	tcase_add_test(pure, test_store_failure);
-	suite_add_tcase(s, pure);
-	if (db_env_init(&env)) {
-		TCase *live = tcase_create("mariadb");
-
-		tcase_set_timeout(live, 20);
-		tcase_add_test(live, test_acquire_and_release);
-		suite_add_tcase(s, live);
-	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose names every test */
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	mysql_library_end();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return db_env_main("app", &env, add_pure, add_live);
 }

@@ -278,38 +278,27 @@ START_TEST(test_killed_connection_is_broken)
 }
 END_TEST
 
+static void add_pure(TCase *tc)
+{
+	tcase_add_test(tc, test_lifetime_jitter);
+	tcase_add_test(tc, test_error_classes);
+	tcase_add_test(tc, test_a_new_connection_is_closed);
+	tcase_add_test(tc, test_note_error);
+	tcase_add_test(tc, test_no_server);
+}
+
+static void add_live(TCase *tc)
+{
+	tcase_add_test(tc, test_connect_sets_the_session);
+	tcase_add_test(tc, test_lifetime);
+	tcase_add_test(tc, test_ping);
+	tcase_add_test(tc, test_statements_are_cached);
+	tcase_add_test(tc, test_reset);
+	tcase_add_test(tc, test_retry_policy);
+	tcase_add_test(tc, test_killed_connection_is_broken);
+}
+
 int main(void)
 {
-	Suite *s = suite_create("db_conn");
-	TCase *pure = tcase_create("no server");
-	SRunner *sr;
-	int failed;
-
-	if (mysql_library_init(0, NULL, NULL) != 0)
-		return EXIT_FAILURE;
-	tcase_add_test(pure, test_lifetime_jitter);
-	tcase_add_test(pure, test_error_classes);
-	tcase_add_test(pure, test_a_new_connection_is_closed);
-	tcase_add_test(pure, test_note_error);
-	tcase_add_test(pure, test_no_server);
-	suite_add_tcase(s, pure);
-	if (db_env_init(&env)) {
-		TCase *live = tcase_create("mariadb");
-
-		tcase_set_timeout(live, 20);
-		tcase_add_test(live, test_connect_sets_the_session);
-		tcase_add_test(live, test_lifetime);
-		tcase_add_test(live, test_ping);
-		tcase_add_test(live, test_statements_are_cached);
-		tcase_add_test(live, test_reset);
-		tcase_add_test(live, test_retry_policy);
-		tcase_add_test(live, test_killed_connection_is_broken);
-		suite_add_tcase(s, live);
-	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose names every test */
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	mysql_library_end();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return db_env_main("db_conn", &env, add_pure, add_live);
 }

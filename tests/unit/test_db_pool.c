@@ -395,41 +395,30 @@ START_TEST(test_statement_timeout_in_session)
 }
 END_TEST
 
+static void add_pure(TCase *tc)
+{
+	tcase_add_test(tc, test_defaults_are_hikari_like);
+	tcase_add_test(tc, test_no_server_fails_fast);
+	tcase_add_test(tc, test_wait_at_start_is_bounded);
+	tcase_add_test(tc, test_housekeeper_stops_with_the_pool);
+}
+
+static void add_live(TCase *tc)
+{
+	tcase_add_test(tc, test_fixed_size_is_filled);
+	tcase_add_test(tc, test_min_idle_refilled_after_discard);
+	tcase_add_test(tc, test_open_transaction_rolled_back);
+	tcase_add_test(tc, test_unread_results_discarded);
+	tcase_add_test(tc, test_lifetime_never_while_borrowed);
+	tcase_add_test(tc, test_keepalive_finds_a_dead_idle_connection);
+	tcase_add_test(tc, test_validation_only_after_idle_window);
+	tcase_add_test(tc, test_acquire_timeout);
+	tcase_add_test(tc, test_second_release_cannot_return_the_next_borrowers);
+	tcase_add_test(tc, test_killed_connection_is_replaced_not_reconnected);
+	tcase_add_test(tc, test_statement_timeout_in_session);
+}
+
 int main(void)
 {
-	Suite *s = suite_create("db_pool");
-	TCase *pure = tcase_create("no server");
-	SRunner *sr;
-	int failed;
-
-	if (mysql_library_init(0, NULL, NULL) != 0)
-		return EXIT_FAILURE;
-	tcase_add_test(pure, test_defaults_are_hikari_like);
-	tcase_add_test(pure, test_no_server_fails_fast);
-	tcase_add_test(pure, test_wait_at_start_is_bounded);
-	tcase_add_test(pure, test_housekeeper_stops_with_the_pool);
-	suite_add_tcase(s, pure);
-	if (db_env_init(&env)) {
-		TCase *live = tcase_create("mariadb");
-
-		tcase_set_timeout(live, 20);
-		tcase_add_test(live, test_fixed_size_is_filled);
-		tcase_add_test(live, test_min_idle_refilled_after_discard);
-		tcase_add_test(live, test_open_transaction_rolled_back);
-		tcase_add_test(live, test_unread_results_discarded);
-		tcase_add_test(live, test_lifetime_never_while_borrowed);
-		tcase_add_test(live, test_keepalive_finds_a_dead_idle_connection);
-		tcase_add_test(live, test_validation_only_after_idle_window);
-		tcase_add_test(live, test_acquire_timeout);
-		tcase_add_test(live, test_second_release_cannot_return_the_next_borrowers);
-		tcase_add_test(live, test_killed_connection_is_replaced_not_reconnected);
-		tcase_add_test(live, test_statement_timeout_in_session);
-		suite_add_tcase(s, live);
-	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose names every test */
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	mysql_library_end();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return db_env_main("db_pool", &env, add_pure, add_live);
 }

@@ -75,28 +75,17 @@ START_TEST(test_create_checks_lengths_where_it_copies)
 }
 END_TEST
 
+static void add_pure(TCase *tc)
+{
+	tcase_add_test(tc, test_strerror);
+}
+
+static void add_live(TCase *tc)
+{
+	tcase_add_test(tc, test_create_checks_lengths_where_it_copies);
+}
+
 int main(void)
 {
-	Suite *s = suite_create("task_store");
-	TCase *pure = tcase_create("no server");
-	SRunner *sr;
-	int failed;
-
-	if (mysql_library_init(0, NULL, NULL) != 0)
-		return EXIT_FAILURE;
-	tcase_add_test(pure, test_strerror);
-	suite_add_tcase(s, pure);
-	if (db_env_init(&env)) {
-		TCase *live = tcase_create("mariadb");
-
-		tcase_set_timeout(live, 20);
-		tcase_add_test(live, test_create_checks_lengths_where_it_copies);
-		suite_add_tcase(s, live);
-	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose names every test */
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	mysql_library_end();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return db_env_main("task_store", &env, add_pure, add_live);
 }
