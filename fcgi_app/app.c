@@ -69,6 +69,11 @@ struct db_conn *app_acquire_db(struct handler_ctx *ctx)
 	return NULL;
 }
 
+void app_release_db(struct handler_ctx *ctx, struct db_conn **conn)
+{
+	db_pool_release(ctx->app->pool, conn);
+}
+
 void app_store_failure(struct handler_ctx *ctx, int store_status)
 {
 	if (store_status == STORE_UNAVAILABLE) {

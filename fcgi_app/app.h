@@ -43,6 +43,13 @@ const char *app_handle(const struct app *app, struct request *req, struct respon
  */
 struct db_conn *app_acquire_db(struct handler_ctx *ctx);
 
+/*
+ * Gives a connection from app_acquire_db back to the pool and sets *conn to
+ * NULL. Handlers release through here and never touch the pool. Safe with
+ * *conn NULL.
+ */
+void app_release_db(struct handler_ctx *ctx, struct db_conn **conn);
+
 /* Maps a store failure to 503 or 500 JSON. */
 void app_store_failure(struct handler_ctx *ctx, int store_status);
 

@@ -12,8 +12,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "db_pool.h"
 #include "log.h"
 #include "xalloc.h"
+
+/* A numeric default from another module's header, as the option table's text. */
+#define DEFAULT_TEXT(n) DEFAULT_TEXT_(n)
+#define DEFAULT_TEXT_(n) #n
 
 #ifndef TASKAPI_MIGRATIONS_DIR
 #define TASKAPI_MIGRATIONS_DIR "sql"
@@ -62,16 +67,16 @@ static const struct option options[] = {
 	{ "database", "password", OPT_STRING, OFF(database.password), "", 0, 0, true },
 	{ "database", "password_file", OPT_STRING, OFF(database.password_file), "", 0, 0, false },
 	{ "database", "pool_size", OPT_INT, OFF(database.pool_size), "0", 0, 1024, false },
-	{ "database", "acquire_timeout_ms", OPT_INT, OFF(database.acquire_timeout_ms), "2000", 1, 600000, false },
+	{ "database", "acquire_timeout_ms", OPT_INT, OFF(database.acquire_timeout_ms), DEFAULT_TEXT(DB_POOL_DEFAULT_ACQUIRE_TIMEOUT_MS), 1, 600000, false },
 	{ "database", "connect_timeout_s", OPT_INT, OFF(database.connect_timeout_s), "5", 1, 3600, false },
 	{ "database", "read_timeout_s", OPT_INT, OFF(database.read_timeout_s), "10", 1, 3600, false },
 	{ "database", "write_timeout_s", OPT_INT, OFF(database.write_timeout_s), "10", 1, 3600, false },
-	{ "database", "validation_idle_ms", OPT_INT, OFF(database.validation_idle_ms), "500", 0, 3600000, false },
+	{ "database", "validation_idle_ms", OPT_INT, OFF(database.validation_idle_ms), DEFAULT_TEXT(DB_POOL_DEFAULT_VALIDATION_IDLE_MS), 0, 3600000, false },
 	{ "database", "min_idle", OPT_INT, OFF(database.min_idle), "auto", -1, 1024, false },
-	{ "database", "max_lifetime_s", OPT_INT, OFF(database.max_lifetime_s), "1800", 0, 604800, false },
-	{ "database", "keepalive_s", OPT_INT, OFF(database.keepalive_s), "120", 0, 86400, false },
-	{ "database", "deadlock_retries", OPT_INT, OFF(database.deadlock_retries), "3", 0, 10, false },
-	{ "database", "wait_at_start_s", OPT_INT, OFF(database.wait_at_start_s), "0", 0, 3600, false },
+	{ "database", "max_lifetime_s", OPT_INT, OFF(database.max_lifetime_s), DEFAULT_TEXT(DB_POOL_DEFAULT_MAX_LIFETIME_S), 0, 604800, false },
+	{ "database", "keepalive_s", OPT_INT, OFF(database.keepalive_s), DEFAULT_TEXT(DB_POOL_DEFAULT_KEEPALIVE_S), 0, 86400, false },
+	{ "database", "deadlock_retries", OPT_INT, OFF(database.deadlock_retries), DEFAULT_TEXT(DB_POOL_DEFAULT_DEADLOCK_RETRIES), 0, 10, false },
+	{ "database", "wait_at_start_s", OPT_INT, OFF(database.wait_at_start_s), DEFAULT_TEXT(DB_POOL_DEFAULT_WAIT_AT_START_S), 0, 3600, false },
 	{ "database", "statement_timeout_ms", OPT_INT, OFF(database.statement_timeout_ms), "5000", 0, 3600000, false },
 	{ "database", "migrations_dir", OPT_STRING, OFF(database.migrations_dir), TASKAPI_MIGRATIONS_DIR, 0, 0, false },
 	{ "database", "migrate_user", OPT_STRING, OFF(database.migrate_user), "", 0, 0, false },

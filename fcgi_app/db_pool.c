@@ -1,8 +1,6 @@
 #include "db_pool.h"
 
-#include <errmsg.h>
 #include <errno.h>
-#include <mysqld_error.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -14,7 +12,6 @@
 
 #include "clock.h"
 #include "log.h"
-#include "rng.h"
 #include "trace.h"
 #include "xalloc.h"
 
@@ -22,12 +19,16 @@
 #define HOUSEKEEPING_PERIOD_MS 1000
 /* db_pool_acquire_at_start: pause between two connection attempts. */
 #define START_RETRY_MS 500
-/* MySQL 8.0.24+: "disconnected by the server because of inactivity" (not in MariaDB's headers). */
-#define ER_CLIENT_INTERACTION_TIMEOUT_MYSQL 4031
 
 struct db_pool_counters {
 	unsigned long long timeouts, discarded, created, connect_failures, retired;
 	unsigned long long validations, keepalive_pings, rollbacks;
+};
+
+/* A place for one connection: the pool's bookkeeping, apart from the connection's own state. */
+struct db_slot {
+	struct db_conn *conn;           /* owned; open or not */
+	bool in_use;                    /* lent out, or held by the housekeeper */
 };
 
 struct db_pool {
@@ -41,7 +42,7 @@ struct db_pool {
 	} owned;
 	struct db_pool_options popt;
 	unsigned min_idle;
-	struct db_conn *conns;
+	struct db_slot *slots;
 	unsigned in_use;                /* lent to borrowers (not the housekeeper's) */
 	unsigned waiters;
 	pthread_t housekeeper;
@@ -58,217 +59,39 @@ static void bump(unsigned long long *counter)
 	__atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
 }
 
-unsigned db_lifetime_with_jitter(unsigned max_lifetime_ms, double r)
-{
-	/* HikariCP's "minor negative attenuation": up to 2.5 % shorter, never longer. */
-	unsigned span = max_lifetime_ms / 40;
-
-	if (max_lifetime_ms == 0)
-		return 0;
-	if (r < 0 || r >= 1)
-		r = 0;
-	if (span >= max_lifetime_ms)
-		span = max_lifetime_ms - 1;
-	return max_lifetime_ms - (unsigned)(r * (double)(span + 1));
-}
-
-/* ---- errors ---------------------------------------------------------------- */
-
-bool db_error_is_connection_lost(unsigned err)
-{
-	switch (err) {
-	case CR_CONNECTION_ERROR:
-	case CR_CONN_HOST_ERROR:
-	case CR_SERVER_GONE_ERROR:
-	case CR_SERVER_LOST:
-	case CR_COMMANDS_OUT_OF_SYNC:
-	case CR_SERVER_LOST_EXTENDED:
-	case CR_STMT_CLOSED:
-	case CR_ERR_NET_READ:
-	case CR_ERR_NET_WRITE:
-	case ER_CONNECTION_KILLED:
-	case ER_SERVER_SHUTDOWN:
-	case ER_CLIENT_INTERACTION_TIMEOUT_MYSQL:
-		return true;
-	default:
-		return false;
-	}
-}
-
-bool db_error_is_retryable(unsigned err)
-{
-	return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT;
-}
-
-bool db_conn_retry_after(struct db_conn *conn, unsigned err, unsigned attempt, long long started_ms)
-{
-	long long spent = clock_ms() - started_ms;
-	unsigned budget = conn->statement_timeout_ms;
-	unsigned backoff;
-
-	if (!db_error_is_retryable(err) || attempt > conn->deadlock_retries)
-		return false;
-	/* Inside a transaction a retry would run the statement without what came before it. */
-	if (conn->mysql == NULL || (conn->mysql->server_status & SERVER_STATUS_IN_TRANS))
-		return false;
-	/* A lock wait that used the statement's whole budget is an answer, not a hiccup. */
-	if (err == ER_LOCK_WAIT_TIMEOUT && (budget == 0 || spent >= (long long)budget))
-		return false;
-	if (budget > 0 && spent >= (long long)budget)
-		return false;
-	backoff = (1u << attempt) + (unsigned)(rng_unit() * 5.0 * attempt);
-	log_info("db: %s (%u); retry %u of %u in %u ms",
-		 err == ER_LOCK_DEADLOCK ? "deadlock" : "lock wait timeout", err, attempt,
-		 conn->deadlock_retries, backoff);
-	clock_sleep_ms(backoff);
-	return true;
-}
-
-/* ---- one connection ---------------------------------------------------------- */
-
-/*
- * The session settings, in one statement: UTC, and the statement time limit
- * (MariaDB: max_statement_time in seconds for every statement; Oracle MySQL:
- * max_execution_time in ms, SELECT only) with a lock wait no longer than it.
- */
-static int set_session(MYSQL *mysql, const struct db_options *opt, char *err, size_t errlen)
-{
-	unsigned ms = opt->statement_timeout_ms;
-	char sql[200];
-	int n = snprintf(sql, sizeof sql, "SET time_zone = '+00:00'");
-
-	if (ms > 0 && strstr(mysql_get_server_info(mysql), "MariaDB") != NULL)
-		n += snprintf(sql + n, sizeof sql - (size_t)n, ", max_statement_time = %u.%03u", ms / 1000,
-			      ms % 1000);
-	else if (ms > 0)
-		n += snprintf(sql + n, sizeof sql - (size_t)n, ", max_execution_time = %u", ms);
-	if (ms > 0)
-		n += snprintf(sql + n, sizeof sql - (size_t)n, ", innodb_lock_wait_timeout = %u",
-			      (ms + 999) / 1000);
-	if (mysql_real_query(mysql, sql, (unsigned long)n) != 0) {
-		snprintf(err, errlen, "cannot set up the MariaDB session (%s): %s (%u)", sql,
-			 mysql_error(mysql), mysql_errno(mysql));
-		return -1;
-	}
-	return 0;
-}
-
-MYSQL *db_connect(const struct db_options *opt, char *err, size_t errlen)
-{
-	MYSQL *mysql = mysql_init(NULL);
-	const char *socket = opt->socket && *opt->socket ? opt->socket : NULL;
-	my_bool off = 0;
-
-	if (mysql == NULL) {
-		snprintf(err, errlen, "out of memory creating a MariaDB handle");
-		return NULL;
-	}
-	mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &opt->connect_timeout_s);
-	mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &opt->read_timeout_s);
-	mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &opt->write_timeout_s);
-	/* Never: a reconnect would lose the session silently and could replay a write. */
-	mysql_options(mysql, MYSQL_OPT_RECONNECT, &off);
-	mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	if (mysql_real_connect(mysql, socket ? NULL : opt->host, opt->user, opt->password,
-			       opt->database, socket ? 0 : opt->port, socket,
-			       opt->client_flags) == NULL) {
-		snprintf(err, errlen, "cannot connect to MariaDB at %s as '%s': %s (%u)",
-			 socket ? socket : opt->host, opt->user, mysql_error(mysql), mysql_errno(mysql));
-		goto fail;
-	}
-	if (set_session(mysql, opt, err, errlen) < 0)
-		goto fail;
-	return mysql;
-fail:
-	mysql_close(mysql);
-	return NULL;
-}
-
-/* Closes the connection and its statements; the slot can connect again. */
-static void conn_close(struct db_conn *conn)
-{
-	for (unsigned i = 0; i < DB_MAX_STMTS; i++) {
-		if (conn->stmts[i] != NULL)
-			mysql_stmt_close(conn->stmts[i]);
-		conn->stmts[i] = NULL;
-	}
-	if (conn->mysql != NULL)
-		mysql_close(conn->mysql);
-	conn->mysql = NULL;
-	conn->broken = false;
-	conn->expires_ms = 0;
-}
+/* ---- one slot's connection, counted ------------------------------------------- */
 
 /* Fills an empty slot (no lock held: the slot is reserved by the caller). */
-static int conn_open(struct db_pool *pool, struct db_conn *conn, const struct db_options *opt,
+static int slot_open(struct db_pool *pool, struct db_slot *slot, const struct db_options *opt,
 		     char *err, size_t errlen)
 {
-	long long now;
-	unsigned lifetime;
-
-	conn->mysql = db_connect(opt, err, errlen);
-	if (conn->mysql == NULL) {
+	if (db_conn_open(slot->conn, opt, pool->popt.max_lifetime_ms, err, errlen) < 0) {
 		bump(&pool->n.connect_failures);
 		return -1;
 	}
 	bump(&pool->n.created);
-	now = clock_ms();
-	lifetime = db_lifetime_with_jitter(pool->popt.max_lifetime_ms, rng_unit());
-	conn->last_used_ms = now;
-	conn->expires_ms = lifetime > 0 ? now + lifetime : 0;
-	conn->last_error = 0;
 	return 0;
 }
 
-static bool conn_expired(const struct db_conn *conn, long long now)
+static void slot_discard(struct db_pool *pool, struct db_slot *slot)
 {
-	return conn->mysql != NULL && conn->expires_ms != 0 && now >= conn->expires_ms;
-}
-
-static void conn_discard(struct db_pool *pool, struct db_conn *conn)
-{
-	conn_close(conn);
+	db_conn_close(slot->conn);
 	bump(&pool->n.discarded);
 }
 
-static void conn_retire(struct db_pool *pool, struct db_conn *conn)
+static void slot_retire(struct db_pool *pool, struct db_slot *slot)
 {
-	conn_close(conn);
+	db_conn_close(slot->conn);
 	bump(&pool->n.retired);
 }
 
-/* Pings conn; on failure it is discarded. Returns 0 when the connection is alive. */
-static int conn_ping(struct db_pool *pool, struct db_conn *conn, const char *who)
+/* Pings the slot's connection; a dead one is closed and counted. Returns 0 when alive. */
+static int slot_ping(struct db_pool *pool, struct db_slot *slot, const char *who)
 {
-	if (mysql_ping(conn->mysql) == 0)
+	if (db_conn_ping(slot->conn, who) == 0)
 		return 0;
-	log_info("db_pool: discarding a connection that failed %s: %s (%u)", who,
-		 mysql_error(conn->mysql), mysql_errno(conn->mysql));
-	conn_discard(pool, conn);
+	bump(&pool->n.discarded);
 	return -1;
-}
-
-/*
- * Puts a returned connection back into a known state: no unread results, no
- * open transaction, autocommit on. Returns the reason it cannot be reused, or
- * NULL. Costs nothing on the usual path: both checks read client-side flags.
- */
-static const char *conn_reset(struct db_pool *pool, struct db_conn *conn)
-{
-	MYSQL *mysql = conn->mysql;
-
-	if (mysql->status != MYSQL_STATUS_READY)
-		return "results left unread";
-	if (!(mysql->server_status & SERVER_STATUS_IN_TRANS) &&
-	    (mysql->server_status & SERVER_STATUS_AUTOCOMMIT))
-		return NULL;
-	bump(&pool->n.rollbacks);
-	if (mysql_rollback(mysql) != 0)
-		return "rollback failed";
-	if (!(mysql->server_status & SERVER_STATUS_AUTOCOMMIT) && mysql_autocommit(mysql, 1) != 0)
-		return "autocommit could not be restored";
-	log_warn("db_pool: a connection came back inside a transaction or with autocommit off: rolled back");
-	return NULL;
 }
 
 /* ---- the pool ---------------------------------------------------------------- */
@@ -283,12 +106,12 @@ void db_pool_options_init(struct db_pool_options *popt, unsigned size)
 	memset(popt, 0, sizeof *popt);
 	popt->size = size;
 	popt->min_idle = -1;
-	popt->acquire_timeout_ms = 2000;
-	popt->validation_idle_ms = 500;
-	popt->max_lifetime_ms = 1800 * 1000;
-	popt->keepalive_ms = 120 * 1000;
-	popt->deadlock_retries = 3;
-	popt->wait_at_start_ms = 0;
+	popt->acquire_timeout_ms = DB_POOL_DEFAULT_ACQUIRE_TIMEOUT_MS;
+	popt->validation_idle_ms = DB_POOL_DEFAULT_VALIDATION_IDLE_MS;
+	popt->max_lifetime_ms = DB_POOL_DEFAULT_MAX_LIFETIME_S * 1000u;
+	popt->keepalive_ms = DB_POOL_DEFAULT_KEEPALIVE_S * 1000u;
+	popt->deadlock_retries = DB_POOL_DEFAULT_DEADLOCK_RETRIES;
+	popt->wait_at_start_ms = DB_POOL_DEFAULT_WAIT_AT_START_S * 1000u;
 }
 
 static void copy_db_options(struct db_pool *pool, const struct db_options *opt)
@@ -324,11 +147,9 @@ struct db_pool *db_pool_new(const struct db_options *opt, const struct db_pool_o
 	pool->min_idle = popt->min_idle < 0 || (unsigned)popt->min_idle > pool->popt.size
 				 ? pool->popt.size : (unsigned)popt->min_idle;
 	copy_db_options(pool, opt);
-	pool->conns = xcalloc(pool->popt.size, sizeof *pool->conns);
-	for (unsigned i = 0; i < pool->popt.size; i++) {
-		pool->conns[i].deadlock_retries = popt->deadlock_retries;
-		pool->conns[i].statement_timeout_ms = opt->statement_timeout_ms;
-	}
+	pool->slots = xcalloc(pool->popt.size, sizeof *pool->slots);
+	for (unsigned i = 0; i < pool->popt.size; i++)
+		pool->slots[i].conn = db_conn_new(popt->deadlock_retries, opt->statement_timeout_ms);
 	return pool;
 }
 
@@ -349,8 +170,8 @@ void db_pool_free(struct db_pool *pool)
 		return;
 	stop_housekeeping(pool);
 	for (unsigned i = 0; i < pool->popt.size; i++)
-		conn_close(&pool->conns[i]);
-	free(pool->conns);
+		db_conn_free(pool->slots[i].conn);
+	free(pool->slots);
 	free(pool->owned.socket);
 	free(pool->owned.host);
 	free(pool->owned.user);
@@ -365,16 +186,16 @@ void db_pool_free(struct db_pool *pool)
 /* ---- borrowing ------------------------------------------------------------- */
 
 /* Picks a free slot under the lock: a connected one first, so warm connections are reused. */
-static struct db_conn *take_free_slot(struct db_pool *pool)
+static struct db_slot *take_free_slot(struct db_pool *pool)
 {
-	struct db_conn *cold = NULL;
+	struct db_slot *cold = NULL;
 
 	for (unsigned i = 0; i < pool->popt.size; i++) {
-		struct db_conn *c = &pool->conns[i];
+		struct db_slot *c = &pool->slots[i];
 
 		if (c->in_use)
 			continue;
-		if (c->mysql != NULL) {
+		if (db_conn_is_open(c->conn)) {
 			c->in_use = true;
 			return c;
 		}
@@ -387,55 +208,56 @@ static struct db_conn *take_free_slot(struct db_pool *pool)
 }
 
 /* Unreserves a slot; a slot left empty wakes the housekeeper to refill it. */
-static void give_back(struct db_pool *pool, struct db_conn *conn, bool borrowed)
+static void give_back(struct db_pool *pool, struct db_slot *slot, bool borrowed)
 {
 	pthread_mutex_lock(&pool->lock);
-	conn->in_use = false;
+	slot->in_use = false;
 	if (borrowed)
 		pool->in_use--;
 	pthread_cond_signal(&pool->available);
-	if (conn->mysql == NULL)
+	if (!db_conn_is_open(slot->conn))
 		pthread_cond_signal(&pool->wake);
 	pthread_mutex_unlock(&pool->lock);
 }
 
 /* Makes sure a borrowed slot holds a live connection. Runs without the lock. */
-static int ensure_live(struct db_pool *pool, struct db_conn *conn, char *err, size_t errlen)
+static int ensure_live(struct db_pool *pool, struct db_slot *slot, char *err, size_t errlen)
 {
+	struct db_conn *conn = slot->conn;
 	long long now = clock_ms();
 
-	if (conn_expired(conn, now)) {
-		conn_retire(pool, conn);
-	} else if (conn->mysql != NULL &&
-		   now - conn->last_used_ms > (long long)pool->popt.validation_idle_ms) {
+	if (db_conn_expired(conn, now)) {
+		slot_retire(pool, slot);
+	} else if (db_conn_is_open(conn) &&
+		   now - db_conn_last_used(conn) > (long long)pool->popt.validation_idle_ms) {
 		/* Validate only after an idle window (HikariCP's alive bypass): a busy pool pays nothing. */
 		bump(&pool->n.validations);
-		conn_ping(pool, conn, "validation");
+		slot_ping(pool, slot, "validation");
 	}
-	if (conn->mysql == NULL && conn_open(pool, conn, &pool->borrow_opt, err, errlen) < 0)
+	if (!db_conn_is_open(conn) && slot_open(pool, slot, &pool->borrow_opt, err, errlen) < 0)
 		return -1;
-	conn->last_used_ms = now;
+	db_conn_touch(conn, now);
 	return 0;
 }
 
 static enum db_acquire_status acquire(struct db_pool *pool, struct db_conn **out,
 				      char *err, size_t errlen)
 {
-	struct db_conn *conn;
+	struct db_slot *slot;
 	struct timespec deadline;
 
 	*out = NULL;
 	clock_deadline_after(&deadline, pool->popt.acquire_timeout_ms);
 	pthread_mutex_lock(&pool->lock);
-	while ((conn = take_free_slot(pool)) == NULL) {
+	while ((slot = take_free_slot(pool)) == NULL) {
 		int rc;
 
 		pool->waiters++;
 		rc = pthread_cond_timedwait(&pool->available, &pool->lock, &deadline);
 		pool->waiters--;
 		if (rc == ETIMEDOUT) {
-			conn = take_free_slot(pool);
-			if (conn != NULL)
+			slot = take_free_slot(pool);
+			if (slot != NULL)
 				break;
 			pthread_mutex_unlock(&pool->lock);
 			bump(&pool->n.timeouts);
@@ -447,11 +269,11 @@ static enum db_acquire_status acquire(struct db_pool *pool, struct db_conn **out
 	pool->in_use++;
 	pthread_mutex_unlock(&pool->lock);
 
-	if (ensure_live(pool, conn, err, errlen) < 0) {
-		give_back(pool, conn, true);
+	if (ensure_live(pool, slot, err, errlen) < 0) {
+		give_back(pool, slot, true);
 		return DB_CONNECT_FAILED;
 	}
-	*out = conn;
+	*out = slot->conn;
 	return DB_ACQUIRED;
 }
 
@@ -490,33 +312,57 @@ enum db_acquire_status db_pool_acquire_at_start(struct db_pool *pool, struct db_
 }
 
 /* A returned connection: kept (clean, within its lifetime), or closed and counted. */
-static void settle(struct db_pool *pool, struct db_conn *conn)
+static void settle(struct db_pool *pool, struct db_slot *slot)
 {
+	struct db_conn *conn = slot->conn;
 	const char *why;
+	bool rolled_back;
 
-	if (conn->mysql == NULL)
+	if (!db_conn_is_open(conn))
 		return;
-	if (conn->broken) {
-		conn_discard(pool, conn);
+	if (db_conn_is_broken(conn)) {
+		slot_discard(pool, slot);
 		return;
 	}
-	why = conn_reset(pool, conn);
+	why = db_conn_reset(conn, &rolled_back);
+	if (rolled_back)
+		bump(&pool->n.rollbacks);
 	if (why != NULL) {
 		log_warn("db_pool: discarding a returned connection: %s", why);
-		conn_discard(pool, conn);
-	} else if (conn_expired(conn, clock_ms())) {
-		conn_retire(pool, conn);
+		slot_discard(pool, slot);
+	} else if (db_conn_expired(conn, clock_ms())) {
+		slot_retire(pool, slot);
 	} else {
-		conn->last_used_ms = clock_ms();
+		db_conn_touch(conn, clock_ms());
 	}
 }
 
-void db_pool_release(struct db_pool *pool, struct db_conn *conn)
+/* The borrowed slot holding conn; NULL when conn is not one of the pool's lent connections. */
+static struct db_slot *borrowed_slot(struct db_pool *pool, const struct db_conn *conn)
 {
-	if (conn == NULL || !conn->in_use)
+	struct db_slot *slot = NULL;
+
+	pthread_mutex_lock(&pool->lock);
+	for (unsigned i = 0; i < pool->popt.size && slot == NULL; i++)
+		if (pool->slots[i].conn == conn && pool->slots[i].in_use)
+			slot = &pool->slots[i];
+	pthread_mutex_unlock(&pool->lock);
+	return slot;
+}
+
+void db_pool_release(struct db_pool *pool, struct db_conn **conn)
+{
+	struct db_slot *slot;
+
+	if (*conn == NULL)
 		return;
-	settle(pool, conn);
-	give_back(pool, conn, true);
+	slot = borrowed_slot(pool, *conn);
+	/* Forget it before it is handed out again: a later release through this pointer is a no-op. */
+	*conn = NULL;
+	if (slot == NULL)
+		return;
+	settle(pool, slot);
+	give_back(pool, slot, true);
 }
 
 /* ---- housekeeping ------------------------------------------------------------ */
@@ -526,30 +372,31 @@ enum upkeep { UPKEEP_NONE, UPKEEP_RETIRE, UPKEEP_PING, UPKEEP_FILL };
 /* What an idle connected slot needs now. */
 static enum upkeep upkeep_of(const struct db_pool *pool, const struct db_conn *c, long long now)
 {
-	if (conn_expired(c, now))
+	if (db_conn_expired(c, now))
 		return UPKEEP_RETIRE;
-	if (pool->popt.keepalive_ms > 0 && now - c->last_used_ms >= (long long)pool->popt.keepalive_ms)
+	if (pool->popt.keepalive_ms > 0 &&
+	    now - db_conn_last_used(c) >= (long long)pool->popt.keepalive_ms)
 		return UPKEEP_PING;
 	return UPKEEP_NONE;
 }
 
 /* Under the lock: the next slot needing care, reserved for the housekeeper. */
-static struct db_conn *take_upkeep_slot(struct db_pool *pool, bool may_fill, enum upkeep *what)
+static struct db_slot *take_upkeep_slot(struct db_pool *pool, bool may_fill, enum upkeep *what)
 {
 	long long now = clock_ms();
 	unsigned idle = 0;
-	struct db_conn *cold = NULL;
+	struct db_slot *cold = NULL;
 
 	for (unsigned i = 0; i < pool->popt.size; i++) {
-		struct db_conn *c = &pool->conns[i];
+		struct db_slot *c = &pool->slots[i];
 
 		if (c->in_use)
 			continue;
-		if (c->mysql == NULL) {
+		if (!db_conn_is_open(c->conn)) {
 			cold = cold ? cold : c;
 			continue;
 		}
-		*what = upkeep_of(pool, c, now);
+		*what = upkeep_of(pool, c->conn, now);
 		if (*what != UPKEEP_NONE) {
 			c->in_use = true;
 			return c;
@@ -565,11 +412,11 @@ static struct db_conn *take_upkeep_slot(struct db_pool *pool, bool may_fill, enu
 }
 
 /* Opens a connection for min_idle; logs the first failure of a series and the recovery. */
-static int refill(struct db_pool *pool, struct db_conn *conn)
+static int refill(struct db_pool *pool, struct db_slot *slot)
 {
 	char err[512];
 
-	if (conn_open(pool, conn, &pool->opt, err, sizeof err) == 0) {
+	if (slot_open(pool, slot, &pool->opt, err, sizeof err) == 0) {
 		if (pool->refill_failing)
 			log_info("db_pool: the database answers again");
 		pool->refill_failing = false;
@@ -586,7 +433,7 @@ static void housekeep(struct db_pool *pool)
 {
 	bool may_fill = true;
 	enum upkeep what;
-	struct db_conn *c;
+	struct db_slot *c;
 
 	for (unsigned round = 0; round < 2 * pool->popt.size + 1; round++) {
 		pthread_mutex_lock(&pool->lock);
@@ -595,11 +442,11 @@ static void housekeep(struct db_pool *pool)
 		if (c == NULL)
 			return;
 		if (what == UPKEEP_RETIRE) {
-			conn_retire(pool, c);
+			slot_retire(pool, c);
 		} else if (what == UPKEEP_PING) {
 			bump(&pool->n.keepalive_pings);
-			if (conn_ping(pool, c, "keepalive") == 0)
-				c->last_used_ms = clock_ms();
+			if (slot_ping(pool, c, "keepalive") == 0)
+				db_conn_touch(c->conn, clock_ms());
 		} else if (refill(pool, c) < 0) {
 			may_fill = false; /* the database is down: try again next period */
 		}
@@ -647,39 +494,6 @@ int db_pool_start_housekeeping(struct db_pool *pool)
 	return 0;
 }
 
-/* ---- statements and errors ----------------------------------------------------- */
-
-MYSQL_STMT *db_conn_stmt(struct db_conn *conn, unsigned id, const char *sql)
-{
-	MYSQL_STMT *stmt;
-
-	if (id >= DB_MAX_STMTS)
-		return NULL;
-	if (conn->stmts[id] != NULL)
-		return conn->stmts[id];
-	stmt = mysql_stmt_init(conn->mysql);
-	if (stmt == NULL) {
-		db_conn_note_error(conn, mysql_errno(conn->mysql));
-		return NULL;
-	}
-	if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0) {
-		log_debug("db: cannot prepare statement %u: %s (%u)", id, mysql_stmt_error(stmt),
-			  mysql_stmt_errno(stmt));
-		db_conn_note_error(conn, mysql_stmt_errno(stmt));
-		mysql_stmt_close(stmt);
-		return NULL;
-	}
-	conn->stmts[id] = stmt;
-	return stmt;
-}
-
-void db_conn_note_error(struct db_conn *conn, unsigned err)
-{
-	conn->last_error = err;
-	if (db_error_is_connection_lost(err))
-		conn->broken = true;
-}
-
 static unsigned long long load(const unsigned long long *counter)
 {
 	return __atomic_load_n(counter, __ATOMIC_RELAXED);
@@ -691,7 +505,7 @@ void db_pool_get_stats(struct db_pool *pool, struct db_pool_stats *out)
 
 	pthread_mutex_lock(&pool->lock);
 	for (unsigned i = 0; i < pool->popt.size; i++)
-		if (!pool->conns[i].in_use && pool->conns[i].mysql != NULL)
+		if (!pool->slots[i].in_use && db_conn_is_open(pool->slots[i].conn))
 			connected++;
 	out->size = pool->popt.size;
 	out->min_idle = pool->min_idle;

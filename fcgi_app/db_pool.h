@@ -1,9 +1,10 @@
 #ifndef TASKAPI_DB_POOL_H
 #define TASKAPI_DB_POOL_H
 
-#include <mysql.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "db_conn.h"
 
 /*
  * A bounded pool of MariaDB connections, with HikariCP's contract in Kore's
@@ -27,32 +28,22 @@
  *   replaced, never reconnected in place (MYSQL_OPT_RECONNECT stays off),
  *   so a statement is never silently replayed on a new connection.
  *
- * Prepared statements are cached per connection and die with it. A
- * connection is used by one thread at a time: the borrower (or, for a
- * ping, the housekeeper, while no borrower can take it).
+ * The connection itself (opening, statements, errors, lifetime, reset) is
+ * db_conn.c's; the pool decides when and counts. A connection is used by
+ * one thread at a time: the borrower (or, for a ping, the housekeeper,
+ * while no borrower can take it).
  */
 
-#define DB_MAX_STMTS 16
-
-/* How one connection is opened. */
-struct db_options {
-	const char *socket;   /* used when non-empty, else host/port */
-	const char *host;
-	unsigned port;
-	const char *user;
-	const char *password;
-	const char *database;
-	unsigned connect_timeout_s;
-	unsigned read_timeout_s;
-	unsigned write_timeout_s;
-	/*
-	 * Per-statement time limit, 0 = none. MariaDB: max_statement_time;
-	 * Oracle MySQL: max_execution_time (SELECT only). The session's
-	 * innodb_lock_wait_timeout becomes this, rounded up to seconds.
-	 */
-	unsigned statement_timeout_ms;
-	unsigned long client_flags; /* e.g. CLIENT_MULTI_STATEMENTS for migrations */
-};
+/*
+ * The pool's defaults, defined once: db_pool_options_init and the
+ * configuration's [database] keys (config.c) both use them.
+ */
+#define DB_POOL_DEFAULT_ACQUIRE_TIMEOUT_MS 2000
+#define DB_POOL_DEFAULT_VALIDATION_IDLE_MS 500
+#define DB_POOL_DEFAULT_MAX_LIFETIME_S 1800
+#define DB_POOL_DEFAULT_KEEPALIVE_S 120
+#define DB_POOL_DEFAULT_DEADLOCK_RETRIES 3
+#define DB_POOL_DEFAULT_WAIT_AT_START_S 0
 
 /* How the pool behaves; db_pool_options_init gives the defaults. */
 struct db_pool_options {
@@ -66,18 +57,6 @@ struct db_pool_options {
 	unsigned wait_at_start_ms;    /* db_pool_acquire_at_start: 0 = fail fast */
 };
 
-struct db_conn {
-	MYSQL *mysql;                     /* NULL: slot not connected */
-	MYSQL_STMT *stmts[DB_MAX_STMTS];  /* prepared lazily, owned by the connection */
-	long long last_used_ms;           /* monotonic */
-	long long expires_ms;             /* monotonic; 0 = no lifetime limit */
-	bool broken;                      /* saw a connection-level error */
-	unsigned last_error;              /* last error noted on this connection */
-	bool in_use;                      /* lent out, or held by the housekeeper */
-	unsigned deadlock_retries;        /* copied from the pool's options */
-	unsigned statement_timeout_ms;    /* copied from the connection options */
-};
-
 struct db_pool;
 
 enum db_acquire_status {
@@ -85,13 +64,6 @@ enum db_acquire_status {
 	DB_POOL_TIMEOUT,    /* every connection stayed busy past the acquire timeout */
 	DB_CONNECT_FAILED   /* the database did not answer */
 };
-
-/*
- * Opens a connection with the options' timeouts, utf8mb4, UTC session time
- * and the statement time limit. Returns NULL with a message in err (never
- * containing the password). Caller closes with mysql_close.
- */
-MYSQL *db_connect(const struct db_options *opt, char *err, size_t errlen);
 
 /* Fills *popt with the defaults for a pool of size connections. */
 void db_pool_options_init(struct db_pool_options *popt, unsigned size);
@@ -133,42 +105,13 @@ enum db_acquire_status db_pool_acquire_at_start(struct db_pool *pool, struct db_
 						char *err, size_t errlen);
 
 /*
- * Gives the connection back, rolling back a transaction the borrower left
- * open. A broken, expired or unclean one is closed and its slot reconnects
- * later. Safe to call with NULL or twice.
+ * Gives *conn back, rolling back a transaction the borrower left open, and
+ * sets *conn to NULL: the caller's pointer can no longer reach a connection
+ * another thread may borrow next. A broken, expired or unclean one is
+ * closed and its slot reconnects later. Does nothing when *conn is NULL, so
+ * a second call is harmless.
  */
-void db_pool_release(struct db_pool *pool, struct db_conn *conn);
-
-/*
- * The cached prepared statement id, preparing sql on first use. Returns
- * NULL on failure (and marks the connection broken if the error says the
- * connection is gone). Borrowed: owned by the connection.
- */
-MYSQL_STMT *db_conn_stmt(struct db_conn *conn, unsigned id, const char *sql);
-
-/* Records an error seen on conn: connection-level errors mark it broken. */
-void db_conn_note_error(struct db_conn *conn, unsigned err);
-
-/* True for errors after which the connection cannot be trusted (2006, 2013, ...). */
-bool db_error_is_connection_lost(unsigned err);
-
-/* True for errors after which InnoDB rolled the statement back: 1213, 1205. */
-bool db_error_is_retryable(unsigned err);
-
-/*
- * For a single-statement write that failed with err after attempt tries
- * (1 = the first), started_ms (monotonic) ago: returns true, after sleeping
- * a short random back-off, when it may run again. Only for retryable errors,
- * at most conn->deadlock_retries times, and only while the statement time
- * budget is not spent (a lock wait that used it all is not retried).
- */
-bool db_conn_retry_after(struct db_conn *conn, unsigned err, unsigned attempt, long long started_ms);
-
-/*
- * A connection's lifetime: max_lifetime_ms minus up to 2.5 % (at least
- * 1 ms of room kept), chosen with r, a random number in [0, 1). 0 stays 0.
- */
-unsigned db_lifetime_with_jitter(unsigned max_lifetime_ms, double r);
+void db_pool_release(struct db_pool *pool, struct db_conn **conn);
 
 struct db_pool_stats {
 	unsigned size;

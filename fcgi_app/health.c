@@ -22,7 +22,7 @@ void health_ready(struct handler_ctx *ctx)
 	if (conn == NULL)
 		return;
 	status = task_store_schema_version(conn, &version);
-	db_pool_release(ctx->app->pool, conn);
+	app_release_db(ctx, &conn);
 	if (status != STORE_OK) {
 		app_store_failure(ctx, status);
 		return;

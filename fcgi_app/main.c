@@ -272,10 +272,10 @@ static void check_schema(struct db_pool *pool)
 	if (db_pool_acquire_at_start(pool, &conn, err, sizeof err) != DB_ACQUIRED)
 		die(err);
 	if (task_store_schema_version(conn, &version) != STORE_OK) {
-		db_pool_release(pool, conn);
+		db_pool_release(pool, &conn);
 		die("cannot read the schema version from schema_migrations");
 	}
-	db_pool_release(pool, conn);
+	db_pool_release(pool, &conn);
 	if (version < TASK_STORE_SCHEMA_VERSION) {
 		snprintf(err, sizeof err,
 			 "the database schema is at version %u but this taskapi needs version %u: "

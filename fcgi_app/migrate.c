@@ -9,7 +9,7 @@
 
 #include "buf.h"
 #include "db_config.h"
-#include "db_pool.h"
+#include "db_conn.h"
 #include "xalloc.h"
 
 static int by_version(const void *a, const void *b)

@@ -9,7 +9,7 @@
 #include "log.h"
 #include "trace.h"
 
-/* Statement ids index the per-connection cache in db_pool. */
+/* Statement ids index the per-connection cache in db_conn. */
 enum {
 	STMT_LIST = 0,
 	STMT_LIST_BY_STATUS,
@@ -66,12 +66,12 @@ const char *store_strerror(enum store_status status)
 /* Maps a failed statement to a status, marking the connection broken when needed. */
 static enum store_status stmt_failure(struct db_conn *conn, MYSQL_STMT *stmt, unsigned id)
 {
-	unsigned err = stmt ? mysql_stmt_errno(stmt) : conn->last_error;
+	unsigned err = stmt ? mysql_stmt_errno(stmt) : db_conn_last_error(conn);
 	const char *msg = stmt ? mysql_stmt_error(stmt) : "prepare failed";
 
 	if (stmt != NULL)
 		db_conn_note_error(conn, err);
-	if (conn->broken) {
+	if (db_conn_is_broken(conn)) {
 		log_warn("db: statement %u lost its connection: %s (%u)", id, msg, err);
 		return STORE_UNAVAILABLE;
 	}
@@ -326,6 +326,12 @@ enum store_status task_store_create(struct db_conn *conn, const struct task_fiel
 	signed char completed = in->is_completed;
 	MYSQL_TIME now;
 
+	/* *out is answered from the input, so the input must fit it, whoever validated it. */
+	if (in->title_len > TASK_TITLE_MAX_BYTES || in->description_len > TASK_DESCRIPTION_MAX_BYTES) {
+		log_error("db: a task's title (%zu bytes) or description (%zu bytes) exceeds its buffer",
+			  in->title_len, in->description_len);
+		return STORE_ERROR;
+	}
 	if (stmt == NULL)
 		return stmt_failure(conn, NULL, STMT_INSERT);
 	now_utc(&now);
@@ -438,7 +444,7 @@ enum store_status task_store_schema_version(struct db_conn *conn, unsigned *vers
 	*version = 0;
 	if (stmt == NULL) {
 		/* No schema_migrations table yet means nothing was migrated. */
-		if (conn->last_error == ER_NO_SUCH_TABLE)
+		if (db_conn_last_error(conn) == ER_NO_SUCH_TABLE)
 			return STORE_OK;
 		return stmt_failure(conn, NULL, STMT_SCHEMA_VERSION);
 	}

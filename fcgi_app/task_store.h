@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db_pool.h"
+#include "db_conn.h"
 
 /*
  * Every SQL statement taskapi runs against the tasks table, each prepared
@@ -78,6 +78,9 @@ struct task_fields {
 /*
  * Inserts a task in one statement and fills *out from the input, the id the
  * insert produced and the timestamp taskapi chose: no second round trip.
+ * A title or description longer than struct task holds
+ * (TASK_TITLE_MAX_BYTES, TASK_DESCRIPTION_MAX_BYTES) is refused with
+ * STORE_ERROR before anything is written.
  */
 enum store_status task_store_create(struct db_conn *conn, const struct task_fields *in,
 				    struct task *out);

@@ -258,7 +258,7 @@ void tasks_list(struct handler_ctx *ctx)
 	page.out = response_body(ctx->resp, 200);
 	buf_putc(page.out, '[');
 	status = task_store_list(conn, &q, append_task, &page);
-	db_pool_release(ctx->app->pool, conn);
+	app_release_db(ctx, &conn);
 	if (status != STORE_OK) {
 		app_store_failure(ctx, status); /* replaces the half-written body */
 		return;
@@ -297,7 +297,7 @@ void tasks_create(struct handler_ctx *ctx)
 		return;
 	}
 	status = task_store_create(conn, &fields, &task);
-	db_pool_release(ctx->app->pool, conn);
+	app_release_db(ctx, &conn);
 	json_decref(body);
 	if (status != STORE_OK) {
 		app_store_failure(ctx, status);
@@ -310,24 +310,34 @@ void tasks_create(struct handler_ctx *ctx)
 
 /* ---- GET /tasks/{id} ----------------------------------------------------- */
 
-void tasks_get(struct handler_ctx *ctx)
+/*
+ * The first steps of GET and DELETE /tasks/{id}: the id from the path, then
+ * a connection. Returns the connection (release with app_release_db), or
+ * NULL with the response filled (422 for the id, 503 without a connection).
+ */
+static struct db_conn *task_id_and_conn(struct handler_ctx *ctx, uint64_t *id)
 {
 	struct validation v;
-	struct task task;
-	uint64_t id = 0;
-	struct db_conn *conn;
-	enum store_status status;
 
 	validation_init(&v);
-	if (path_task_id(ctx, &v, &id) < 0) {
+	if (path_task_id(ctx, &v, id) < 0) {
 		respond_validation(ctx, &v);
-		return;
+		return NULL;
 	}
-	conn = app_acquire_db(ctx);
+	return app_acquire_db(ctx);
+}
+
+void tasks_get(struct handler_ctx *ctx)
+{
+	struct task task;
+	uint64_t id = 0;
+	struct db_conn *conn = task_id_and_conn(ctx, &id);
+	enum store_status status;
+
 	if (conn == NULL)
 		return;
 	status = task_store_get(conn, id, &task);
-	db_pool_release(ctx->app->pool, conn);
+	app_release_db(ctx, &conn);
 	if (status == STORE_NOT_FOUND) {
 		respond_not_found(ctx);
 		return;
@@ -474,7 +484,7 @@ void tasks_patch(struct handler_ctx *ctx)
 		else
 			respond_write_failure(ctx, status);
 	}
-	db_pool_release(ctx->app->pool, conn);
+	app_release_db(ctx, &conn);
 out:
 	json_decref(body);
 }
@@ -483,19 +493,12 @@ out:
 
 void tasks_delete(struct handler_ctx *ctx)
 {
-	struct validation v;
 	uint64_t id = 0;
 	unsigned guard = 0;
-	struct db_conn *conn;
+	struct db_conn *conn = task_id_and_conn(ctx, &id);
 	enum store_status status;
 	int guarded;
 
-	validation_init(&v);
-	if (path_task_id(ctx, &v, &id) < 0) {
-		respond_validation(ctx, &v);
-		return;
-	}
-	conn = app_acquire_db(ctx);
 	if (conn == NULL)
 		return;
 	guarded = if_match_guard(ctx, conn, id, &guard);
@@ -506,5 +509,5 @@ void tasks_delete(struct handler_ctx *ctx)
 		else
 			respond_write_failure(ctx, status);
 	}
-	db_pool_release(ctx->app->pool, conn);
+	app_release_db(ctx, &conn);
 }

@@ -1,7 +1,7 @@
 /*
- * Unit tests for db_pool.c. The first case needs no server: lifetime jitter,
- * error classes, the retry policy, acquire and start-up against a socket
- * nobody listens on. The "mariadb" case runs only when TASKAPI_TEST_DB_SOCKET,
+ * Unit tests for db_pool.c (the connection's own life is test_db_conn.c's).
+ * The first case needs no server: defaults, acquire and start-up against a
+ * socket nobody listens on. The "mariadb" case runs only when TASKAPI_TEST_DB_SOCKET,
  * TASKAPI_TEST_DB_USER, TASKAPI_TEST_DB_PASSWORD_FILE and TASKAPI_TEST_DB_NAME
  * name a live server (tests/e2e/70-pool-unit.sh sets them for the private
  * stack); under plain `make check` it is left out.
@@ -15,47 +15,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "clock.h"
+#include "db_env.h"
 #include "db_pool.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static struct db_options nowhere = {
-	.socket = "/nonexistent/taskapi-test.sock",
-	.user = "nobody",
-	.database = "none",
-	.connect_timeout_s = 1,
-	.read_timeout_s = 1,
-	.write_timeout_s = 1,
-};
-
-static char db_password[256];
-static struct db_options db_opt;
-
-/* Fills db_opt from the environment; false when no server was named. */
-static bool db_configured(void)
-{
-	const char *pw = getenv("TASKAPI_TEST_DB_PASSWORD_FILE");
-	char *secret = NULL, err[CONFIG_ERR_SIZE];
-
-	db_opt.socket = getenv("TASKAPI_TEST_DB_SOCKET");
-	db_opt.user = getenv("TASKAPI_TEST_DB_USER");
-	db_opt.database = getenv("TASKAPI_TEST_DB_NAME");
-	if (db_opt.socket == NULL || db_opt.user == NULL || db_opt.database == NULL || pw == NULL)
-		return false;
-	if (config_read_secret_file(pw, &secret, err, sizeof err) < 0) {
-		fprintf(stderr, "%s\n", err);
-		return false;
-	}
-	snprintf(db_password, sizeof db_password, "%s", secret);
-	free(secret);
-	db_opt.password = db_password;
-	db_opt.connect_timeout_s = 2;
-	db_opt.read_timeout_s = 5;
-	db_opt.write_timeout_s = 5;
-	return true;
-}
+static struct db_env env;
 
 static struct db_pool *test_pool(unsigned size, void (*tweak)(struct db_pool_options *))
 {
@@ -66,7 +32,7 @@ static struct db_pool *test_pool(unsigned size, void (*tweak)(struct db_pool_opt
 	popt.keepalive_ms = 0;
 	if (tweak != NULL)
 		tweak(&popt);
-	return db_pool_new(&db_opt, &popt);
+	return db_pool_new(&env.opt, &popt);
 }
 
 static struct db_conn *borrow(struct db_pool *pool)
@@ -77,34 +43,6 @@ static struct db_conn *borrow(struct db_pool *pool)
 	if (db_pool_acquire(pool, &conn, err, sizeof err) != DB_ACQUIRED)
 		ck_abort_msg("acquire failed: %s", err);
 	return conn;
-}
-
-/* The first column of the first row of sql, as a number; -1 on error. */
-static long long scalar(MYSQL *mysql, const char *sql)
-{
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	long long v = -1;
-
-	if (mysql_query(mysql, sql) != 0 || (res = mysql_store_result(mysql)) == NULL)
-		return -1;
-	row = mysql_fetch_row(res);
-	if (row != NULL && row[0] != NULL)
-		v = (long long)(strtod(row[0], NULL) * 1000.0); /* milli-units: 1.5 -> 1500 */
-	mysql_free_result(res);
-	return v;
-}
-
-/* Kills a server connection from a connection of its own (a user may kill its own). */
-static void kill_thread(unsigned long id)
-{
-	char err[512], sql[64];
-	MYSQL *m = db_connect(&db_opt, err, sizeof err);
-
-	ck_assert_msg(m != NULL, "%s", err);
-	snprintf(sql, sizeof sql, "KILL CONNECTION %lu", id);
-	ck_assert_msg(mysql_query(m, sql) == 0, "KILL: %s", mysql_error(m));
-	mysql_close(m);
 }
 
 static struct db_pool_stats stats(struct db_pool *pool)
@@ -128,44 +66,6 @@ static bool wait_idle(struct db_pool *pool, unsigned want, unsigned ms)
 
 /* ---- no server needed ------------------------------------------------------- */
 
-START_TEST(test_lifetime_jitter)
-{
-	unsigned lo = 1800000, hi = 0;
-
-	ck_assert_uint_eq(db_lifetime_with_jitter(0, 0.5), 0);
-	ck_assert_uint_eq(db_lifetime_with_jitter(1800000, 0.0), 1800000);
-	ck_assert_uint_eq(db_lifetime_with_jitter(1, 0.99), 1);
-	for (unsigned i = 0; i < 1000; i++) {
-		unsigned v = db_lifetime_with_jitter(1800000, i / 1000.0);
-
-		lo = v < lo ? v : lo;
-		hi = v > hi ? v : hi;
-	}
-	/* Never longer, at most 2.5 % (45 s) shorter, and spread over that range. */
-	ck_assert_uint_eq(hi, 1800000);
-	ck_assert_uint_ge(lo, 1800000 - 45000);
-	ck_assert_uint_le(lo, 1800000 - 44000);
-}
-END_TEST
-
-START_TEST(test_error_classes)
-{
-	static const unsigned lost[] = { CR_SERVER_GONE_ERROR, CR_SERVER_LOST, CR_SERVER_LOST_EXTENDED,
-					 CR_ERR_NET_READ, CR_ERR_NET_WRITE, ER_CONNECTION_KILLED,
-					 CR_COMMANDS_OUT_OF_SYNC, ER_SERVER_SHUTDOWN, CR_CONNECTION_ERROR };
-
-	for (size_t i = 0; i < sizeof lost / sizeof lost[0]; i++) {
-		ck_assert_msg(db_error_is_connection_lost(lost[i]), "%u", lost[i]);
-		ck_assert(!db_error_is_retryable(lost[i]));
-	}
-	ck_assert(db_error_is_retryable(ER_LOCK_DEADLOCK));
-	ck_assert(db_error_is_retryable(ER_LOCK_WAIT_TIMEOUT));
-	ck_assert(!db_error_is_retryable(ER_DUP_ENTRY));
-	ck_assert(!db_error_is_connection_lost(ER_DUP_ENTRY));
-	ck_assert(!db_error_is_connection_lost(ER_LOCK_DEADLOCK));
-}
-END_TEST
-
 START_TEST(test_defaults_are_hikari_like)
 {
 	struct db_pool_options popt;
@@ -181,41 +81,13 @@ START_TEST(test_defaults_are_hikari_like)
 }
 END_TEST
 
-START_TEST(test_retry_policy)
-{
-	MYSQL fake;
-	struct db_conn conn;
-	long long now = clock_ms();
-
-	memset(&fake, 0, sizeof fake);
-	memset(&conn, 0, sizeof conn);
-	fake.server_status = SERVER_STATUS_AUTOCOMMIT;
-	conn.mysql = &fake;
-	conn.deadlock_retries = 3;
-	conn.statement_timeout_ms = 5000;
-	ck_assert(db_conn_retry_after(&conn, ER_LOCK_DEADLOCK, 1, now));
-	ck_assert(db_conn_retry_after(&conn, ER_LOCK_DEADLOCK, 3, now));
-	ck_assert(!db_conn_retry_after(&conn, ER_LOCK_DEADLOCK, 4, now));       /* bounded */
-	ck_assert(!db_conn_retry_after(&conn, ER_DUP_ENTRY, 1, now));           /* not retryable */
-	ck_assert(!db_conn_retry_after(&conn, CR_SERVER_LOST, 1, now));         /* ambiguous: never */
-	ck_assert(db_conn_retry_after(&conn, ER_LOCK_WAIT_TIMEOUT, 1, now));    /* budget left */
-	ck_assert(!db_conn_retry_after(&conn, ER_LOCK_WAIT_TIMEOUT, 1, now - 6000)); /* budget spent */
-	ck_assert(!db_conn_retry_after(&conn, ER_LOCK_DEADLOCK, 1, now - 6000));
-	fake.server_status |= SERVER_STATUS_IN_TRANS;
-	ck_assert(!db_conn_retry_after(&conn, ER_LOCK_DEADLOCK, 1, now));       /* inside a transaction */
-	fake.server_status = SERVER_STATUS_AUTOCOMMIT;
-	conn.deadlock_retries = 0;
-	ck_assert(!db_conn_retry_after(&conn, ER_LOCK_DEADLOCK, 1, now));
-}
-END_TEST
-
 static struct db_pool *nowhere_pool(unsigned wait_at_start_ms)
 {
 	struct db_pool_options popt;
 
 	db_pool_options_init(&popt, 2);
 	popt.wait_at_start_ms = wait_at_start_ms;
-	return db_pool_new(&nowhere, &popt);
+	return db_pool_new(&db_env_nowhere, &popt);
 }
 
 START_TEST(test_no_server_fails_fast)
@@ -290,7 +162,7 @@ START_TEST(test_min_idle_refilled_after_discard)
 	ck_assert_uint_eq(stats(pool).idle, 2); /* no more than min_idle are opened */
 	conn = borrow(pool);
 	db_conn_note_error(conn, CR_SERVER_LOST);
-	db_pool_release(pool, conn);
+	db_pool_release(pool, &conn);
 	ck_assert_uint_eq(stats(pool).discarded, 1);
 	ck_assert_msg(wait_idle(pool, 2, 1500), "idle %u", stats(pool).idle);
 	ck_assert_uint_eq(stats(pool).created, 3);
@@ -302,24 +174,24 @@ START_TEST(test_open_transaction_rolled_back)
 {
 	struct db_pool *pool = test_pool(1, NULL);
 	struct db_conn *conn = borrow(pool);
-	unsigned long id = mysql_thread_id(conn->mysql);
+	unsigned long id = mysql_thread_id(db_conn_mysql(conn));
 
-	ck_assert_int_eq(mysql_query(conn->mysql, "START TRANSACTION"), 0);
-	ck_assert_int_eq(mysql_query(conn->mysql,
+	ck_assert_int_eq(mysql_query(db_conn_mysql(conn), "START TRANSACTION"), 0);
+	ck_assert_int_eq(mysql_query(db_conn_mysql(conn),
 				     "INSERT INTO tasks (title) VALUES ('unit: rolled back on release')"), 0);
-	db_pool_release(pool, conn);
+	db_pool_release(pool, &conn);
 	ck_assert_uint_eq(stats(pool).rollbacks, 1);
 	conn = borrow(pool);
-	ck_assert_uint_eq(mysql_thread_id(conn->mysql), id); /* the same connection, cleaned */
-	ck_assert_int_eq(scalar(conn->mysql, "SELECT @@in_transaction"), 0);
-	ck_assert_int_eq(scalar(conn->mysql,
+	ck_assert_uint_eq(mysql_thread_id(db_conn_mysql(conn)), id); /* the same connection, cleaned */
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT @@in_transaction"), 0);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn),
 				"SELECT COUNT(*) FROM tasks WHERE title = 'unit: rolled back on release'"), 0);
-	ck_assert_int_eq(mysql_autocommit(conn->mysql, 0), 0);
-	db_pool_release(pool, conn);
+	ck_assert_int_eq(mysql_autocommit(db_conn_mysql(conn), 0), 0);
+	db_pool_release(pool, &conn);
 	conn = borrow(pool);
-	ck_assert_int_eq(scalar(conn->mysql, "SELECT @@autocommit"), 1000);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT @@autocommit"), 1000);
 	ck_assert_uint_eq(stats(pool).discarded, 0);
-	db_pool_release(pool, conn);
+	db_pool_release(pool, &conn);
 	db_pool_free(pool);
 }
 END_TEST
@@ -331,21 +203,27 @@ START_TEST(test_unread_results_discarded)
 	MYSQL_STMT *stmt;
 
 	/* A result the borrower never asked for. */
-	ck_assert_int_eq(mysql_query(conn->mysql, "SELECT 1 UNION ALL SELECT 2"), 0);
-	db_pool_release(pool, conn);
+	ck_assert_int_eq(mysql_query(db_conn_mysql(conn), "SELECT 1 UNION ALL SELECT 2"), 0);
+	db_pool_release(pool, &conn);
 	ck_assert_uint_eq(stats(pool).discarded, 1);
 	conn = borrow(pool);
-	ck_assert_int_eq(scalar(conn->mysql, "SELECT 7"), 7000);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT 7"), 7000);
 	/* The same with a prepared statement executed and never fetched. */
 	stmt = db_conn_stmt(conn, 0, "SELECT 1 UNION ALL SELECT 2");
 	ck_assert_ptr_nonnull(stmt);
 	ck_assert_int_eq(mysql_stmt_execute(stmt), 0);
-	db_pool_release(pool, conn);
+	db_pool_release(pool, &conn);
 	ck_assert_uint_eq(stats(pool).discarded, 2);
 	conn = borrow(pool);
-	ck_assert_ptr_null(conn->stmts[0]); /* statements died with their connection */
-	ck_assert_int_eq(scalar(conn->mysql, "SELECT 8"), 8000);
-	db_pool_release(pool, conn);
+	/* Statements died with their connection: id 0 is prepared again, on this one. */
+	stmt = db_conn_stmt(conn, 0, "SELECT 1 UNION ALL SELECT 2");
+	ck_assert_ptr_nonnull(stmt);
+	ck_assert_int_eq(mysql_stmt_execute(stmt), 0);
+	ck_assert_int_eq(mysql_stmt_store_result(stmt), 0);
+	ck_assert_uint_eq(mysql_stmt_num_rows(stmt), 2);
+	mysql_stmt_free_result(stmt);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT 8"), 8000);
+	db_pool_release(pool, &conn);
 	db_pool_free(pool);
 }
 END_TEST
@@ -360,9 +238,9 @@ START_TEST(test_lifetime_never_while_borrowed)
 	ck_assert_int_eq(db_pool_start_housekeeping(pool), 0);
 	conn = borrow(pool);
 	clock_sleep_ms(1500); /* past its lifetime, and the housekeeper ran at least once */
-	ck_assert_int_eq(mysql_ping(conn->mysql), 0);
-	ck_assert_int_eq(scalar(conn->mysql, "SELECT 1"), 1000);
-	db_pool_release(pool, conn);
+	ck_assert_int_eq(mysql_ping(db_conn_mysql(conn)), 0);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT 1"), 1000);
+	db_pool_release(pool, &conn);
 	/* Closed on return; idle ones were retired in the background and the pool refilled. */
 	ck_assert_uint_ge(stats(pool).retired, 2);
 	ck_assert(wait_idle(pool, 2, 1500));
@@ -384,20 +262,20 @@ START_TEST(test_keepalive_finds_a_dead_idle_connection)
 
 	ck_assert_int_eq(db_pool_start_housekeeping(pool), 0);
 	conn = borrow(pool);
-	id = mysql_thread_id(conn->mysql);
-	db_pool_release(pool, conn);
+	id = mysql_thread_id(db_conn_mysql(conn));
+	db_pool_release(pool, &conn);
 	clock_sleep_ms(2300);
 	ck_assert_uint_ge(stats(pool).keepalive_pings, 1); /* an idle connection is pinged */
 	ck_assert_uint_eq(stats(pool).discarded, 0);
-	kill_thread(id);
+	db_env_kill(&env, id);
 	clock_sleep_ms(2300);
 	/* The keepalive found it dead, threw it away and min_idle opened a new one. */
 	ck_assert_uint_eq(stats(pool).discarded, 1);
 	ck_assert(wait_idle(pool, 1, 1000));
 	conn = borrow(pool);
-	ck_assert_uint_ne(mysql_thread_id(conn->mysql), id);
-	ck_assert_int_eq(scalar(conn->mysql, "SELECT 1"), 1000);
-	db_pool_release(pool, conn);
+	ck_assert_uint_ne(mysql_thread_id(db_conn_mysql(conn)), id);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT 1"), 1000);
+	db_pool_release(pool, &conn);
 	ck_assert_uint_eq(stats(pool).validations, 0);
 	db_pool_free(pool);
 }
@@ -412,12 +290,12 @@ START_TEST(test_validation_only_after_idle_window)
 
 	for (int i = 0; i < 50; i++) {
 		conn = borrow(pool);
-		db_pool_release(pool, conn);
+		db_pool_release(pool, &conn);
 	}
 	ck_assert_uint_eq(stats(pool).validations, 0);
 	clock_sleep_ms(300);
 	conn = borrow(pool);
-	db_pool_release(pool, conn);
+	db_pool_release(pool, &conn);
 	ck_assert_uint_eq(stats(pool).validations, 1);
 	db_pool_free(pool);
 }
@@ -438,8 +316,28 @@ START_TEST(test_acquire_timeout)
 	ck_assert_int_lt(took, 800);
 	ck_assert_uint_eq(stats(pool).timeouts, 1);
 	ck_assert_uint_eq(stats(pool).in_use, 1);
-	db_pool_release(pool, held);
-	db_pool_release(pool, held); /* twice is harmless */
+	db_pool_release(pool, &held);
+	ck_assert_ptr_null(held); /* the caller's pointer is forgotten */
+	db_pool_release(pool, &held); /* twice is harmless */
+	ck_assert_uint_eq(stats(pool).in_use, 0);
+	db_pool_free(pool);
+}
+END_TEST
+
+START_TEST(test_second_release_cannot_return_the_next_borrowers)
+{
+	struct db_pool *pool = test_pool(1, NULL);
+	struct db_conn *first = borrow(pool), *second;
+	struct db_conn *copy = first;
+
+	db_pool_release(pool, &first);
+	second = borrow(pool);
+	ck_assert_ptr_eq(second, copy); /* the one slot, lent again */
+	/* A buggy caller releasing twice: its pointer was set to NULL, so nothing happens. */
+	db_pool_release(pool, &first);
+	ck_assert_uint_eq(stats(pool).in_use, 1);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(second), "SELECT 1"), 1000);
+	db_pool_release(pool, &second);
 	ck_assert_uint_eq(stats(pool).in_use, 0);
 	db_pool_free(pool);
 }
@@ -449,24 +347,26 @@ START_TEST(test_killed_connection_is_replaced_not_reconnected)
 {
 	struct db_pool *pool = test_pool(1, NULL);
 	struct db_conn *conn = borrow(pool);
-	unsigned long id = mysql_thread_id(conn->mysql);
+	unsigned long id = mysql_thread_id(db_conn_mysql(conn));
 	my_bool reconnect = 1;
 
-	ck_assert_int_eq(mysql_get_option(conn->mysql, MYSQL_OPT_RECONNECT, &reconnect), 0);
+	ck_assert_int_eq(mysql_get_option(db_conn_mysql(conn), MYSQL_OPT_RECONNECT, &reconnect), 0);
 	ck_assert_int_eq(reconnect, 0);
 	ck_assert_ptr_nonnull(db_conn_stmt(conn, 1, "SELECT 1"));
-	kill_thread(id);
+	db_env_kill(&env, id);
 	/* No silent reconnect: the next statement fails with a connection error. */
-	ck_assert_int_ne(mysql_query(conn->mysql, "SELECT 1"), 0);
-	db_conn_note_error(conn, mysql_errno(conn->mysql));
-	ck_assert_msg(conn->broken, "error %u", mysql_errno(conn->mysql));
-	db_pool_release(pool, conn);
+	ck_assert_int_ne(mysql_query(db_conn_mysql(conn), "SELECT 1"), 0);
+	db_conn_note_error(conn, mysql_errno(db_conn_mysql(conn)));
+	ck_assert_msg(db_conn_is_broken(conn), "error %u", mysql_errno(db_conn_mysql(conn)));
+	db_pool_release(pool, &conn);
 	ck_assert_uint_eq(stats(pool).discarded, 1);
 	conn = borrow(pool);
-	ck_assert_uint_ne(mysql_thread_id(conn->mysql), id);
-	ck_assert_ptr_null(conn->stmts[1]);
-	ck_assert_ptr_nonnull(db_conn_stmt(conn, 1, "SELECT 1")); /* prepared again on the new one */
-	db_pool_release(pool, conn);
+	ck_assert_uint_ne(mysql_thread_id(db_conn_mysql(conn)), id);
+	/* Prepared again on the new one: a statement cached from the killed one could not run. */
+	ck_assert_ptr_nonnull(db_conn_stmt(conn, 1, "SELECT 1"));
+	ck_assert_int_eq(mysql_stmt_execute(db_conn_stmt(conn, 1, "SELECT 1")), 0);
+	mysql_stmt_free_result(db_conn_stmt(conn, 1, "SELECT 1"));
+	db_pool_release(pool, &conn);
 	ck_assert_uint_eq(stats(pool).created, 2);
 	db_pool_free(pool);
 }
@@ -478,60 +378,47 @@ START_TEST(test_statement_timeout_in_session)
 	struct db_conn *conn;
 	long long t0;
 
-	db_opt.statement_timeout_ms = 1500;
+	env.opt.statement_timeout_ms = 1500;
 	pool = test_pool(1, NULL);
 	conn = borrow(pool);
-	ck_assert_int_eq(scalar(conn->mysql, "SELECT @@max_statement_time"), 1500);
-	ck_assert_int_eq(scalar(conn->mysql, "SELECT @@innodb_lock_wait_timeout"), 2000);
-	ck_assert_int_eq(scalar(conn->mysql, "SELECT @@time_zone = '+00:00'"), 1000);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT @@max_statement_time"), 1500);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT @@innodb_lock_wait_timeout"), 2000);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT @@time_zone = '+00:00'"), 1000);
 	t0 = clock_ms();
 	/* The error comes with the first row, so with the result, not the query. */
-	ck_assert_int_eq(scalar(conn->mysql, "SELECT SLEEP(5)"), -1);
-	ck_assert_uint_eq(mysql_errno(conn->mysql), ER_STATEMENT_TIMEOUT);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT SLEEP(5)"), -1);
+	ck_assert_uint_eq(mysql_errno(db_conn_mysql(conn)), ER_STATEMENT_TIMEOUT);
 	ck_assert_int_lt(clock_ms() - t0, 2500);
-	db_pool_release(pool, conn);
+	db_pool_release(pool, &conn);
 	db_pool_free(pool);
-	db_opt.statement_timeout_ms = 0;
+	env.opt.statement_timeout_ms = 0;
 }
 END_TEST
 
+static void add_pure(TCase *tc)
+{
+	tcase_add_test(tc, test_defaults_are_hikari_like);
+	tcase_add_test(tc, test_no_server_fails_fast);
+	tcase_add_test(tc, test_wait_at_start_is_bounded);
+	tcase_add_test(tc, test_housekeeper_stops_with_the_pool);
+}
+
+static void add_live(TCase *tc)
+{
+	tcase_add_test(tc, test_fixed_size_is_filled);
+	tcase_add_test(tc, test_min_idle_refilled_after_discard);
+	tcase_add_test(tc, test_open_transaction_rolled_back);
+	tcase_add_test(tc, test_unread_results_discarded);
+	tcase_add_test(tc, test_lifetime_never_while_borrowed);
+	tcase_add_test(tc, test_keepalive_finds_a_dead_idle_connection);
+	tcase_add_test(tc, test_validation_only_after_idle_window);
+	tcase_add_test(tc, test_acquire_timeout);
+	tcase_add_test(tc, test_second_release_cannot_return_the_next_borrowers);
+	tcase_add_test(tc, test_killed_connection_is_replaced_not_reconnected);
+	tcase_add_test(tc, test_statement_timeout_in_session);
+}
+
 int main(void)
 {
-	Suite *s = suite_create("db_pool");
-	TCase *pure = tcase_create("no server");
-	SRunner *sr;
-	int failed;
-
-	if (mysql_library_init(0, NULL, NULL) != 0)
-		return EXIT_FAILURE;
-	tcase_add_test(pure, test_lifetime_jitter);
-	tcase_add_test(pure, test_error_classes);
-	tcase_add_test(pure, test_defaults_are_hikari_like);
-	tcase_add_test(pure, test_retry_policy);
-	tcase_add_test(pure, test_no_server_fails_fast);
-	tcase_add_test(pure, test_wait_at_start_is_bounded);
-	tcase_add_test(pure, test_housekeeper_stops_with_the_pool);
-	suite_add_tcase(s, pure);
-	if (db_configured()) {
-		TCase *live = tcase_create("mariadb");
-
-		tcase_set_timeout(live, 20);
-		tcase_add_test(live, test_fixed_size_is_filled);
-		tcase_add_test(live, test_min_idle_refilled_after_discard);
-		tcase_add_test(live, test_open_transaction_rolled_back);
-		tcase_add_test(live, test_unread_results_discarded);
-		tcase_add_test(live, test_lifetime_never_while_borrowed);
-		tcase_add_test(live, test_keepalive_finds_a_dead_idle_connection);
-		tcase_add_test(live, test_validation_only_after_idle_window);
-		tcase_add_test(live, test_acquire_timeout);
-		tcase_add_test(live, test_killed_connection_is_replaced_not_reconnected);
-		tcase_add_test(live, test_statement_timeout_in_session);
-		suite_add_tcase(s, live);
-	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose names every test */
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	mysql_library_end();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return db_env_main("db_pool", &env, add_pure, add_live);
 }

@@ -1,0 +1,324 @@
+#include "db_conn.h"
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "rng.h"
+#include "xalloc.h"
+
+/* MySQL 8.0.24+: "disconnected by the server because of inactivity" (not in MariaDB's headers). */
+#define ER_CLIENT_INTERACTION_TIMEOUT_MYSQL 4031
+
+struct db_conn {
+	MYSQL *mysql;                     /* NULL: not connected */
+	MYSQL_STMT *stmts[DB_MAX_STMTS];  /* prepared lazily, owned by the connection */
+	long long last_used_ms;           /* monotonic */
+	long long expires_ms;             /* monotonic; 0 = no lifetime limit */
+	bool broken;                      /* saw a connection-level error */
+	unsigned last_error;              /* last error noted on this connection */
+	unsigned deadlock_retries;        /* db_conn_retry_after's bound */
+	unsigned statement_timeout_ms;    /* db_conn_retry_after's time budget */
+};
+
+/* ---- pure policy ------------------------------------------------------------- */
+
+unsigned db_lifetime_with_jitter(unsigned max_lifetime_ms, double r)
+{
+	/* HikariCP's "minor negative attenuation": up to 2.5 % shorter, never longer. */
+	unsigned span = max_lifetime_ms / 40;
+
+	if (max_lifetime_ms == 0)
+		return 0;
+	if (r < 0 || r >= 1)
+		r = 0;
+	if (span >= max_lifetime_ms)
+		span = max_lifetime_ms - 1;
+	return max_lifetime_ms - (unsigned)(r * (double)(span + 1));
+}
+
+bool db_error_is_connection_lost(unsigned err)
+{
+	switch (err) {
+	case CR_CONNECTION_ERROR:
+	case CR_CONN_HOST_ERROR:
+	case CR_SERVER_GONE_ERROR:
+	case CR_SERVER_LOST:
+	case CR_COMMANDS_OUT_OF_SYNC:
+	case CR_SERVER_LOST_EXTENDED:
+	case CR_STMT_CLOSED:
+	case CR_ERR_NET_READ:
+	case CR_ERR_NET_WRITE:
+	case ER_CONNECTION_KILLED:
+	case ER_SERVER_SHUTDOWN:
+	case ER_CLIENT_INTERACTION_TIMEOUT_MYSQL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool db_error_is_retryable(unsigned err)
+{
+	return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT;
+}
+
+/* The server status flags of the last reply, read through Connector/C's public API. */
+static unsigned server_status(MYSQL *mysql)
+{
+	unsigned status = 0;
+
+	if (mariadb_get_infov(mysql, MARIADB_CONNECTION_SERVER_STATUS, &status) != 0)
+		return 0;
+	return status;
+}
+
+bool db_conn_retry_after(struct db_conn *conn, unsigned err, unsigned attempt, long long started_ms)
+{
+	long long spent = clock_ms() - started_ms;
+	unsigned budget = conn->statement_timeout_ms;
+	unsigned backoff;
+
+	if (!db_error_is_retryable(err) || attempt > conn->deadlock_retries)
+		return false;
+	/* Inside a transaction a retry would run the statement without what came before it. */
+	if (conn->mysql == NULL || (server_status(conn->mysql) & SERVER_STATUS_IN_TRANS))
+		return false;
+	/* A lock wait that used the statement's whole budget is an answer, not a hiccup. */
+	if (err == ER_LOCK_WAIT_TIMEOUT && (budget == 0 || spent >= (long long)budget))
+		return false;
+	if (budget > 0 && spent >= (long long)budget)
+		return false;
+	backoff = (1u << attempt) + (unsigned)(rng_unit() * 5.0 * attempt);
+	log_info("db: %s (%u); retry %u of %u in %u ms",
+		 err == ER_LOCK_DEADLOCK ? "deadlock" : "lock wait timeout", err, attempt,
+		 conn->deadlock_retries, backoff);
+	clock_sleep_ms(backoff);
+	return true;
+}
+
+/* ---- opening ------------------------------------------------------------------- */
+
+/*
+ * The session settings, in one statement: UTC, and the statement time limit
+ * (MariaDB: max_statement_time in seconds for every statement; Oracle MySQL:
+ * max_execution_time in ms, SELECT only) with a lock wait no longer than it.
+ */
+static int set_session(MYSQL *mysql, const struct db_options *opt, char *err, size_t errlen)
+{
+	unsigned ms = opt->statement_timeout_ms;
+	char sql[200];
+	int n = snprintf(sql, sizeof sql, "SET time_zone = '+00:00'");
+
+	if (ms > 0 && strstr(mysql_get_server_info(mysql), "MariaDB") != NULL)
+		n += snprintf(sql + n, sizeof sql - (size_t)n, ", max_statement_time = %u.%03u", ms / 1000,
+			      ms % 1000);
+	else if (ms > 0)
+		n += snprintf(sql + n, sizeof sql - (size_t)n, ", max_execution_time = %u", ms);
+	if (ms > 0)
+		n += snprintf(sql + n, sizeof sql - (size_t)n, ", innodb_lock_wait_timeout = %u",
+			      (ms + 999) / 1000);
+	if (mysql_real_query(mysql, sql, (unsigned long)n) != 0) {
+		snprintf(err, errlen, "cannot set up the MariaDB session (%s): %s (%u)", sql,
+			 mysql_error(mysql), mysql_errno(mysql));
+		return -1;
+	}
+	return 0;
+}
+
+MYSQL *db_connect(const struct db_options *opt, char *err, size_t errlen)
+{
+	MYSQL *mysql = mysql_init(NULL);
+	const char *socket = opt->socket && *opt->socket ? opt->socket : NULL;
+	my_bool off = 0;
+
+	if (mysql == NULL) {
+		snprintf(err, errlen, "out of memory creating a MariaDB handle");
+		return NULL;
+	}
+	mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &opt->connect_timeout_s);
+	mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &opt->read_timeout_s);
+	mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &opt->write_timeout_s);
+	/* Never: a reconnect would lose the session silently and could replay a write. */
+	mysql_options(mysql, MYSQL_OPT_RECONNECT, &off);
+	mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	if (mysql_real_connect(mysql, socket ? NULL : opt->host, opt->user, opt->password,
+			       opt->database, socket ? 0 : opt->port, socket,
+			       opt->client_flags) == NULL) {
+		snprintf(err, errlen, "cannot connect to MariaDB at %s as '%s': %s (%u)",
+			 socket ? socket : opt->host, opt->user, mysql_error(mysql), mysql_errno(mysql));
+		goto fail;
+	}
+	if (set_session(mysql, opt, err, errlen) < 0)
+		goto fail;
+	return mysql;
+fail:
+	mysql_close(mysql);
+	return NULL;
+}
+
+struct db_conn *db_conn_new(unsigned deadlock_retries, unsigned statement_timeout_ms)
+{
+	struct db_conn *conn = xcalloc(1, sizeof *conn);
+
+	conn->deadlock_retries = deadlock_retries;
+	conn->statement_timeout_ms = statement_timeout_ms;
+	return conn;
+}
+
+void db_conn_free(struct db_conn *conn)
+{
+	if (conn == NULL)
+		return;
+	db_conn_close(conn);
+	free(conn);
+}
+
+int db_conn_open(struct db_conn *conn, const struct db_options *opt, unsigned max_lifetime_ms,
+		 char *err, size_t errlen)
+{
+	long long now;
+	unsigned lifetime;
+
+	conn->mysql = db_connect(opt, err, errlen);
+	if (conn->mysql == NULL)
+		return -1;
+	now = clock_ms();
+	lifetime = db_lifetime_with_jitter(max_lifetime_ms, rng_unit());
+	conn->last_used_ms = now;
+	conn->expires_ms = lifetime > 0 ? now + lifetime : 0;
+	conn->last_error = 0;
+	return 0;
+}
+
+void db_conn_close(struct db_conn *conn)
+{
+	for (unsigned i = 0; i < DB_MAX_STMTS; i++) {
+		if (conn->stmts[i] != NULL)
+			mysql_stmt_close(conn->stmts[i]);
+		conn->stmts[i] = NULL;
+	}
+	if (conn->mysql != NULL)
+		mysql_close(conn->mysql);
+	conn->mysql = NULL;
+	conn->broken = false;
+	conn->expires_ms = 0;
+}
+
+/* ---- state ----------------------------------------------------------------------- */
+
+bool db_conn_is_open(const struct db_conn *conn)
+{
+	return conn->mysql != NULL;
+}
+
+bool db_conn_is_broken(const struct db_conn *conn)
+{
+	return conn->broken;
+}
+
+bool db_conn_expired(const struct db_conn *conn, long long now_ms)
+{
+	return conn->mysql != NULL && conn->expires_ms != 0 && now_ms >= conn->expires_ms;
+}
+
+long long db_conn_last_used(const struct db_conn *conn)
+{
+	return conn->last_used_ms;
+}
+
+void db_conn_touch(struct db_conn *conn, long long now_ms)
+{
+	conn->last_used_ms = now_ms;
+}
+
+MYSQL *db_conn_mysql(struct db_conn *conn)
+{
+	return conn->mysql;
+}
+
+unsigned db_conn_last_error(const struct db_conn *conn)
+{
+	return conn->last_error;
+}
+
+/* ---- checks ------------------------------------------------------------------------ */
+
+int db_conn_ping(struct db_conn *conn, const char *who)
+{
+	if (mysql_ping(conn->mysql) == 0)
+		return 0;
+	log_info("db_pool: discarding a connection that failed %s: %s (%u)", who,
+		 mysql_error(conn->mysql), mysql_errno(conn->mysql));
+	db_conn_close(conn);
+	return -1;
+}
+
+/*
+ * Whether a result is still waiting to be read. Connector/C has no public
+ * getter for this client-side state (mysql_more_results only sees further
+ * result sets of a multi-statement), so this is the one place that reads a
+ * field of MYSQL; asking the server instead would cost a round trip on every
+ * return.
+ */
+static bool results_pending(const MYSQL *mysql)
+{
+	return mysql->status != MYSQL_STATUS_READY;
+}
+
+const char *db_conn_reset(struct db_conn *conn, bool *rolled_back)
+{
+	MYSQL *mysql = conn->mysql;
+	unsigned status;
+
+	*rolled_back = false;
+	if (results_pending(mysql))
+		return "results left unread";
+	status = server_status(mysql);
+	if (!(status & SERVER_STATUS_IN_TRANS) && (status & SERVER_STATUS_AUTOCOMMIT))
+		return NULL;
+	*rolled_back = true;
+	if (mysql_rollback(mysql) != 0)
+		return "rollback failed";
+	if (!(server_status(mysql) & SERVER_STATUS_AUTOCOMMIT) && mysql_autocommit(mysql, 1) != 0)
+		return "autocommit could not be restored";
+	log_warn("db_pool: a connection came back inside a transaction or with autocommit off: rolled back");
+	return NULL;
+}
+
+/* ---- statements and errors ------------------------------------------------------- */
+
+MYSQL_STMT *db_conn_stmt(struct db_conn *conn, unsigned id, const char *sql)
+{
+	MYSQL_STMT *stmt;
+
+	if (id >= DB_MAX_STMTS)
+		return NULL;
+	if (conn->stmts[id] != NULL)
+		return conn->stmts[id];
+	stmt = mysql_stmt_init(conn->mysql);
+	if (stmt == NULL) {
+		db_conn_note_error(conn, mysql_errno(conn->mysql));
+		return NULL;
+	}
+	if (mysql_stmt_prepare(stmt, sql, strlen(sql)) != 0) {
+		log_debug("db: cannot prepare statement %u: %s (%u)", id, mysql_stmt_error(stmt),
+			  mysql_stmt_errno(stmt));
+		db_conn_note_error(conn, mysql_stmt_errno(stmt));
+		mysql_stmt_close(stmt);
+		return NULL;
+	}
+	conn->stmts[id] = stmt;
+	return stmt;
+}
+
+void db_conn_note_error(struct db_conn *conn, unsigned err)
+{
+	conn->last_error = err;
+	if (db_error_is_connection_lost(err))
+		conn->broken = true;
+}

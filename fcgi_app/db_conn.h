@@ -1,0 +1,138 @@
+#ifndef TASKAPI_DB_CONN_H
+#define TASKAPI_DB_CONN_H
+
+#include <mysql.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * One MariaDB connection and its own life: how it is opened (options,
+ * utf8mb4, session settings), its cache of prepared statements, the errors
+ * it saw, its lifetime, and how it is checked and cleaned. It knows nothing
+ * of pools: db_pool.c decides when to open, ping, reset and close, and
+ * counts what happened.
+ *
+ * A connection is opaque outside db_conn.c. It is used by one thread at a
+ * time; nothing here locks.
+ */
+
+/* Statement ids a connection caches (see db_conn_stmt). */
+#define DB_MAX_STMTS 16
+
+/* How one connection is opened. */
+struct db_options {
+	const char *socket;   /* used when non-empty, else host/port */
+	const char *host;
+	unsigned port;
+	const char *user;
+	const char *password;
+	const char *database;
+	unsigned connect_timeout_s;
+	unsigned read_timeout_s;
+	unsigned write_timeout_s;
+	/*
+	 * Per-statement time limit, 0 = none. MariaDB: max_statement_time;
+	 * Oracle MySQL: max_execution_time (SELECT only). The session's
+	 * innodb_lock_wait_timeout becomes this, rounded up to seconds.
+	 */
+	unsigned statement_timeout_ms;
+	unsigned long client_flags; /* e.g. CLIENT_MULTI_STATEMENTS for migrations */
+};
+
+struct db_conn;
+
+/*
+ * Opens a bare connection with the options' timeouts, utf8mb4, UTC session
+ * time and the statement time limit, and never a silent reconnect. Returns
+ * NULL with a message in err (never containing the password). Caller closes
+ * with mysql_close.
+ */
+MYSQL *db_connect(const struct db_options *opt, char *err, size_t errlen);
+
+/*
+ * A connection, not yet open. deadlock_retries bounds db_conn_retry_after;
+ * statement_timeout_ms is its time budget (the one db_options asks the
+ * session for). Caller frees with db_conn_free.
+ */
+struct db_conn *db_conn_new(unsigned deadlock_retries, unsigned statement_timeout_ms);
+
+/* Closes the connection (if open) and frees it. Safe with NULL. */
+void db_conn_free(struct db_conn *conn);
+
+/*
+ * Connects (db_connect). Its lifetime is max_lifetime_ms shortened at random
+ * (db_lifetime_with_jitter), 0 = forever; it counts as used now. Returns 0,
+ * or -1 with a message in err, the connection staying closed.
+ */
+int db_conn_open(struct db_conn *conn, const struct db_options *opt, unsigned max_lifetime_ms,
+		 char *err, size_t errlen);
+
+/* Closes the connection and its statements; it may be opened again. Safe when closed. */
+void db_conn_close(struct db_conn *conn);
+
+bool db_conn_is_open(const struct db_conn *conn);
+
+/* True after a connection-level error (db_conn_note_error): close it, never reuse. */
+bool db_conn_is_broken(const struct db_conn *conn);
+
+/* True when open and past its lifetime at now_ms (monotonic). */
+bool db_conn_expired(const struct db_conn *conn, long long now_ms);
+
+/* When it was last used (monotonic ms), and marking it used at now_ms. */
+long long db_conn_last_used(const struct db_conn *conn);
+void db_conn_touch(struct db_conn *conn, long long now_ms);
+
+/*
+ * Pings an open connection. Returns 0 when alive; otherwise logs why (who
+ * names the check: "validation", "keepalive"), closes it and returns -1.
+ */
+int db_conn_ping(struct db_conn *conn, const char *who);
+
+/*
+ * Puts a returned open connection back into a known state: no unread
+ * results, no open transaction, autocommit on. Returns NULL when it may be
+ * reused, or why not (a static string). *rolled_back tells whether a
+ * transaction had to be rolled back. Costs nothing on the usual path: the
+ * checks read client-side state.
+ */
+const char *db_conn_reset(struct db_conn *conn, bool *rolled_back);
+
+/* The open connection's handle, NULL when closed. Borrowed: valid until it is closed. */
+MYSQL *db_conn_mysql(struct db_conn *conn);
+
+/* The last error db_conn_note_error recorded (0: none since it was opened). */
+unsigned db_conn_last_error(const struct db_conn *conn);
+
+/*
+ * The cached prepared statement id (< DB_MAX_STMTS), preparing sql on first
+ * use. Returns NULL on failure (and notes the error, so a lost connection is
+ * marked broken). Borrowed: owned by the connection, closed with it.
+ */
+MYSQL_STMT *db_conn_stmt(struct db_conn *conn, unsigned id, const char *sql);
+
+/* Records an error seen on conn: connection-level errors mark it broken. */
+void db_conn_note_error(struct db_conn *conn, unsigned err);
+
+/* True for errors after which the connection cannot be trusted (2006, 2013, ...). */
+bool db_error_is_connection_lost(unsigned err);
+
+/* True for errors after which InnoDB rolled the statement back: 1213, 1205. */
+bool db_error_is_retryable(unsigned err);
+
+/*
+ * For a single-statement write that failed with err after attempt tries
+ * (1 = the first), started_ms (monotonic) ago: returns true, after sleeping
+ * a short random back-off, when it may run again. Only for retryable errors
+ * on an open connection outside a transaction, at most deadlock_retries
+ * times, and only while the statement time budget is not spent (a lock wait
+ * that used it all is not retried).
+ */
+bool db_conn_retry_after(struct db_conn *conn, unsigned err, unsigned attempt, long long started_ms);
+
+/*
+ * A connection's lifetime: max_lifetime_ms minus up to 2.5 % (at least
+ * 1 ms of room kept), chosen with r, a random number in [0, 1). 0 stays 0.
+ */
+unsigned db_lifetime_with_jitter(unsigned max_lifetime_ms, double r);
+
+#endif

@@ -1,0 +1,42 @@
+#ifndef TASKAPI_TEST_DB_ENV_H
+#define TASKAPI_TEST_DB_ENV_H
+
+#include <check.h>
+#include <stdbool.h>
+
+#include "db_conn.h"
+
+/*
+ * The test database for the unit tests that need one (db_conn, db_pool,
+ * app): named by TASKAPI_TEST_DB_SOCKET, TASKAPI_TEST_DB_USER,
+ * TASKAPI_TEST_DB_PASSWORD_FILE and TASKAPI_TEST_DB_NAME, which
+ * tests/e2e/70-pool-unit.sh sets for the private stack. Under plain
+ * `make check` they are unset and the live cases are left out.
+ */
+struct db_env {
+	struct db_options opt;  /* password points into password */
+	char password[256];
+};
+
+/* Options for a socket nobody listens on: every connection attempt fails at once. */
+extern const struct db_options db_env_nowhere;
+
+/* Fills env from the environment; false (after saying why, if it is not just unset) when no server is named. */
+bool db_env_init(struct db_env *env);
+
+/* The first column of the first row of sql in milli-units (1.5 -> 1500); -1 on error. */
+long long db_env_scalar(MYSQL *mysql, const char *sql);
+
+/* Kills server thread id from a connection of its own (a user may kill its own); fails the test otherwise. */
+void db_env_kill(const struct db_env *env, unsigned long id);
+
+/*
+ * A whole main() for such a test: the "no server" cases add_pure adds, and
+ * the "mariadb" cases add_live adds (20 s each at most) when db_env_init(env)
+ * finds a server, between mysql_library_init and mysql_library_end. Returns
+ * the exit status. CK_VERBOSITY=verbose names every test.
+ */
+int db_env_main(const char *suite, struct db_env *env, void (*add_pure)(TCase *),
+		void (*add_live)(TCase *));
+
+#endif
