@@ -370,13 +370,13 @@ static void put_prefix(struct buf *out, const char *tag)
  */
 static void put_text_head(struct buf *out, const char *tag, const struct log_access_entry *e, bool bytes)
 {
+	const char *const fields[] = { e->request_id, e->method, e->uri };
+
 	put_prefix(out, tag);
-	put_field(out, e->request_id);
-	buf_putc(out, ' ');
-	put_field(out, e->method);
-	buf_putc(out, ' ');
-	put_field(out, e->uri);
-	buf_putc(out, ' ');
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		put_field(out, fields[i]);
+		buf_putc(out, ' ');
+	}
 	put_uint(out, (unsigned long long)(e->status > 0 ? e->status : 0));
 	buf_putc(out, ' ');
 	if (bytes) {
