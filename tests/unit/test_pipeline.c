@@ -53,6 +53,8 @@ static long mem_read(void *ctx, char *data, size_t n)
 
 	if (m->read_fails)
 		return -1;
+	if (left == 0)
+		return 0; /* memcpy may not be handed a NULL body, even for no bytes */
 	if (n > left)
 		n = left;
 	memcpy(data, m->body + m->body_pos, n);
