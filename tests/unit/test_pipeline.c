@@ -156,6 +156,13 @@ static const char *written(void)
 	return mem.written.data ? mem.written.data : "";
 }
 
+/* Serves the request set up, expecting pipeline_serve's flags and the HTTP status. */
+static void serve(int want_result, int want_status)
+{
+	ck_assert_int_eq(pipeline_serve(&pl, &app, &fe, clock_ns()), want_result);
+	ck_assert_int_eq(pl.resp.status, want_status);
+}
+
 START_TEST(test_healthz_answered_and_logged)
 {
 	static const char *const params[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/healthz",
@@ -182,8 +189,7 @@ START_TEST(test_envp_parsed_like_params)
 
 	set_params(params);
 	fe.envp = mem.params;
-	ck_assert_int_eq(pipeline_serve(&pl, &app, &fe, clock_ns()), 0);
-	ck_assert_int_eq(pl.resp.status, 404);
+	serve(0, 404);
 	ck_assert_ptr_nonnull(strstr(written(), "Status: 404"));
 	line = take_file(access_path);
 	/* Traced: without a REQUEST_ID a 32-digit one is made up. */
@@ -199,8 +205,7 @@ START_TEST(test_method_not_allowed_head_has_no_body)
 	static const char *const head[] = { "REQUEST_METHOD=HEAD", "REQUEST_URI=/healthz", NULL };
 
 	set_params(params);
-	ck_assert_int_eq(pipeline_serve(&pl, &app, &fe, clock_ns()), 0);
-	ck_assert_int_eq(pl.resp.status, 405);
+	serve(0, 405);
 	ck_assert_ptr_nonnull(strstr(written(), "Allow: GET"));
 	ck_assert_ptr_nonnull(strstr(take_file(access_path), "ms method_not_allowed\n"));
 
@@ -218,16 +223,14 @@ START_TEST(test_too_large_closes)
 	static const char *const chunked[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/tasks", NULL };
 
 	set_params(params);
-	ck_assert_int_eq(pipeline_serve(&pl, &app, &fe, clock_ns()), PIPELINE_CLOSE);
-	ck_assert_int_eq(pl.resp.status, 413);
+	serve(PIPELINE_CLOSE, 413);
 	ck_assert_ptr_nonnull(strstr(written(), "larger than 16 bytes"));
 	ck_assert_ptr_nonnull(strstr(take_file(access_path), " 413 "));
 
 	/* Undeclared and over the cap: noticed while reading. */
 	set_params(chunked);
 	mem.body = "{\"title\":\"longer than sixteen\"}";
-	ck_assert_int_eq(pipeline_serve(&pl, &app, &fe, clock_ns()), PIPELINE_CLOSE);
-	ck_assert_int_eq(pl.resp.status, 413);
+	serve(PIPELINE_CLOSE, 413);
 	ck_assert_ptr_nonnull(strstr(take_file(access_path), "ms too_large\n"));
 }
 END_TEST
@@ -239,9 +242,8 @@ START_TEST(test_short_body_is_bad_request)
 
 	set_params(params);
 	mem.body = "{}";
-	ck_assert_int_eq(pipeline_serve(&pl, &app, &fe, clock_ns()), 0);
+	serve(0, 400);
 	ck_assert_int_eq(mem.seen_content_length, 10);
-	ck_assert_int_eq(pl.resp.status, 400);
 	ck_assert_ptr_nonnull(strstr(written(), "shorter than its Content-Length"));
 	ck_assert_ptr_nonnull(strstr(take_file(access_path), "ms bad_request\n"));
 }
@@ -260,8 +262,7 @@ START_TEST(test_unreadable_body)
 	ck_assert_str_eq(take_file(access_path), "");
 	/* A front end whose answer has its own channel answers 400. */
 	fe.answer_read_error = true;
-	ck_assert_int_eq(pipeline_serve(&pl, &app, &fe, clock_ns()), PIPELINE_CLOSE);
-	ck_assert_int_eq(pl.resp.status, 400);
+	serve(PIPELINE_CLOSE, 400);
 	ck_assert_ptr_nonnull(strstr(written(), "cannot read the request body"));
 	ck_assert_ptr_nonnull(strstr(take_file(access_path), " 400 "));
 }
