@@ -331,7 +331,6 @@ static bool process_should_stop(void)
 {
 	struct timespec zero = { 0, 0 };
 	sigset_t set;
-	char err[256];
 	int sig;
 
 	sigemptyset(&set);
@@ -342,10 +341,7 @@ static bool process_should_stop(void)
 	sigaddset(&set, SIGUSR1);
 	while ((sig = sigtimedwait(&set, NULL, &zero)) > 0) {
 		if (sig == SIGUSR1) {
-			if (log_reopen(err, sizeof err) < 0)
-				log_error("SIGUSR1: %s", err);
-			else
-				log_info("SIGUSR1: log files reopened (admin)");
+			log_reopen_on_signal(" (admin)");
 			continue;
 		}
 		if (sig != SIGHUP)

@@ -4,18 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
 #include "buf.h"
+#include "clock.h"
 #include "db_config.h"
 #include "db_pool.h"
 #include "listener.h"
 #include "log.h"
+#include "pipeline.h"
 #include "privileges.h"
-#include "request.h"
-#include "response.h"
 
 bool cgi_detect(void)
 {
@@ -92,37 +91,12 @@ static long cgi_read(void *ctx, char *data, size_t n)
 	return (long)got;
 }
 
-/* Fills resp for the request in the environment; returns the route name for the log. */
-static const char *answer(const struct app *app, struct cgi_env *env, struct request *req,
-			  struct response *resp)
+/* Without CONTENT_LENGTH the body runs to end of file; a terminal has none. */
+static void cgi_begin_body(void *ctx, const struct request *req)
 {
-	long cap = app->cfg->server.max_body_bytes;
-	char err[160];
-	enum request_status status = request_parse(req, cgi_param, env, err, sizeof err);
+	struct cgi_env *env = ctx;
 
-	if (status == REQUEST_OK) {
-		/* Without CONTENT_LENGTH the body runs to end of file; a terminal has none. */
-		env->body_left = req->content_length >= 0 ? req->content_length
-							   : (isatty(STDIN_FILENO) ? 0 : -1);
-		status = request_read_body(req, cap, cgi_read, env);
-		if (status == REQUEST_BAD)
-			snprintf(err, sizeof err, "request body is shorter than its Content-Length");
-	}
-	switch (status) {
-	case REQUEST_OK:
-		return app_handle(app, req, resp);
-	case REQUEST_BAD:
-		response_error(resp, 400, err);
-		return "bad_request";
-	case REQUEST_TOO_LARGE:
-		snprintf(err, sizeof err, "request body is larger than %ld bytes", cap);
-		response_error(resp, 413, err);
-		return "too_large";
-	case REQUEST_IO_ERROR:
-		response_error(resp, 400, "cannot read the request body");
-		return "bad_request";
-	}
-	return "bad_request";
+	env->body_left = req->content_length >= 0 ? req->content_length : (isatty(STDIN_FILENO) ? 0 : -1);
 }
 
 static int write_all(int fd, const char *data, size_t len)
@@ -140,23 +114,14 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-/* The access line, in the same format as FastCGI requests; line is scratch space. */
-static void access_line(const struct request *req, const struct response *resp, const char *uri,
-			const char *route, const struct timespec *start, struct buf *line)
+/* The pipeline's writer: the whole answer to stdout. */
+static int cgi_write(void *ctx, const char *data, size_t len)
 {
-	struct timespec now;
-	struct log_access_entry e;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	memset(&e, 0, sizeof e);
-	e.request_id = req->request_id ? req->request_id : "-";
-	e.method = req->method_name && *req->method_name ? req->method_name : NULL;
-	e.uri = uri;
-	e.status = resp->status;
-	e.bytes = resp->has_body ? resp->body.len : 0;
-	e.duration_ns = (long long)(now.tv_sec - start->tv_sec) * 1000000000LL + (now.tv_nsec - start->tv_nsec);
-	e.route = route;
-	log_access(&e, line);
+	(void)ctx;
+	if (write_all(STDOUT_FILENO, data, len) == 0)
+		return 0;
+	log_error("cannot write the response to stdout: %s", strerror(errno));
+	return -1;
 }
 
 int cgi_main(const struct config *cfg)
@@ -165,15 +130,20 @@ int cgi_main(const struct config *cfg)
 	struct db_pool_options popt;
 	struct app app = { .cfg = cfg, .pool = NULL };
 	struct cgi_env env = { .body_left = 0 };
-	struct request req;
-	struct response resp;
-	struct buf out;
-	struct timespec start;
-	const char *route;
+	const struct pipeline_frontend fe = {
+		.ctx = &env,
+		.param = cgi_param,
+		.begin_body = cgi_begin_body,
+		.read = cgi_read,
+		.write = cgi_write,
+		.cgi = true,              /* stderr is the web server's error log: access lines only if asked */
+		.answer_read_error = true,
+	};
+	struct pipeline p;
+	long long start_ns = clock_ns();
 	char err[512];
-	int rc = 0;
+	int rc;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (privileges_drop(cfg, err, sizeof err) < 0) {
 		log_error("%s", err);
 		return 1;
@@ -184,25 +154,12 @@ int cgi_main(const struct config *cfg)
 	popt.min_idle = 0;
 	app.pool = db_pool_new(&db, &popt);
 	buf_init(&env.uri);
-	request_init(&req);
-	response_init(&resp);
-	buf_init(&out);
+	pipeline_init(&p);
 
 	set_app_uri(&env.uri);
-	response_reset(&resp);
-	route = answer(&app, &env, &req, &resp);
-	response_serialize(&resp, req.method == HTTP_HEAD, &out);
-	if (write_all(STDOUT_FILENO, out.data, out.len) < 0) {
-		log_error("cannot write the response to stdout: %s", strerror(errno));
-		rc = 1;
-	}
-	/* Off unless asked for: stderr is the web server's error log here. */
-	if (config_access_log(cfg, true))
-		access_line(&req, &resp, env.uri.len ? env.uri.data : NULL, route, &start, &out);
+	rc = (pipeline_serve(&p, &app, &fe, start_ns) & PIPELINE_WRITE_FAILED) ? 1 : 0;
 
-	buf_release(&out);
-	response_release(&resp);
-	request_release(&req);
+	pipeline_release(&p);
 	buf_release(&env.uri);
 	db_pool_free(app.pool);
 	return rc;

@@ -207,6 +207,16 @@ int log_reopen(char *err, size_t errlen)
 	return rc;
 }
 
+void log_reopen_on_signal(const char *note)
+{
+	char err[256];
+
+	if (log_reopen(err, sizeof err) < 0)
+		log_error("SIGUSR1: %s", err);
+	else
+		log_info("SIGUSR1: log files reopened%s", note);
+}
+
 /* ---- lines ------------------------------------------------------------------ */
 
 /*
@@ -354,6 +364,31 @@ static void put_prefix(struct buf *out, const char *tag)
 	buf_puts(out, ": ");
 }
 
+/*
+ * What access and slow text lines start with:
+ * "<time> [<pid>] <tag>: ID METHOD URI STATUS [BYTES ]1.016ms wait=0.012ms "
+ */
+static void put_text_head(struct buf *out, const char *tag, const struct log_access_entry *e, bool bytes)
+{
+	const char *const fields[] = { e->request_id, e->method, e->uri };
+
+	put_prefix(out, tag);
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		put_field(out, fields[i]);
+		buf_putc(out, ' ');
+	}
+	put_uint(out, (unsigned long long)(e->status > 0 ? e->status : 0));
+	buf_putc(out, ' ');
+	if (bytes) {
+		put_uint(out, e->bytes);
+		buf_putc(out, ' ');
+	}
+	put_ms(out, e->duration_ns);
+	buf_puts(out, "ms wait=");
+	put_ms(out, e->pool_wait_ns);
+	buf_puts(out, "ms ");
+}
+
 void log_access(const struct log_access_entry *e, struct buf *line)
 {
 	buf_reset(line);
@@ -379,21 +414,7 @@ void log_access(const struct log_access_entry *e, struct buf *line)
 		put_json_str(line, "route", e->route);
 		buf_puts(line, "}\n");
 	} else {
-		put_prefix(line, "access");
-		put_field(line, e->request_id);
-		buf_putc(line, ' ');
-		put_field(line, e->method);
-		buf_putc(line, ' ');
-		put_field(line, e->uri);
-		buf_putc(line, ' ');
-		put_uint(line, (unsigned long long)(e->status > 0 ? e->status : 0));
-		buf_putc(line, ' ');
-		put_uint(line, e->bytes);
-		buf_putc(line, ' ');
-		put_ms(line, e->duration_ns);
-		buf_puts(line, "ms wait=");
-		put_ms(line, e->pool_wait_ns);
-		buf_puts(line, "ms ");
+		put_text_head(line, "access", e, true);
 		put_field(line, e->route);
 		buf_putc(line, '\n');
 	}
@@ -403,19 +424,8 @@ void log_access(const struct log_access_entry *e, struct buf *line)
 void log_slow(const struct log_access_entry *e, struct buf *line)
 {
 	buf_reset(line);
-	put_prefix(line, "slow");
-	put_field(line, e->request_id);
-	buf_putc(line, ' ');
-	put_field(line, e->method);
-	buf_putc(line, ' ');
-	put_field(line, e->uri);
-	buf_putc(line, ' ');
-	put_uint(line, (unsigned long long)(e->status > 0 ? e->status : 0));
-	buf_putc(line, ' ');
-	put_ms(line, e->duration_ns);
-	buf_puts(line, "ms wait=");
-	put_ms(line, e->pool_wait_ns);
-	buf_puts(line, "ms route=");
+	put_text_head(line, "slow", e, false);
+	buf_puts(line, "route=");
 	put_field(line, e->route);
 	buf_puts(line, " sql=");
 	if (e->n_statements == 0)

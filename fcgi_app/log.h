@@ -66,6 +66,12 @@ int log_open_files(const struct log_files *files, char *err, size_t errlen);
  * returns -1 then, 0 when all were reopened (or there are none).
  */
 int log_reopen(char *err, size_t errlen);
+/*
+ * SIGUSR1's work in every process: log_reopen, then an error line saying
+ * which file failed, or an info line "SIGUSR1: log files reopened" + note
+ * (note borrowed, "" for none).
+ */
+void log_reopen_on_signal(const char *note);
 
 /* Access line format. */
 enum log_format { LOG_FORMAT_TEXT = 0, LOG_FORMAT_JSON };

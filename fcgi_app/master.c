@@ -258,18 +258,12 @@ static void on_signal(struct master *m, int sig)
 		if (!m->stopping)
 			m->reload_pending = true; /* a burst of HUPs becomes one reload per interval */
 		break;
-	case SIGUSR1: {
-		char err[CONFIG_ERR_SIZE];
-
-		if (log_reopen(err, sizeof err) < 0)
-			log_error("SIGUSR1: %s", err);
-		else
-			log_info("SIGUSR1: log files reopened; passing it on");
+	case SIGUSR1:
+		log_reopen_on_signal("; passing it on");
 		for (size_t i = 0; i < m->n_procs; i++)
 			kill(m->procs[i].pid, SIGUSR1);
 		admin_signal(SIGUSR1);
 		break;
-	}
 	default: /* SIGCHLD: reaped below */
 		break;
 	}

@@ -8,13 +8,10 @@
 
 /*
  * One serving process: T threads answering FastCGI requests on a listening
- * socket. Threads never block on an idle connection: idle kept-alive
- * connections (nginx fastcgi_keep_conn) wait in an epoll set, and a thread
- * takes whichever connection or listener becomes readable next. So however
- * many idle connections nginx keeps, no request waits behind them
- * (a thread blocked on one would stall them). libfcgi still parses and writes the protocol:
- * each thread hands it one ready connection at a time through its
- * FCGX_Request.
+ * socket, its signals and its graceful stop. The connections and the reading
+ * of requests off them (accept, keep-alive, idle connections in an epoll
+ * set) are intake.c's; each thread takes the next complete request from the
+ * intake and answers it through the pipeline (pipeline.c).
  *
  * Signals (blocked in every thread, taken by the calling thread):
  *   SIGTERM, SIGINT  stop: accept nothing more, finish requests in flight
