@@ -430,11 +430,15 @@ static void *admin_thread_main(void *arg)
 
 int admin_thread_start(void)
 {
+	int rc;
+
 	if (admin.sock.fd < 0)
 		return 0;
 	atomic_store(&admin.thread_stop, false);
-	if (pthread_create(&admin.thread, NULL, admin_thread_main, NULL) != 0) {
-		log_error("cannot start the admin thread: %s", strerror(errno));
+	rc = pthread_create(&admin.thread, NULL, admin_thread_main, NULL);
+	if (rc != 0) {
+		/* pthread_create returns its error; errno is not set. */
+		log_error("cannot start the admin thread: %s", strerror(rc));
 		return -1;
 	}
 	admin.thread_started = true;
