@@ -18,6 +18,7 @@
 #include "config.h"
 #include "clock.h"
 #include "db_pool.h"
+#include "unit.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -495,15 +496,21 @@ START_TEST(test_statement_timeout_in_session)
 }
 END_TEST
 
-int main(void)
+/* mysql_library_end() as the runner exits: atexit() wants a function of no value. */
+static void library_end(void)
+{
+	mysql_library_end();
+}
+
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("db_pool");
-	TCase *pure = tcase_create("no server");
-	SRunner *sr;
-	int failed;
+	TCase *pure = unit_tcase(s, "no server");
 
+	/* Not thread-safe: before any test starts a thread. */
 	if (mysql_library_init(0, NULL, NULL) != 0)
-		return EXIT_FAILURE;
+		abort();
+	atexit(library_end);
 	tcase_add_test(pure, test_lifetime_jitter);
 	tcase_add_test(pure, test_error_classes);
 	tcase_add_test(pure, test_defaults_are_hikari_like);
@@ -511,9 +518,8 @@ int main(void)
 	tcase_add_test(pure, test_no_server_fails_fast);
 	tcase_add_test(pure, test_wait_at_start_is_bounded);
 	tcase_add_test(pure, test_housekeeper_stops_with_the_pool);
-	suite_add_tcase(s, pure);
 	if (db_configured()) {
-		TCase *live = tcase_create("mariadb");
+		TCase *live = unit_tcase(s, "mariadb");
 
 		tcase_set_timeout(live, 20);
 		tcase_add_test(live, test_fixed_size_is_filled);
@@ -526,12 +532,6 @@ int main(void)
 		tcase_add_test(live, test_acquire_timeout);
 		tcase_add_test(live, test_killed_connection_is_replaced_not_reconnected);
 		tcase_add_test(live, test_statement_timeout_in_session);
-		suite_add_tcase(s, live);
 	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose names every test */
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	mysql_library_end();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

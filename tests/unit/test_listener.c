@@ -5,7 +5,6 @@
  * the root rules. Each test runs in its own process (CK_FORK), so fds, the
  * environment and dropped privileges do not leak into the next.
  */
-#include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include "config.h"
 #include "listener.h"
 #include "privileges.h"
+#include "unit.h"
 
 static char dir[64];
 
@@ -437,12 +437,10 @@ START_TEST(test_drop_to_nobody)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("listener");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_checked_fixture(tc, NULL, remove_dir);
 	tcase_add_test(tc, test_systemd_socket_is_taken_and_consumed);
@@ -459,10 +457,5 @@ int main(void)
 	tcase_add_test(tc, test_lookups);
 	tcase_add_test(tc, test_root_rules);
 	tcase_add_test(tc, test_drop_to_nobody);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -3,7 +3,6 @@
  * list: UBSan's nonnull check catches it under --enable-asan), ordering by
  * version, names that are not migrations, duplicate versions, a missing folder.
  */
-#include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "migrate.h"
+#include "unit.h"
 
 static char dir[64];
 
@@ -119,22 +119,15 @@ START_TEST(test_duplicate_version_and_missing_folder)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("migrate");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_checked_fixture(tc, NULL, remove_dir);
 	tcase_add_test(tc, test_empty_folder);
 	tcase_add_test(tc, test_sorted_by_version);
 	tcase_add_test(tc, test_one_migration);
 	tcase_add_test(tc, test_duplicate_version_and_missing_folder);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

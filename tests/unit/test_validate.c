@@ -1,10 +1,10 @@
 /* Unit tests for validate.c: integer parameters and the 422 detail shape. */
-#include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "validate.h"
+#include "unit.h"
 
 START_TEST(test_uint_accepts)
 {
@@ -178,12 +178,10 @@ START_TEST(test_codepoints_and_blank)
 END_TEST
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("validate");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_test(tc, test_uint_accepts);
 	tcase_add_test(tc, test_uint_rejects);
@@ -193,10 +191,5 @@ int main(void)
 	tcase_add_test(tc, test_media_types);
 	tcase_add_test(tc, test_json_bodies);
 	tcase_add_test(tc, test_codepoints_and_blank);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }
