@@ -1,5 +1,6 @@
 /* jsonw.c writes what jansson's compact dump writes, byte for byte; tasks serialise right. */
 #include <jansson.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,15 @@ START_TEST(test_task_json)
 }
 END_TEST
 
+/* A length whose worst-case escaping passes SIZE_MAX takes the OOM exit, unread. */
+START_TEST(test_string_length_that_would_wrap_aborts)
+{
+	struct buf b = BUF_INIT;
+
+	jsonw_string(&b, "x", SIZE_MAX / 6 + 1);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("jsonw");
@@ -107,5 +117,6 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_strings_match_jansson);
 	tcase_add_test(tc, test_uints);
 	tcase_add_test(tc, test_task_json);
+	tcase_add_test_raise_signal(tc, test_string_length_that_would_wrap_aborts, SIGABRT);
 	return s;
 }
