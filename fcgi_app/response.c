@@ -89,7 +89,7 @@ void response_empty(struct response *resp, int status)
 	resp->has_body = false;
 }
 
-const char *http_reason(int status)
+const char *response_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
@@ -120,7 +120,7 @@ void response_serialize(const struct response *resp, bool head_only, struct buf 
 	jsonw_lit(out, "Status: ");
 	jsonw_uint(out, (uint64_t)resp->status);
 	buf_putc(out, ' ');
-	buf_puts(out, http_reason(resp->status));
+	buf_puts(out, response_reason(resp->status));
 	jsonw_lit(out, "\r\n");
 	if (resp->has_body) {
 		jsonw_lit(out, "Content-Type: application/json; charset=utf-8\r\nContent-Length: ");

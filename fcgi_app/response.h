@@ -54,6 +54,6 @@ void response_dump_json(const json_t *json, struct buf *out);
 void response_serialize(const struct response *resp, bool head_only, struct buf *out);
 
 /* "OK", "Not Found", ... for a status code. */
-const char *http_reason(int status);
+const char *response_reason(int status);
 
 #endif

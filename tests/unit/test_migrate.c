@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "migrate.h"
+#include "task_store.h"
 #include "unit.h"
 
 static char dir[64];
@@ -119,6 +120,29 @@ START_TEST(test_duplicate_version_and_missing_folder)
 }
 END_TEST
 
+/*
+ * The version the server refuses to run below (task_store.h) is the newest file in
+ * sql/: a new migration without the constant raised, or the other way round, fails
+ * here. TASKAPI_SRCDIR (Makefile.am) names the source tree; the build may be apart.
+ */
+START_TEST(test_schema_version_is_the_last_migration)
+{
+	const char *top = getenv("TASKAPI_SRCDIR");
+	struct migration *list = NULL;
+	size_t n = 0;
+	char err[256];
+	char sql[4096];
+
+	snprintf(sql, sizeof sql, "%s/sql", top != NULL ? top : ".");
+	ck_assert_msg(migrate_scan(sql, &list, &n, err, sizeof err) == 0, "%s", err);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_msg(list[n - 1].version == TASK_STORE_SCHEMA_VERSION,
+		      "TASK_STORE_SCHEMA_VERSION is %u, the last file in %s is %s",
+		      (unsigned)TASK_STORE_SCHEMA_VERSION, sql, list[n - 1].name);
+	free(list);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -129,5 +153,6 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_sorted_by_version);
 	tcase_add_test(tc, test_one_migration);
 	tcase_add_test(tc, test_duplicate_version_and_missing_folder);
+	tcase_add_test(tc, test_schema_version_is_the_last_migration);
 	return s;
 }
