@@ -22,15 +22,21 @@ stack_env() {
     die "TASKAPI_PORT must be a TCP port number, not '$PORT'"
   fi
 
-  # TASKAPI_SOCK_DIR puts the sockets elsewhere: script/test keeps them in a folder
-  # of their own under /tmp that other users may enter (0711), so that a taskapi
-  # run as www-data or nobody reaches MariaDB wherever the checkout is.
+  # A run folder may name its socket folder in the file sock-dir: script/test keeps
+  # the sockets in a folder of their own under /tmp that other users may enter
+  # (0711), so that a taskapi run as www-data or nobody reaches MariaDB wherever the
+  # checkout is. The file belongs to that one run folder, so a stack started from a
+  # test with another run folder never shares (and takes over) those sockets.
   # A unix socket path must fit in sockaddr_un (108 bytes). A deep checkout gets its
   # sockets in a short folder named after the run folder's checksum instead.
-  if [ -n "${TASKAPI_SOCK_DIR:-}" ]; then
-    SOCK_DIR=$TASKAPI_SOCK_DIR
-    [ "${#SOCK_DIR}" -le 80 ] || die "TASKAPI_SOCK_DIR must be at most 80 characters long: '$SOCK_DIR'"
-    [[ $SOCK_DIR != *[[:space:]]* ]] || die "TASKAPI_SOCK_DIR must not contain white space: '$SOCK_DIR'"
+  SOCK_DIR=''
+  if [ -r "$RUN_DIR/sock-dir" ]; then
+    read -r SOCK_DIR <"$RUN_DIR/sock-dir" || true
+    [ "${#SOCK_DIR}" -le 80 ] || die "$RUN_DIR/sock-dir must name a folder of at most 80 characters: '$SOCK_DIR'"
+    [[ $SOCK_DIR != *[[:space:]]* ]] || die "$RUN_DIR/sock-dir must not contain white space: '$SOCK_DIR'"
+  fi
+  if [ -n "$SOCK_DIR" ]; then
+    :
   elif [ "${#RUN_DIR}" -le 80 ]; then
     SOCK_DIR=$RUN_DIR
   else

@@ -129,13 +129,13 @@ srv_pid=''
 mkdir -p "$srv_dir"
 
 # start_server — script/server in the background with its own run folder and port,
-# and its sockets in that folder (TASKAPI_SOCK_DIR emptied: the one script/test
-# exported holds the test stack's sockets).
+# and its sockets in that folder (a new run folder has no sock-dir file, so it never
+# shares the test stack's socket folder).
 # set -m gives it its own process group: otherwise a non-interactive shell starts
 # background jobs with SIGINT ignored, and the SIGINT test below would prove nothing.
 start_server() {
   set -m
-  TASKAPI_RUN_DIR=$srv_dir TASKAPI_SOCK_DIR='' TASKAPI_PORT=$srv_port "$TOP/script/server" \
+  TASKAPI_RUN_DIR=$srv_dir TASKAPI_PORT=$srv_port "$TOP/script/server" \
     </dev/null >>"$srv_dir.log" 2>&1 &
   srv_pid=$!
   set +m
@@ -153,7 +153,7 @@ stop_server() {
     not_ok "run $n: script/server exits within 60s of SIG$sig"
   fi
   srv_pid=''
-  left=$(TASKAPI_RUN_DIR=$srv_dir TASKAPI_SOCK_DIR='' TASKAPI_PORT=$srv_port stack_env && stack_leftovers)
+  left=$(TASKAPI_RUN_DIR=$srv_dir TASKAPI_PORT=$srv_port stack_env && stack_leftovers)
   check "run $n: no mariadbd, nginx or taskapi of its run folder left after SIG$sig" test -z "$left"
   [ -z "$left" ] || diag "$left"
 }
@@ -164,7 +164,7 @@ cleanup_server() {
     kill -TERM "$srv_pid" 2>/dev/null || true
     wait_for 60 gone "$srv_pid" || true
   fi
-  (TASKAPI_RUN_DIR=$srv_dir TASKAPI_SOCK_DIR='' TASKAPI_PORT=$srv_port stack_env && stack_stop) >/dev/null 2>&1 || true
+  (TASKAPI_RUN_DIR=$srv_dir TASKAPI_PORT=$srv_port stack_env && stack_stop) >/dev/null 2>&1 || true
 }
 at_exit cleanup_server
 
