@@ -22,7 +22,7 @@
 /* OPT_AUTO_BOOL: true, false or "auto" (-1: the program decides where it runs), in an int. */
 enum option_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_AUTO_BOOL, OPT_MODE, OPT_LONG };
 
-struct option {
+struct config_key {
 	const char *section;
 	const char *key;
 	enum option_type type;
@@ -35,7 +35,7 @@ struct option {
 #define OFF(field) offsetof(struct config, field)
 
 /* The one list of keys: defaults and ranges. Documented in docs/configuration.md. */
-static const struct option options[] = {
+static const struct config_key options[] = {
 	{ "server", "listen", OPT_STRING, OFF(server.listen), "", 0, 0, false },
 	{ "server", "threads", OPT_INT, OFF(server.threads), "8", 1, 1024, false },
 	{ "server", "backlog", OPT_INT, OFF(server.backlog), "4096", 1, 65535, false },
@@ -129,17 +129,17 @@ void config_problems_summary(const struct config_problems *p, char *err, size_t 
 		snprintf(err, errlen, "%s (and %zu more)", p->msg[0], others);
 }
 
-static void *field(struct config *cfg, const struct option *o)
+static void *field(struct config *cfg, const struct config_key *o)
 {
 	return (char *)cfg + o->offset;
 }
 
-static const void *cfield(const struct config *cfg, const struct option *o)
+static const void *cfield(const struct config *cfg, const struct config_key *o)
 {
 	return (const char *)cfg + o->offset;
 }
 
-static const struct option *find_option(const char *section, const char *key)
+static const struct config_key *find_option(const char *section, const char *key)
 {
 	for (size_t i = 0; i < N_OPTIONS; i++)
 		if (strcmp(options[i].section, section) == 0 && strcmp(options[i].key, key) == 0)
@@ -186,7 +186,7 @@ static int parse_bool(const char *value, bool *out)
 	return -1;
 }
 
-static int set_option(struct config *cfg, const struct option *o, const char *value,
+static int set_option(struct config *cfg, const struct config_key *o, const char *value,
 		      char *err, size_t errlen)
 {
 	long v;
@@ -274,7 +274,7 @@ void config_release(struct config *cfg)
 int config_set(struct config *cfg, const char *section, const char *key,
 	       const char *value, char *err, size_t errlen)
 {
-	const struct option *o = find_option(section, key);
+	const struct config_key *o = find_option(section, key);
 
 	if (o == NULL) {
 		snprintf(err, errlen, "unknown configuration key '%s.%s'", section, key);
@@ -385,7 +385,7 @@ int config_apply_env(struct config *cfg, char *const *envp, struct config_proble
 	if (names != NULL && namelen > 0)
 		names[0] = '\0';
 	for (size_t i = 0; i < N_OPTIONS; i++) {
-		const struct option *o = &options[i];
+		const struct config_key *o = &options[i];
 		size_t n;
 		int len = snprintf(name, sizeof name, "TASKAPI_%s_%s", o->section, o->key);
 
@@ -503,7 +503,7 @@ void config_dump(const struct config *cfg, FILE *out)
 	const char *section = "";
 
 	for (size_t i = 0; i < N_OPTIONS; i++) {
-		const struct option *o = &options[i];
+		const struct config_key *o = &options[i];
 
 		if (strcmp(section, o->section) != 0) {
 			fprintf(out, "%s[%s]\n", i ? "\n" : "", o->section);

@@ -74,7 +74,7 @@ static int hexval(char c)
 	return -1;
 }
 
-void percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out)
+void request_percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out)
 {
 	buf_reserve(out, len);
 	for (size_t i = 0; i < len; i++) {
@@ -120,11 +120,11 @@ int request_parse_query(struct request *req, const char *qs, size_t len)
 		while (eq < end && qs[eq] != '=')
 			eq++;
 		name_off = req->query_store.len;
-		percent_decode(qs + i, eq - i, true, &req->query_store);
+		request_percent_decode(qs + i, eq - i, true, &req->query_store);
 		buf_putc(&req->query_store, '\0');
 		value_off = req->query_store.len;
 		if (eq < end)
-			percent_decode(qs + eq + 1, end - eq - 1, true, &req->query_store);
+			request_percent_decode(qs + eq + 1, end - eq - 1, true, &req->query_store);
 		value_len = req->query_store.len - value_off;
 		buf_putc(&req->query_store, '\0');
 		/* Offsets, not pointers: the store may move while it grows. */
@@ -193,7 +193,7 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 		const char *q = strchr(uri, '?');
 
 		path_len = q ? (size_t)(q - uri) : strlen(uri);
-		percent_decode(uri, path_len, false, &req->path);
+		request_percent_decode(uri, path_len, false, &req->path);
 		qs = get(ctx, "QUERY_STRING");
 		if (qs == NULL && q != NULL)
 			qs = q + 1;

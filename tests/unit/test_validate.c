@@ -150,8 +150,8 @@ START_TEST(test_json_bodies)
 	memset(deep, 0, sizeof deep);
 	for (int i = 0; i < VALIDATE_MAX_JSON_DEPTH + 1; i++)
 		strcat(deep, "[");
-	ck_assert_uint_eq(json_text_depth(deep, strlen(deep)), VALIDATE_MAX_JSON_DEPTH + 1);
-	ck_assert_uint_eq(json_text_depth("{\"a\":\"[[[[\"}", 12), 1);
+	ck_assert_uint_eq(validate_json_depth(deep, strlen(deep)), VALIDATE_MAX_JSON_DEPTH + 1);
+	ck_assert_uint_eq(validate_json_depth("{\"a\":\"[[[[\"}", 12), 1);
 	validation_init(&v);
 	ck_assert_ptr_null(validate_json_object(&v, deep, strlen(deep)));
 	ck_assert_str_eq(v.items[0].type, "json_invalid");
@@ -167,13 +167,13 @@ END_TEST
 
 START_TEST(test_codepoints_and_blank)
 {
-	ck_assert_uint_eq(utf8_codepoints("abc", 3), 3);
-	ck_assert_uint_eq(utf8_codepoints("\xc3\xa9\xf0\x9f\x98\x80", 6), 2);
-	ck_assert(utf8_is_blank("", 0));
-	ck_assert(utf8_is_blank(" \t\r\n", 4));
-	ck_assert(utf8_is_blank("\xe3\x80\x80\xc2\xa0", 5)); /* ideographic space, nbsp */
-	ck_assert(!utf8_is_blank(" a ", 3));
-	ck_assert(!utf8_is_blank("\xcc\x81", 2)); /* a lone combining mark is content */
+	ck_assert_uint_eq(validate_utf8_codepoints("abc", 3), 3);
+	ck_assert_uint_eq(validate_utf8_codepoints("\xc3\xa9\xf0\x9f\x98\x80", 6), 2);
+	ck_assert(validate_utf8_is_blank("", 0));
+	ck_assert(validate_utf8_is_blank(" \t\r\n", 4));
+	ck_assert(validate_utf8_is_blank("\xe3\x80\x80\xc2\xa0", 5)); /* ideographic space, nbsp */
+	ck_assert(!validate_utf8_is_blank(" a ", 3));
+	ck_assert(!validate_utf8_is_blank("\xcc\x81", 2)); /* a lone combining mark is content */
 }
 END_TEST
 END_TEST
