@@ -34,6 +34,9 @@ struct config_key {
 
 #define OFF(field) offsetof(struct config, field)
 
+/* server.workers = auto: one a core, but no more than this many processes. */
+#define CONFIG_AUTO_WORKERS_MAX 256
+
 /* The one list of keys: defaults and ranges. Documented in docs/configuration.md. */
 static const struct config_key options[] = {
 	{ "server", "listen", OPT_STRING, OFF(server.listen), "", 0, 0, false },
@@ -485,7 +488,7 @@ int config_workers(const struct config *cfg)
 	if (cfg->server.workers >= 0)
 		return cfg->server.workers;
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
-	return cores > 0 ? (int)(cores > 256 ? 256 : cores) : 1;
+	return cores > 0 ? (int)(cores > CONFIG_AUTO_WORKERS_MAX ? CONFIG_AUTO_WORKERS_MAX : cores) : 1;
 }
 
 bool config_access_log(const struct config *cfg, bool cgi)

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* A body is read in pieces of at most this many bytes (libfcgi buffers its own). */
+#define REQUEST_READ_CHUNK 16384
+
 static const struct {
 	enum http_method method;
 	const char *name;
@@ -279,8 +282,8 @@ enum request_status request_read_body(struct request *req, long cap, request_rea
 		/* Ask for one byte more than the cap so an oversized body is noticed. */
 		size_t want = (size_t)(cap + 1) - req->body.len;
 
-		if (want > 16384)
-			want = 16384;
+		if (want > REQUEST_READ_CHUNK)
+			want = REQUEST_READ_CHUNK;
 		buf_reserve(&req->body, want);
 		n = read(ctx, req->body.data + req->body.len, want);
 		if (n < 0)

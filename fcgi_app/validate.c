@@ -152,6 +152,12 @@ int validate_bool_text(struct validation *v, const char *where, const char *name
 	return -1;
 }
 
+/* The media type content_type[0..len) is name, in any case (RFC 9110 8.3.1). */
+static bool media_is(const char *content_type, size_t len, const char *name)
+{
+	return len == strlen(name) && strncasecmp(content_type, name, len) == 0;
+}
+
 enum body_media validate_media_type(const char *content_type)
 {
 	size_t len;
@@ -161,9 +167,9 @@ enum body_media validate_media_type(const char *content_type)
 	while (*content_type == ' ' || *content_type == '\t')
 		content_type++;
 	len = strcspn(content_type, "; \t");
-	if (len == 16 && strncasecmp(content_type, "application/json", 16) == 0)
+	if (media_is(content_type, len, "application/json"))
 		return BODY_MEDIA_JSON;
-	if (len == 28 && strncasecmp(content_type, "application/merge-patch+json", 28) == 0)
+	if (media_is(content_type, len, "application/merge-patch+json"))
 		return BODY_MEDIA_MERGE_PATCH;
 	return BODY_MEDIA_OTHER;
 }
