@@ -21,12 +21,11 @@
 #include "privileges.h"
 #include "unit.h"
 
-static char dir[64];
+static char dir[UNIT_DIR_SIZE];
 
 static void make_dir(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/taskapi-listener-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	unit_dir_make(dir, "listener");
 }
 
 static const char *in_dir(const char *name)
@@ -40,16 +39,7 @@ static const char *in_dir(const char *name)
 /* Checked fixture: the test's folder goes, whatever the test left in it. */
 static void remove_dir(void)
 {
-	DIR *d;
-	struct dirent *e;
-
-	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			unlink(in_dir(e->d_name));
-	closedir(d);
-	rmdir(dir);
+	unit_dir_remove(dir);
 }
 
 static void set(struct config *cfg, const char *section, const char *key, const char *value)

@@ -14,12 +14,11 @@
 #include "task_store.h"
 #include "unit.h"
 
-static char dir[64];
+static char dir[UNIT_DIR_SIZE];
 
 static void make_dir(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/taskapi-migrate-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	unit_dir_make(dir, "migrate");
 }
 
 static void touch(const char *name)
@@ -33,19 +32,7 @@ static void touch(const char *name)
 /* Checked fixture: the test's folder goes, whatever it holds. */
 static void remove_dir(void)
 {
-	char path[512];
-	DIR *d;
-	struct dirent *e;
-
-	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		if (e->d_name[0] != '.')
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
+	unit_dir_remove(dir);
 }
 
 START_TEST(test_empty_folder)

@@ -23,4 +23,14 @@ extern char **unit_argv;
 /* A new test case called name, already added to s: s owns it. */
 TCase *unit_tcase(Suite *s, const char *name);
 
+/*
+ * A scratch folder for one test. unit_dir_make creates /tmp/taskapi-<tag>-XXXXXX
+ * and writes its path into dir (UNIT_DIR_SIZE bytes), failing the test when it
+ * cannot. unit_dir_remove removes the folder and the files in it, whatever the
+ * test left (for a checked fixture's teardown); with dir empty it does nothing.
+ */
+#define UNIT_DIR_SIZE 64
+void unit_dir_make(char *dir, const char *tag);
+void unit_dir_remove(const char *dir);
+
 #endif
