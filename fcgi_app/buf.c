@@ -1,10 +1,16 @@
 #include "buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "xalloc.h"
+
+/* The first allocation: enough for most headers and small bodies in one go. */
+#define BUF_FIRST_CAP 256
+/* Room buf_vprintf tries first, before it knows the formatted length. */
+#define BUF_PRINTF_GUESS 64
 
 void buf_init(struct buf *b)
 {
@@ -28,14 +34,15 @@ void buf_reset(struct buf *b)
 
 void buf_reserve(struct buf *b, size_t extra)
 {
-	size_t need = b->len + extra + 1;
+	size_t need = xsize_add(xsize_add(b->len, extra), 1); /* the 1: the NUL */
 	size_t cap;
 
 	if (need <= b->cap)
 		return;
-	cap = b->cap ? b->cap : 256;
+	cap = b->cap ? b->cap : BUF_FIRST_CAP;
+	/* Doubling keeps appends amortised O(1); past half of SIZE_MAX it would wrap. */
 	while (cap < need)
-		cap *= 2;
+		cap = cap <= SIZE_MAX / 2 ? cap * 2 : need;
 	b->data = xrealloc(b->data, cap);
 	b->cap = cap;
 }
@@ -64,7 +71,7 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 	va_list copy;
 	int n;
 
-	buf_reserve(b, 64);
+	buf_reserve(b, BUF_PRINTF_GUESS);
 	va_copy(copy, ap);
 	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, copy);
 	va_end(copy);

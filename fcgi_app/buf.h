@@ -22,7 +22,10 @@ void buf_init(struct buf *b);
 void buf_release(struct buf *b);
 /* Empties the buffer but keeps its storage. */
 void buf_reset(struct buf *b);
-/* Makes room for at least extra more bytes (plus the terminating NUL). */
+/*
+ * Makes room for at least extra more bytes (plus the terminating NUL). A size
+ * that does not fit in size_t takes xalloc's out-of-memory exit.
+ */
 void buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *data, size_t len);
 void buf_puts(struct buf *b, const char *s);

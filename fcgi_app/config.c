@@ -27,7 +27,7 @@
 /* OPT_AUTO_BOOL: true, false or "auto" (-1: the program decides where it runs), in an int. */
 enum option_type { OPT_STRING, OPT_INT, OPT_BOOL, OPT_AUTO_BOOL, OPT_MODE, OPT_LONG };
 
-struct option {
+struct config_key {
 	const char *section;
 	const char *key;
 	enum option_type type;
@@ -39,8 +39,11 @@ struct option {
 
 #define OFF(field) offsetof(struct config, field)
 
+/* server.workers = auto: one a core, but no more than this many processes. */
+#define CONFIG_AUTO_WORKERS_MAX 256
+
 /* The one list of keys: defaults and ranges. Documented in docs/configuration.md. */
-static const struct option options[] = {
+static const struct config_key options[] = {
 	{ "server", "listen", OPT_STRING, OFF(server.listen), "", 0, 0, false },
 	{ "server", "threads", OPT_INT, OFF(server.threads), "8", 1, 1024, false },
 	{ "server", "backlog", OPT_INT, OFF(server.backlog), "4096", 1, 65535, false },
@@ -134,17 +137,17 @@ void config_problems_summary(const struct config_problems *p, char *err, size_t 
 		snprintf(err, errlen, "%s (and %zu more)", p->msg[0], others);
 }
 
-static void *field(struct config *cfg, const struct option *o)
+static void *field(struct config *cfg, const struct config_key *o)
 {
 	return (char *)cfg + o->offset;
 }
 
-static const void *cfield(const struct config *cfg, const struct option *o)
+static const void *cfield(const struct config *cfg, const struct config_key *o)
 {
 	return (const char *)cfg + o->offset;
 }
 
-static const struct option *find_option(const char *section, const char *key)
+static const struct config_key *find_option(const char *section, const char *key)
 {
 	for (size_t i = 0; i < N_OPTIONS; i++)
 		if (strcmp(options[i].section, section) == 0 && strcmp(options[i].key, key) == 0)
@@ -191,7 +194,7 @@ static int parse_bool(const char *value, bool *out)
 	return -1;
 }
 
-static int set_option(struct config *cfg, const struct option *o, const char *value,
+static int set_option(struct config *cfg, const struct config_key *o, const char *value,
 		      char *err, size_t errlen)
 {
 	long v;
@@ -279,7 +282,7 @@ void config_release(struct config *cfg)
 int config_set(struct config *cfg, const char *section, const char *key,
 	       const char *value, char *err, size_t errlen)
 {
-	const struct option *o = find_option(section, key);
+	const struct config_key *o = find_option(section, key);
 
 	if (o == NULL) {
 		snprintf(err, errlen, "unknown configuration key '%s.%s'", section, key);
@@ -390,7 +393,7 @@ int config_apply_env(struct config *cfg, char *const *envp, struct config_proble
 	if (names != NULL && namelen > 0)
 		names[0] = '\0';
 	for (size_t i = 0; i < N_OPTIONS; i++) {
-		const struct option *o = &options[i];
+		const struct config_key *o = &options[i];
 		size_t n;
 		int len = snprintf(name, sizeof name, "TASKAPI_%s_%s", o->section, o->key);
 
@@ -490,7 +493,7 @@ int config_workers(const struct config *cfg)
 	if (cfg->server.workers >= 0)
 		return cfg->server.workers;
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
-	return cores > 0 ? (int)(cores > 256 ? 256 : cores) : 1;
+	return cores > 0 ? (int)(cores > CONFIG_AUTO_WORKERS_MAX ? CONFIG_AUTO_WORKERS_MAX : cores) : 1;
 }
 
 bool config_access_log(const struct config *cfg, bool cgi)
@@ -508,7 +511,7 @@ void config_dump(const struct config *cfg, FILE *out)
 	const char *section = "";
 
 	for (size_t i = 0; i < N_OPTIONS; i++) {
-		const struct option *o = &options[i];
+		const struct config_key *o = &options[i];
 
 		if (strcmp(section, o->section) != 0) {
 			fprintf(out, "%s[%s]\n", i ? "\n" : "", o->section);

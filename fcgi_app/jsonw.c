@@ -2,13 +2,21 @@
 
 #include <string.h>
 
+#include "xalloc.h"
+
+/* The longest escape of one input byte: \u00XX. */
+#define JSONW_ESCAPE_MAX 6
+
 void jsonw_string(struct buf *b, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF"; /* jansson writes \u001B, not \u001b */
 	size_t start = 0;
 
-	/* Worst case every byte becomes \u00XX: reserve once, then write without checks. */
-	buf_reserve(b, len * 6 + 2);
+	/*
+	 * Worst case every byte becomes \u00XX, plus the two quotes: reserve once,
+	 * then write without checks. xsize_* stop a len whose worst case wraps.
+	 */
+	buf_reserve(b, xsize_add(xsize_mul(len, JSONW_ESCAPE_MAX), 2));
 	b->data[b->len++] = '"';
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -33,7 +41,7 @@ void jsonw_string(struct buf *b, const char *s, size_t len)
 			memcpy(out + 1, "u00", 3);
 			out[4] = hex[c >> 4];
 			out[5] = hex[c & 15];
-			b->len += 6;
+			b->len += JSONW_ESCAPE_MAX;
 		}
 	}
 	memcpy(b->data + b->len, s + start, len - start);
@@ -44,7 +52,7 @@ void jsonw_string(struct buf *b, const char *s, size_t len)
 
 void jsonw_uint(struct buf *b, uint64_t value)
 {
-	char digits[20];
+	char digits[20]; /* UINT64_MAX has 20 digits */
 	size_t n = 0;
 
 	do {

@@ -17,6 +17,8 @@
 
 /* sd_listen_fds(3): passed sockets start here. */
 #define SYSTEMD_FIRST_FD 3
+/* A unix socket is born 0600 (umask 0177) until its owner and mode are set. */
+#define LISTENER_BIND_UMASK 0177
 
 static int set_cloexec(int fd)
 {
@@ -196,7 +198,7 @@ static int open_unix(struct listener *l, const struct config *cfg, const char *p
 		return -1;
 	}
 	/* Born 0600: nobody can connect before the owner and mode below are in place. */
-	old_umask = umask(0177);
+	old_umask = umask(LISTENER_BIND_UMASK);
 	rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
 	umask(old_umask);
 	if (rc < 0) {

@@ -29,6 +29,7 @@
 #include "server.h"
 #include "task_store.h"
 #include "trace.h"
+#include "xalloc.h"
 
 extern char **environ;
 
@@ -397,6 +398,7 @@ int main(int argc, char **argv)
 	char err[1024];
 	int rc = 0;
 
+	xalloc_init(); /* first: jansson allocates under the same out-of-memory policy */
 	/* Before anything keeps a pointer into argv: the master's title goes over it. */
 	argv = proctitle_init(argc, argv);
 	parse_cli(argc, argv, &cli);

@@ -93,7 +93,7 @@ static void check_reload_reads(const struct config *cfg, const char *config_file
 		{ "database.password_file", cfg->database.password_file },
 		{ "database.migrate_password_file", cfg->database.migrate_password_file },
 	};
-	char err[CONFIG_ERR_SIZE], pwbuf[4096];
+	char err[CONFIG_ERR_SIZE], pwbuf[PRIVILEGES_PWBUF_SIZE];
 	struct passwd pw, *found = NULL;
 	uid_t uid;
 	gid_t gid;

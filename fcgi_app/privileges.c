@@ -12,6 +12,9 @@
 
 #include "log.h"
 
+/* Supplementary groups looked at when checking a drop (one is all a drop leaves). */
+#define PRIVILEGES_GROUPS_MAX 256
+
 /* The account server.user and server.group name, resolved. */
 struct target {
 	bool set;       /* server.user is not empty */
@@ -36,7 +39,7 @@ static long parse_id(const char *s)
 
 int privileges_lookup_user(const char *name, uid_t *uid, gid_t *gid, char *err, size_t errlen)
 {
-	char buf[4096];
+	char buf[PRIVILEGES_PWBUF_SIZE];
 	struct passwd pw, *found = NULL;
 	long id = parse_id(name);
 	int rc;
@@ -61,7 +64,7 @@ int privileges_lookup_user(const char *name, uid_t *uid, gid_t *gid, char *err, 
 
 int privileges_lookup_group(const char *name, gid_t *gid, char *err, size_t errlen)
 {
-	char buf[4096];
+	char buf[PRIVILEGES_PWBUF_SIZE];
 	struct group gr, *found = NULL;
 	long id = parse_id(name);
 	int rc;
@@ -138,7 +141,7 @@ int privileges_check(const struct config *cfg, char *err, size_t errlen)
 /* The supplementary groups of the target: its own from the group database. */
 static int set_groups(uid_t uid, gid_t gid)
 {
-	char buf[4096];
+	char buf[PRIVILEGES_PWBUF_SIZE];
 	struct passwd pw, *found = NULL;
 
 	if (setgroups(0, NULL) < 0)
@@ -153,7 +156,7 @@ static int set_groups(uid_t uid, gid_t gid)
 static bool dropped(const struct target *t)
 {
 	uid_t ruid, euid, suid;
-	gid_t rgid, egid, sgid, groups[256];
+	gid_t rgid, egid, sgid, groups[PRIVILEGES_GROUPS_MAX];
 	int n;
 
 	if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)

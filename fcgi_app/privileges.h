@@ -14,6 +14,9 @@
  * stays that user.
  */
 
+/* Room for one passwd or group entry's strings (getpwnam_r and its kin). */
+#define PRIVILEGES_PWBUF_SIZE 4096
+
 /*
  * Start-up check, before anything is opened: refuses root unless server.user
  * or server.allow_root says what to do, refuses a server.user or

@@ -6,6 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* A body is read in pieces of at most this many bytes (libfcgi buffers its own). */
+#define REQUEST_READ_CHUNK 16384
+
 static const struct {
 	enum http_method method;
 	const char *name;
@@ -74,7 +77,7 @@ static int hexval(char c)
 	return -1;
 }
 
-void percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out)
+void request_percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out)
 {
 	buf_reserve(out, len);
 	for (size_t i = 0; i < len; i++) {
@@ -120,11 +123,11 @@ int request_parse_query(struct request *req, const char *qs, size_t len)
 		while (eq < end && qs[eq] != '=')
 			eq++;
 		name_off = req->query_store.len;
-		percent_decode(qs + i, eq - i, true, &req->query_store);
+		request_percent_decode(qs + i, eq - i, true, &req->query_store);
 		buf_putc(&req->query_store, '\0');
 		value_off = req->query_store.len;
 		if (eq < end)
-			percent_decode(qs + eq + 1, end - eq - 1, true, &req->query_store);
+			request_percent_decode(qs + eq + 1, end - eq - 1, true, &req->query_store);
 		value_len = req->query_store.len - value_off;
 		buf_putc(&req->query_store, '\0');
 		/* Offsets, not pointers: the store may move while it grows. */
@@ -193,7 +196,7 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 		const char *q = strchr(uri, '?');
 
 		path_len = q ? (size_t)(q - uri) : strlen(uri);
-		percent_decode(uri, path_len, false, &req->path);
+		request_percent_decode(uri, path_len, false, &req->path);
 		qs = get(ctx, "QUERY_STRING");
 		if (qs == NULL && q != NULL)
 			qs = q + 1;
@@ -279,8 +282,8 @@ enum request_status request_read_body(struct request *req, long cap, request_rea
 		/* Ask for one byte more than the cap so an oversized body is noticed. */
 		size_t want = (size_t)(cap + 1) - req->body.len;
 
-		if (want > 16384)
-			want = 16384;
+		if (want > REQUEST_READ_CHUNK)
+			want = REQUEST_READ_CHUNK;
 		buf_reserve(&req->body, want);
 		n = read(ctx, req->body.data + req->body.len, want);
 		if (n < 0)

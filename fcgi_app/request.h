@@ -111,6 +111,6 @@ enum request_status request_read_body(struct request *req, long cap, request_rea
  * "%") is kept as it is; "%00" is kept encoded too, so the result never holds
  * a NUL. The validators then refuse such values with a 422.
  */
-void percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out);
+void request_percent_decode(const char *in, size_t len, bool plus_is_space, struct buf *out);
 
 #endif

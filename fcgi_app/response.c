@@ -4,11 +4,16 @@
 
 #include "jsonw.h"
 
+/* A response nobody finished is a server error: handlers raise it to success last. */
+#define RESPONSE_UNFINISHED 500
+/* Room for the Status, Content-Type, Content-Length and Cache-Control lines. */
+#define RESPONSE_HEAD_RESERVE 160
+
 void response_init(struct response *resp)
 {
 	buf_init(&resp->headers);
 	buf_init(&resp->body);
-	resp->status = 500;
+	resp->status = RESPONSE_UNFINISHED;
 	resp->has_body = false;
 }
 
@@ -23,7 +28,7 @@ void response_reset(struct response *resp)
 {
 	buf_reset(&resp->headers);
 	buf_reset(&resp->body);
-	resp->status = 500;
+	resp->status = RESPONSE_UNFINISHED;
 	resp->has_body = false;
 }
 
@@ -89,7 +94,7 @@ void response_empty(struct response *resp, int status)
 	resp->has_body = false;
 }
 
-const char *http_reason(int status)
+const char *response_reason(int status)
 {
 	switch (status) {
 	case 200: return "OK";
@@ -115,12 +120,12 @@ const char *http_reason(int status)
 void response_serialize(const struct response *resp, bool head_only, struct buf *out)
 {
 	buf_reset(out);
-	buf_reserve(out, 160 + resp->headers.len + resp->body.len);
+	buf_reserve(out, RESPONSE_HEAD_RESERVE + resp->headers.len + resp->body.len);
 	/* By hand rather than printf: this runs for every response. */
 	jsonw_lit(out, "Status: ");
 	jsonw_uint(out, (uint64_t)resp->status);
 	buf_putc(out, ' ');
-	buf_puts(out, http_reason(resp->status));
+	buf_puts(out, response_reason(resp->status));
 	jsonw_lit(out, "\r\n");
 	if (resp->has_body) {
 		jsonw_lit(out, "Content-Type: application/json; charset=utf-8\r\nContent-Length: ");

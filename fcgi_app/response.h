@@ -29,7 +29,12 @@ void response_reset(struct response *resp);
 /* Adds a header line. name and value must not contain CR or LF. */
 void response_header(struct response *resp, const char *name, const char *value);
 
-/* Sets status and serialises json as the body. Steals the reference to json. */
+/*
+ * Sets status and serialises json as the body. Steals the reference to json
+ * (jansson's json_object_set_new convention): the caller must not use or
+ * json_decref it afterwards. json may be NULL (a jansson constructor that ran
+ * out of memory): the response becomes a 500.
+ */
 void response_json(struct response *resp, int status, json_t *json);
 /*
  * Sets status and returns the emptied body buffer for the caller to write
@@ -54,6 +59,6 @@ void response_dump_json(const json_t *json, struct buf *out);
 void response_serialize(const struct response *resp, bool head_only, struct buf *out);
 
 /* "OK", "Not Found", ... for a status code. */
-const char *http_reason(int status);
+const char *response_reason(int status);
 
 #endif

@@ -11,9 +11,16 @@
 #include "log.h"
 #include "rng.h"
 
+/* trace_format_params shows this many bytes of a string parameter. */
+#define TRACE_PARAM_SHOWN 100
+/* The rendered parameters of one echoed statement: longer ones are cut. */
+#define TRACE_ECHO_PARAMS_MAX 1400
+/* Hex digits in 64 random bits: a request id is two of them. */
+#define HEX_PER_U64 16
+
 static bool sql_echo;
 static __thread struct trace current;
-static __thread char generated_id[33];
+static __thread char generated_id[TRACE_REQUEST_ID_SIZE];
 
 void trace_set_sql_echo(bool on)
 {
@@ -73,7 +80,7 @@ static void put(char *out, size_t outlen, size_t *pos, const char *fmt, ...)
 
 static void put_string(char *out, size_t outlen, size_t *pos, const char *s, unsigned long len)
 {
-	unsigned long shown = len > 100 ? 100 : len;
+	unsigned long shown = len > TRACE_PARAM_SHOWN ? TRACE_PARAM_SHOWN : len;
 
 	put(out, outlen, pos, "'");
 	for (unsigned long i = 0; i < shown; i++) {
@@ -160,7 +167,7 @@ void trace_format_params(const MYSQL_BIND *params, unsigned n, char *out, size_t
 
 void trace_sql(const char *name, const char *sql, const MYSQL_BIND *params, unsigned n)
 {
-	char rendered[1400];
+	char rendered[TRACE_ECHO_PARAMS_MAX];
 
 	if (current.n_stmts < TRACE_MAX_STMTS)
 		current.stmts[current.n_stmts] = name;
@@ -172,15 +179,15 @@ void trace_sql(const char *name, const char *sql, const MYSQL_BIND *params, unsi
 		 sql ? sql : "?", rendered);
 }
 
-void trace_new_request_id(char out[33])
+void trace_new_request_id(char out[TRACE_REQUEST_ID_SIZE])
 {
 	static const char hex[] = "0123456789abcdef";
 
 	for (int half = 0; half < 2; half++) {
 		uint64_t r = rng_u64();
 
-		for (int i = 0; i < 16; i++, r >>= 4)
-			out[half * 16 + i] = hex[r & 15];
+		for (int i = 0; i < HEX_PER_U64; i++, r >>= 4)
+			out[half * HEX_PER_U64 + i] = hex[r & 15];
 	}
 	out[32] = '\0';
 }

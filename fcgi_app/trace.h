@@ -60,7 +60,10 @@ void trace_rows(unsigned long long n);
  */
 void trace_format_params(const MYSQL_BIND *params, unsigned n, char *out, size_t outlen);
 
-/* A fresh random request id (32 hex digits, like nginx's $request_id) into out[33]. */
-void trace_new_request_id(char out[33]);
+/* A request id: 32 hex digits (like nginx's $request_id) and the NUL. */
+#define TRACE_REQUEST_ID_SIZE 33
+
+/* A fresh random request id into out. */
+void trace_new_request_id(char out[TRACE_REQUEST_ID_SIZE]);
 
 #endif

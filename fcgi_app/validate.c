@@ -152,6 +152,12 @@ int validate_bool_text(struct validation *v, const char *where, const char *name
 	return -1;
 }
 
+/* The media type content_type[0..len) is name, in any case (RFC 9110 8.3.1). */
+static bool media_is(const char *content_type, size_t len, const char *name)
+{
+	return len == strlen(name) && strncasecmp(content_type, name, len) == 0;
+}
+
 enum body_media validate_media_type(const char *content_type)
 {
 	size_t len;
@@ -161,14 +167,14 @@ enum body_media validate_media_type(const char *content_type)
 	while (*content_type == ' ' || *content_type == '\t')
 		content_type++;
 	len = strcspn(content_type, "; \t");
-	if (len == 16 && strncasecmp(content_type, "application/json", 16) == 0)
+	if (media_is(content_type, len, "application/json"))
 		return BODY_MEDIA_JSON;
-	if (len == 28 && strncasecmp(content_type, "application/merge-patch+json", 28) == 0)
+	if (media_is(content_type, len, "application/merge-patch+json"))
 		return BODY_MEDIA_MERGE_PATCH;
 	return BODY_MEDIA_OTHER;
 }
 
-size_t json_text_depth(const char *text, size_t len)
+size_t validate_json_depth(const char *text, size_t len)
 {
 	size_t depth = 0, deepest = 0;
 	bool in_string = false;
@@ -207,7 +213,7 @@ json_t *validate_json_object(struct validation *v, const char *body, size_t len)
 		validation_add(v, "body", NULL, "missing", json_null(), "Field required");
 		return NULL;
 	}
-	if (json_text_depth(body, len) > VALIDATE_MAX_JSON_DEPTH) {
+	if (validate_json_depth(body, len) > VALIDATE_MAX_JSON_DEPTH) {
 		validation_add(v, "body", NULL, "json_invalid", NULL,
 			       "JSON decode error: nesting deeper than %d levels", VALIDATE_MAX_JSON_DEPTH);
 		return NULL;
@@ -233,7 +239,7 @@ json_t *validate_json_object(struct validation *v, const char *body, size_t len)
 	return root;
 }
 
-size_t utf8_codepoints(const char *s, size_t len)
+size_t validate_utf8_codepoints(const char *s, size_t len)
 {
 	size_t n = 0;
 
@@ -275,7 +281,7 @@ static bool is_unicode_space(unsigned cp)
 	       cp == 0x202F || cp == 0x205F || cp == 0x3000 || cp == 0xFEFF;
 }
 
-bool utf8_is_blank(const char *s, size_t len)
+bool validate_utf8_is_blank(const char *s, size_t len)
 {
 	size_t i = 0;
 
@@ -309,12 +315,12 @@ int validate_string_field(struct validation *v, const char *name, const json_t *
 			       "String should not contain NUL (U+0000) characters");
 		return -1;
 	}
-	if (!allow_blank && utf8_is_blank(s, len)) {
+	if (!allow_blank && validate_utf8_is_blank(s, len)) {
 		validation_add(v, "body", name, "string_too_short", json_deep_copy(value),
 			       "String should have at least 1 non-whitespace character");
 		return -1;
 	}
-	if (utf8_codepoints(s, len) > max_chars) {
+	if (validate_utf8_codepoints(s, len) > max_chars) {
 		validation_add(v, "body", name, "string_too_long", json_deep_copy(value),
 			       "String should have at most %zu characters", max_chars);
 		return -1;

@@ -35,8 +35,10 @@ void validation_init(struct validation *v);
 void validation_release(struct validation *v);
 
 /*
- * Records one problem. input is stolen (may be NULL). Problems beyond
- * VALIDATION_MAX are dropped (their input released).
+ * Records one problem. Steals the reference to input (jansson's
+ * json_object_set_new convention; input may be NULL): the caller must not use
+ * or json_decref it afterwards. Problems beyond VALIDATION_MAX are dropped, and
+ * their input released.
  */
 void validation_add(struct validation *v, const char *where, const char *name,
 		    const char *type, json_t *input, const char *fmt, ...)
@@ -76,7 +78,7 @@ enum body_media {
 enum body_media validate_media_type(const char *content_type);
 
 /* Deepest nesting of arrays/objects in a JSON text (strings are skipped). */
-size_t json_text_depth(const char *text, size_t len);
+size_t validate_json_depth(const char *text, size_t len);
 
 /*
  * Parses a body that must be a JSON object. On success returns a new
@@ -88,9 +90,9 @@ json_t *validate_json_object(struct validation *v, const char *body, size_t len)
 /* ---- strings ---------------------------------------------------------- */
 
 /* Unicode code points in valid UTF-8 text. */
-size_t utf8_codepoints(const char *s, size_t len);
+size_t validate_utf8_codepoints(const char *s, size_t len);
 /* True when the text holds only Unicode white space (or nothing). */
-bool utf8_is_blank(const char *s, size_t len);
+bool validate_utf8_is_blank(const char *s, size_t len);
 
 /*
  * Checks a string field of a body object: must be a JSON string (or null

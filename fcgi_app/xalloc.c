@@ -1,9 +1,13 @@
 #include "xalloc.h"
 
+#include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static void oom(size_t size) __attribute__((noreturn));
 
 static void oom(size_t size)
 {
@@ -55,4 +59,28 @@ char *xstrndup(const char *s, size_t len)
 	memcpy(p, s, len);
 	p[len] = '\0';
 	return p;
+}
+
+size_t xsize_add(size_t a, size_t b)
+{
+	size_t sum;
+
+	if (__builtin_add_overflow(a, b, &sum))
+		oom(SIZE_MAX);
+	return sum;
+}
+
+size_t xsize_mul(size_t a, size_t b)
+{
+	size_t product;
+
+	if (__builtin_mul_overflow(a, b, &product))
+		oom(SIZE_MAX);
+	return product;
+}
+
+void xalloc_init(void)
+{
+	/* jansson frees with the function it is given: free() matches xmalloc's malloc. */
+	json_set_alloc_funcs(xmalloc, free);
 }

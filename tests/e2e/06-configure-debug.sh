@@ -4,7 +4,8 @@
 # flags on every compile line, so an -O0 of --enable-debug used to lose to it:
 # configure sets CFLAGS before AC_PROG_CC now. Configures a copy of the generated
 # build system (timestamps kept, so nothing is regenerated) with each switch and
-# compiles one object, reading the compile line.
+# compiles one object, reading the compile line. Also: --enable-coverage, and the
+# stop on a host that is not Linux.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -51,3 +52,15 @@ line=$(cd "$src" && make distclean >/dev/null 2>&1; CFLAGS='-O3' ./configure --e
   make V=1 fcgi_app/buf.o 2>&1 | grep -E -- 'buf\.c' | tail -n 1)
 check 'CFLAGS given by the user win over --enable-debug (-O3 kept, no -O0)' \
   bash -c '[[ " $1 " == *" -O3 "* && " $1 " != *" -O0 "* ]]' _ "$line"
+
+line=$(compile_line --enable-coverage)
+check '--enable-coverage: gcov instrumentation (--coverage) at -O0, without _FORTIFY_SOURCE' \
+  bash -c '[[ " $1 " == *" --coverage "* && " $1 " == *" -O0 "* && $1 != *_FORTIFY_SOURCE* ]]' _ "$line"
+
+# taskapi needs epoll and sock_diag: configure for another system stops at once, and
+# says why (with --host and no cross compiler, configure falls back to gcc).
+rc=0
+out=$(cd "$src" && { make distclean >/dev/null 2>&1 || true; } &&
+  ./configure --host=x86_64-unknown-freebsd14 2>&1) || rc=$?
+check "configure --host=...-freebsd14 fails with 'taskapi runs on Linux only' (exit $rc)" \
+  bash -c '[ "$1" -ne 0 ] && [[ $2 == *"taskapi runs on Linux only"* ]]' _ "$rc" "$out"

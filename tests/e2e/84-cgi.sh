@@ -148,7 +148,7 @@ if apache_start apache-cgi "$E2E_TMP/site-cgi.conf" cgid alias env; then
   head -c 70000 /dev/zero | tr '\0' 'x' >"$E2E_TMP/big"
   http POST /tasks/ -H 'Content-Type: application/json' --data-binary @"$E2E_TMP/big"
   check "Apache CGI: a 70000-byte body: 413 (LimitRequestBody; got $STATUS)" test "$STATUS" = 413
-  check 'Apache CGI: no sanitizer report in the error log' sanitizer_free "$APACHE_LOG"
+  check_sanitizer_free 'Apache CGI: no sanitizer report in the error log' "$APACHE_LOG"
 else
   not_ok 'apache2 with deploy/apache/taskapi-cgi.conf starts'
   diag "$(cat "$E2E_TMP/apache-cgi/configtest.log" "$E2E_TMP/apache-cgi/stderr.log" 2>/dev/null)" \
@@ -184,7 +184,7 @@ if apache_start apache-shared "$site_dir/site.conf" cgid env mime rewrite; then
   expect_json 'shared hosting: GET /healthz 200' 200 'j == {"status": "ok"}'
   http GET /no/such
   expect_json 'shared hosting: GET /no/such 404 JSON from taskapi' 404 'j == {"detail": "Not Found"}'
-  check 'shared hosting: no sanitizer report in the error log' sanitizer_free "$APACHE_LOG"
+  check_sanitizer_free 'shared hosting: no sanitizer report in the error log' "$APACHE_LOG"
 else
   not_ok 'apache2 with the shared-hosting .htaccess starts'
   diag "$(cat "$E2E_TMP/apache-shared/configtest.log" "$E2E_TMP/apache-shared/stderr.log" 2>/dev/null)" \

@@ -95,7 +95,7 @@ curl -s --parallel --parallel-immediate --parallel-max 16 --max-time 30 \
   -w '%{http_code}\n' "${urls[@]}" >"$E2E_TMP/burst" 2>/dev/null || true
 n=$(grep -c '^200$' "$E2E_TMP/burst" || true)
 check "mod_fcgid: 16 parallel GETs all answered 200 (got $n)" test "$n" = 16
-check 'no sanitizer report in the Apache error log' sanitizer_free "$APACHE_LOG"
+check_sanitizer_free 'no sanitizer report in the Apache error log' "$APACHE_LOG"
 
 mapfile -t pids < <(fcgid_pids)
 stop_pid apache2 "$APACHE_PID" TERM 20 >/dev/null 2>&1 || true

@@ -1,4 +1,5 @@
 #include "db_env.h"
+#include "unit.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -65,29 +66,27 @@ void db_env_kill(const struct db_env *env, unsigned long id)
 	mysql_close(m);
 }
 
-int db_env_main(const char *suite, struct db_env *env, void (*add_pure)(TCase *),
-		void (*add_live)(TCase *))
+/* mysql_library_end() as the runner exits: atexit() wants a function of no value. */
+static void library_end(void)
 {
-	Suite *s = suite_create(suite);
-	TCase *pure = tcase_create("no server");
-	SRunner *sr;
-	int failed;
+	mysql_library_end();
+}
 
+Suite *db_env_suite(const char *name, struct db_env *env, void (*add_pure)(TCase *),
+		    void (*add_live)(TCase *))
+{
+	Suite *s = suite_create(name);
+
+	/* Not thread-safe: before any test starts a thread. */
 	if (mysql_library_init(0, NULL, NULL) != 0)
-		return EXIT_FAILURE;
-	add_pure(pure);
-	suite_add_tcase(s, pure);
+		abort();
+	atexit(library_end);
+	add_pure(unit_tcase(s, "no server"));
 	if (db_env_init(env)) {
-		TCase *live = tcase_create("mariadb");
+		TCase *live = unit_tcase(s, "mariadb");
 
 		tcase_set_timeout(live, 20);
 		add_live(live);
-		suite_add_tcase(s, live);
 	}
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV); /* CK_VERBOSITY=verbose names every test */
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	mysql_library_end();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

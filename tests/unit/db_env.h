@@ -31,12 +31,12 @@ long long db_env_scalar(MYSQL *mysql, const char *sql);
 void db_env_kill(const struct db_env *env, unsigned long id);
 
 /*
- * A whole main() for such a test: the "no server" cases add_pure adds, and
- * the "mariadb" cases add_live adds (20 s each at most) when db_env_init(env)
- * finds a server, between mysql_library_init and mysql_library_end. Returns
- * the exit status. CK_VERBOSITY=verbose names every test.
+ * The suite of such a test, for unit_suite() (tests/unit/unit.h): the "no
+ * server" cases add_pure adds and, when db_env_init(env) finds a server, the
+ * "mariadb" cases add_live adds (20 s each at most). Initialises the MariaDB
+ * library and ends it at exit.
  */
-int db_env_main(const char *suite, struct db_env *env, void (*add_pure)(TCase *),
-		void (*add_live)(TCase *));
+Suite *db_env_suite(const char *name, struct db_env *env, void (*add_pure)(TCase *),
+		    void (*add_live)(TCase *));
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "app.h"
 #include "db_env.h"
+#include "unit.h"
 #include "task_store.h"
 
 static struct db_env env;
@@ -202,7 +203,7 @@ static void add_live(TCase *tc)
 	tcase_add_test(tc, test_acquire_and_release);
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-	return db_env_main("app", &env, add_pure, add_live);
+	return db_env_suite("app", &env, add_pure, add_live);
 }

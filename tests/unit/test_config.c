@@ -1,5 +1,4 @@
 /* Unit tests for config.c: defaults, INI file, environment, --set, secrets. */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "unit.h"
 
 static char *write_temp(const char *text, mode_t mode)
 {
@@ -242,12 +242,10 @@ START_TEST(test_dump_masks_secrets)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("config");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_file_env_and_flags_in_order);
@@ -257,10 +255,5 @@ int main(void)
 	tcase_add_test(tc, test_problems_are_bounded);
 	tcase_add_test(tc, test_password_file);
 	tcase_add_test(tc, test_dump_masks_secrets);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

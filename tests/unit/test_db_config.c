@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "db_config.h"
+#include "unit.h"
 
 /* The configuration's defaults are the pool's own (DB_POOL_DEFAULT_*, defined once). */
 START_TEST(test_pool_defaults_agree)
@@ -64,19 +65,12 @@ START_TEST(test_settings_map)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("db_config");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_test(tc, test_pool_defaults_agree);
 	tcase_add_test(tc, test_settings_map);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

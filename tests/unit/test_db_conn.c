@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "db_conn.h"
 #include "db_env.h"
+#include "unit.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -298,7 +299,7 @@ static void add_live(TCase *tc)
 	tcase_add_test(tc, test_killed_connection_is_broken);
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-	return db_env_main("db_conn", &env, add_pure, add_live);
+	return db_env_suite("db_conn", &env, add_pure, add_live);
 }

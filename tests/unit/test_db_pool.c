@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "db_env.h"
 #include "db_pool.h"
+#include "unit.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -418,7 +419,7 @@ static void add_live(TCase *tc)
 	tcase_add_test(tc, test_statement_timeout_in_session);
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-	return db_env_main("db_pool", &env, add_pure, add_live);
+	return db_env_suite("db_pool", &env, add_pure, add_live);
 }

@@ -5,7 +5,6 @@
  * the root rules. Each test runs in its own process (CK_FORK), so fds, the
  * environment and dropped privileges do not leak into the next.
  */
-#include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,13 +19,13 @@
 #include "config.h"
 #include "listener.h"
 #include "privileges.h"
+#include "unit.h"
 
-static char dir[64];
+static char dir[UNIT_DIR_SIZE];
 
 static void make_dir(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/taskapi-listener-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	unit_dir_make(dir, "listener");
 }
 
 static const char *in_dir(const char *name)
@@ -40,16 +39,7 @@ static const char *in_dir(const char *name)
 /* Checked fixture: the test's folder goes, whatever the test left in it. */
 static void remove_dir(void)
 {
-	DIR *d;
-	struct dirent *e;
-
-	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
-			unlink(in_dir(e->d_name));
-	closedir(d);
-	rmdir(dir);
+	unit_dir_remove(dir);
 }
 
 static void set(struct config *cfg, const char *section, const char *key, const char *value)
@@ -437,12 +427,10 @@ START_TEST(test_drop_to_nobody)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("listener");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_checked_fixture(tc, NULL, remove_dir);
 	tcase_add_test(tc, test_systemd_socket_is_taken_and_consumed);
@@ -459,10 +447,5 @@ int main(void)
 	tcase_add_test(tc, test_lookups);
 	tcase_add_test(tc, test_root_rules);
 	tcase_add_test(tc, test_drop_to_nobody);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "unit.h"
 
 static char dir[64];
 static char error_path[128], access_path[128], slow_path[128];
@@ -261,10 +262,10 @@ START_TEST(test_escape)
 END_TEST
 
 /* Kept apart from main() so the suite can move to a shared unit-test main as it is. */
-static Suite *unit_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("log");
-	TCase *tc = tcase_create("core");
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_levels);
@@ -276,17 +277,5 @@ static Suite *unit_suite(void)
 	tcase_add_test(tc, test_reopen_after_rotation);
 	tcase_add_test(tc, test_reopen_failure_reported);
 	tcase_add_test(tc, test_escape);
-	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(unit_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "trace.h"
+#include "unit.h"
 
 #define MS 1000000LL
 
@@ -469,13 +470,7 @@ static Suite *metrics_suite(void)
 	return s;
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-	SRunner *sr = srunner_create(metrics_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return metrics_suite();
 }

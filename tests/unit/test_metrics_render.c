@@ -9,6 +9,7 @@
 
 #include "metrics.h"
 #include "metrics_render.h"
+#include "unit.h"
 
 static const char *const routes[] = { "r.a", "r.b", "we\"ird" };
 
@@ -412,27 +413,15 @@ START_TEST(test_rendered_from_the_board)
 }
 END_TEST
 
-static Suite *metrics_render_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("metrics_render");
-	TCase *tc = tcase_create("core");
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_test(tc, test_prometheus_golden);
 	tcase_add_test(tc, test_status_golden);
 	tcase_add_test(tc, test_prometheus_labels_and_no_listen_queue);
 	tcase_add_test(tc, test_status_listen_name);
 	tcase_add_test(tc, test_rendered_from_the_board);
-	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(metrics_render_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -3,7 +3,6 @@
  * list: UBSan's nonnull check catches it under --enable-asan), ordering by
  * version, names that are not migrations, duplicate versions, a missing folder.
  */
-#include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,13 +11,14 @@
 #include <unistd.h>
 
 #include "migrate.h"
+#include "task_store.h"
+#include "unit.h"
 
-static char dir[64];
+static char dir[UNIT_DIR_SIZE];
 
 static void make_dir(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/taskapi-migrate-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	unit_dir_make(dir, "migrate");
 }
 
 static void touch(const char *name)
@@ -32,19 +32,7 @@ static void touch(const char *name)
 /* Checked fixture: the test's folder goes, whatever it holds. */
 static void remove_dir(void)
 {
-	char path[512];
-	DIR *d;
-	struct dirent *e;
-
-	if (dir[0] == '\0' || (d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		if (e->d_name[0] != '.')
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
+	unit_dir_remove(dir);
 }
 
 START_TEST(test_empty_folder)
@@ -119,22 +107,39 @@ START_TEST(test_duplicate_version_and_missing_folder)
 }
 END_TEST
 
-int main(void)
+/*
+ * The version the server refuses to run below (task_store.h) is the newest file in
+ * sql/: a new migration without the constant raised, or the other way round, fails
+ * here. TASKAPI_SRCDIR (Makefile.am) names the source tree; the build may be apart.
+ */
+START_TEST(test_schema_version_is_the_last_migration)
+{
+	const char *top = getenv("TASKAPI_SRCDIR");
+	struct migration *list = NULL;
+	size_t n = 0;
+	char err[256];
+	char sql[4096];
+
+	snprintf(sql, sizeof sql, "%s/sql", top != NULL ? top : ".");
+	ck_assert_msg(migrate_scan(sql, &list, &n, err, sizeof err) == 0, "%s", err);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_msg(list[n - 1].version == TASK_STORE_SCHEMA_VERSION,
+		      "TASK_STORE_SCHEMA_VERSION is %u, the last file in %s is %s",
+		      (unsigned)TASK_STORE_SCHEMA_VERSION, sql, list[n - 1].name);
+	free(list);
+}
+END_TEST
+
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("migrate");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_checked_fixture(tc, NULL, remove_dir);
 	tcase_add_test(tc, test_empty_folder);
 	tcase_add_test(tc, test_sorted_by_version);
 	tcase_add_test(tc, test_one_migration);
 	tcase_add_test(tc, test_duplicate_version_and_missing_folder);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	tcase_add_test(tc, test_schema_version_is_the_last_migration);
+	return s;
 }

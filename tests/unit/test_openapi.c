@@ -1,10 +1,10 @@
 /* The router and docs/openapi.yaml (compiled in as openapi_json) describe the same API. */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
 #include "openapi.h"
+#include "unit.h"
 
 /* "/tasks/{task_id}/" -> "/tasks/{}" : trailing slash and parameter names do not matter. */
 static void normalise(const char *in, char *out, size_t outlen)
@@ -130,19 +130,12 @@ START_TEST(test_every_documented_operation_is_routed)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("openapi");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_test(tc, test_every_route_is_documented);
 	tcase_add_test(tc, test_every_documented_operation_is_routed);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

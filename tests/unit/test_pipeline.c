@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "pipeline.h"
+#include "unit.h"
 
 /* The in-memory front end: params as "NAME=value" strings, a body, what was written. */
 struct mem_fe {
@@ -319,10 +320,10 @@ START_TEST(test_slow_line)
 END_TEST
 
 /* Kept apart from main() so the suite can move to a shared unit-test main as it is. */
-static Suite *unit_suite(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("pipeline");
-	TCase *tc = tcase_create("core");
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_healthz_answered_and_logged);
@@ -334,17 +335,5 @@ static Suite *unit_suite(void)
 	tcase_add_test(tc, test_write_failure_still_logged);
 	tcase_add_test(tc, test_cgi_untraced);
 	tcase_add_test(tc, test_slow_line);
-	suite_add_tcase(s, tc);
 	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(unit_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -6,7 +6,6 @@
  * Each test runs in its own process (CK_FORK): the module's state is
  * per process.
  */
-#include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +13,9 @@
 #include <unistd.h>
 
 #include "proctitle.h"
+#include "unit.h"
 
 extern char **environ;
-
-static int real_argc;
-static char **real_argv;
 
 /* One block holding "taskapi\0-c\0/etc/t.ini\0" then "A=1\0PATH=/bin\0", like a process's stack. */
 static char area[64];
@@ -147,9 +144,9 @@ static size_t read_cmdline(char *buf, size_t size)
 START_TEST(test_proc_self_cmdline)
 {
 	char buf[4096], expect[4096];
-	char **argv = proctitle_init(real_argc, real_argv);
+	char **argv = proctitle_init(unit_argc, unit_argv);
 
-	ck_assert_str_eq(argv[0], real_argv[0] != NULL ? argv[0] : "");
+	ck_assert_str_eq(argv[0], unit_argv[0] != NULL ? argv[0] : "");
 	snprintf(expect, sizeof expect, "taskapi: master process %s", proctitle_command_line());
 	if (proctitle_set_with_command("taskapi: master process") == 0) {
 		read_cmdline(buf, sizeof buf);
@@ -161,25 +158,16 @@ START_TEST(test_proc_self_cmdline)
 }
 END_TEST
 
-int main(int argc, char **argv)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("proctitle");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
-	real_argc = argc;
-	real_argv = argv;
 	tcase_add_test(tc, test_copies_argv_and_environment);
 	tcase_add_test(tc, test_short_title_clears_the_rest);
 	tcase_add_test(tc, test_title_with_command_only_when_whole);
 	tcase_add_test(tc, test_environment_not_contiguous);
 	tcase_add_test(tc, test_nothing_before_init);
 	tcase_add_test(tc, test_proc_self_cmdline);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -1,9 +1,9 @@
 /* Unit tests for request.c: FastCGI params -> struct request, query decoding, body reading. */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "request.h"
+#include "unit.h"
 
 struct fake_params {
 	const char *const *kv; /* name, value, ..., NULL */
@@ -260,12 +260,10 @@ START_TEST(test_method_names)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("request");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_test(tc, test_parse_basic);
 	tcase_add_test(tc, test_parse_decodes_path);
@@ -278,10 +276,5 @@ int main(void)
 	tcase_add_test(tc, test_body_reading);
 	tcase_add_test(tc, test_method_names);
 	tcase_add_test(tc, test_parse_envp_matches_getter);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

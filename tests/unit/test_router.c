@@ -1,10 +1,10 @@
 /* Unit tests for router.c: matching, trailing slashes, 404 vs 405 and Allow. */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
 #include "router.h"
+#include "unit.h"
 
 static void h_list(struct handler_ctx *c) { (void)c; }
 static void h_create(struct handler_ctx *c) { (void)c; }
@@ -121,12 +121,10 @@ START_TEST(test_app_routes_are_reachable)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("router");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_test(tc, test_trailing_slash_optional);
 	tcase_add_test(tc, test_path_argument);
@@ -134,10 +132,5 @@ int main(void)
 	tcase_add_test(tc, test_method_not_allowed_lists_allow);
 	tcase_add_test(tc, test_head_follows_get);
 	tcase_add_test(tc, test_app_routes_are_reachable);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "db_env.h"
+#include "unit.h"
 #include "task_store.h"
 
 static struct db_env env;
@@ -85,7 +86,7 @@ static void add_live(TCase *tc)
 	tcase_add_test(tc, test_create_checks_lengths_where_it_copies);
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-	return db_env_main("task_store", &env, add_pure, add_live);
+	return db_env_suite("task_store", &env, add_pure, add_live);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "tasks.h"
+#include "unit.h"
 
 static json_t *parse(const char *text)
 {
@@ -150,12 +151,10 @@ START_TEST(test_etags)
 }
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("tasks");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_test(tc, test_create_valid);
 	tcase_add_test(tc, test_create_lists_every_problem);
@@ -163,10 +162,5 @@ int main(void)
 	tcase_add_test(tc, test_fifty_emoji_fit);
 	tcase_add_test(tc, test_patch_fields_optional);
 	tcase_add_test(tc, test_etags);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -1,10 +1,10 @@
 /* Unit tests for validate.c: integer parameters and the 422 detail shape. */
-#include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "validate.h"
+#include "unit.h"
 
 START_TEST(test_uint_accepts)
 {
@@ -150,8 +150,8 @@ START_TEST(test_json_bodies)
 	memset(deep, 0, sizeof deep);
 	for (int i = 0; i < VALIDATE_MAX_JSON_DEPTH + 1; i++)
 		strcat(deep, "[");
-	ck_assert_uint_eq(json_text_depth(deep, strlen(deep)), VALIDATE_MAX_JSON_DEPTH + 1);
-	ck_assert_uint_eq(json_text_depth("{\"a\":\"[[[[\"}", 12), 1);
+	ck_assert_uint_eq(validate_json_depth(deep, strlen(deep)), VALIDATE_MAX_JSON_DEPTH + 1);
+	ck_assert_uint_eq(validate_json_depth("{\"a\":\"[[[[\"}", 12), 1);
 	validation_init(&v);
 	ck_assert_ptr_null(validate_json_object(&v, deep, strlen(deep)));
 	ck_assert_str_eq(v.items[0].type, "json_invalid");
@@ -167,23 +167,21 @@ END_TEST
 
 START_TEST(test_codepoints_and_blank)
 {
-	ck_assert_uint_eq(utf8_codepoints("abc", 3), 3);
-	ck_assert_uint_eq(utf8_codepoints("\xc3\xa9\xf0\x9f\x98\x80", 6), 2);
-	ck_assert(utf8_is_blank("", 0));
-	ck_assert(utf8_is_blank(" \t\r\n", 4));
-	ck_assert(utf8_is_blank("\xe3\x80\x80\xc2\xa0", 5)); /* ideographic space, nbsp */
-	ck_assert(!utf8_is_blank(" a ", 3));
-	ck_assert(!utf8_is_blank("\xcc\x81", 2)); /* a lone combining mark is content */
+	ck_assert_uint_eq(validate_utf8_codepoints("abc", 3), 3);
+	ck_assert_uint_eq(validate_utf8_codepoints("\xc3\xa9\xf0\x9f\x98\x80", 6), 2);
+	ck_assert(validate_utf8_is_blank("", 0));
+	ck_assert(validate_utf8_is_blank(" \t\r\n", 4));
+	ck_assert(validate_utf8_is_blank("\xe3\x80\x80\xc2\xa0", 5)); /* ideographic space, nbsp */
+	ck_assert(!validate_utf8_is_blank(" a ", 3));
+	ck_assert(!validate_utf8_is_blank("\xcc\x81", 2)); /* a lone combining mark is content */
 }
 END_TEST
 END_TEST
 
-int main(void)
+Suite *unit_suite(void)
 {
 	Suite *s = suite_create("validate");
-	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
+	TCase *tc = unit_tcase(s, "core");
 
 	tcase_add_test(tc, test_uint_accepts);
 	tcase_add_test(tc, test_uint_rejects);
@@ -193,10 +191,5 @@ int main(void)
 	tcase_add_test(tc, test_media_types);
 	tcase_add_test(tc, test_json_bodies);
 	tcase_add_test(tc, test_codepoints_and_blank);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }
