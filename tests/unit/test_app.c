@@ -192,10 +192,8 @@ END_TEST
 
 static void add_pure(TCase *tc)
 {
-	tcase_add_test(tc, test_route_table);
-	tcase_add_test(tc, test_dispatch);
-	tcase_add_test(tc, test_acquire_without_a_database);
-	tcase_add_test(tc, test_store_failure);
+	unit_add_tests(tc, test_route_table, test_dispatch,
+		       test_acquire_without_a_database, test_store_failure);
 }
 
 static void add_live(TCase *tc)

@@ -93,10 +93,8 @@ Suite *unit_suite(void)
 	Suite *s = suite_create("buf");
 	TCase *tc = unit_tcase(s, "core");
 
-	tcase_add_test(tc, test_append_keeps_a_c_string);
-	tcase_add_test(tc, test_reset_keeps_storage);
-	tcase_add_test(tc, test_reserve_grows_once);
-	tcase_add_test(tc, test_printf_short_and_long);
+	unit_add_tests(tc, test_append_keeps_a_c_string, test_reset_keeps_storage,
+		       test_reserve_grows_once, test_printf_short_and_long);
 	tcase_add_test_raise_signal(tc, test_reserve_that_would_wrap_aborts, SIGABRT);
 	return s;
 }

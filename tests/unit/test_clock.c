@@ -43,10 +43,6 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("clock");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_monotonic_and_consistent);
-	tcase_add_test(tc, test_deadline_is_normalised);
-	return s;
+	return unit_suite_of("clock", NULL, NULL, test_monotonic_and_consistent,
+			     test_deadline_is_normalised);
 }

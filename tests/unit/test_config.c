@@ -244,16 +244,9 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("config");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_defaults);
-	tcase_add_test(tc, test_file_env_and_flags_in_order);
-	tcase_add_test(tc, test_rejects_bad_values);
-	tcase_add_test(tc, test_file_errors_name_the_line);
-	tcase_add_test(tc, test_every_problem_is_reported);
-	tcase_add_test(tc, test_problems_are_bounded);
-	tcase_add_test(tc, test_password_file);
-	tcase_add_test(tc, test_dump_masks_secrets);
-	return s;
+	return unit_suite_of("config", NULL, NULL, test_defaults,
+			     test_file_env_and_flags_in_order, test_rejects_bad_values,
+			     test_file_errors_name_the_line,
+			     test_every_problem_is_reported, test_problems_are_bounded,
+			     test_password_file, test_dump_masks_secrets);
 }

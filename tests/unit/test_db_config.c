@@ -67,10 +67,6 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("db_config");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_pool_defaults_agree);
-	tcase_add_test(tc, test_settings_map);
-	return s;
+	return unit_suite_of("db_config", NULL, NULL, test_pool_defaults_agree,
+			     test_settings_map);
 }

@@ -281,22 +281,15 @@ END_TEST
 
 static void add_pure(TCase *tc)
 {
-	tcase_add_test(tc, test_lifetime_jitter);
-	tcase_add_test(tc, test_error_classes);
-	tcase_add_test(tc, test_a_new_connection_is_closed);
-	tcase_add_test(tc, test_note_error);
-	tcase_add_test(tc, test_no_server);
+	unit_add_tests(tc, test_lifetime_jitter, test_error_classes,
+		       test_a_new_connection_is_closed, test_note_error, test_no_server);
 }
 
 static void add_live(TCase *tc)
 {
-	tcase_add_test(tc, test_connect_sets_the_session);
-	tcase_add_test(tc, test_lifetime);
-	tcase_add_test(tc, test_ping);
-	tcase_add_test(tc, test_statements_are_cached);
-	tcase_add_test(tc, test_reset);
-	tcase_add_test(tc, test_retry_policy);
-	tcase_add_test(tc, test_killed_connection_is_broken);
+	unit_add_tests(tc, test_connect_sets_the_session, test_lifetime, test_ping,
+		       test_statements_are_cached, test_reset, test_retry_policy,
+		       test_killed_connection_is_broken);
 }
 
 Suite *unit_suite(void)

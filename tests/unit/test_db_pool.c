@@ -398,25 +398,22 @@ END_TEST
 
 static void add_pure(TCase *tc)
 {
-	tcase_add_test(tc, test_defaults_are_hikari_like);
-	tcase_add_test(tc, test_no_server_fails_fast);
-	tcase_add_test(tc, test_wait_at_start_is_bounded);
-	tcase_add_test(tc, test_housekeeper_stops_with_the_pool);
+	unit_add_tests(tc, test_defaults_are_hikari_like, test_no_server_fails_fast,
+		       test_wait_at_start_is_bounded,
+		       test_housekeeper_stops_with_the_pool);
 }
 
 static void add_live(TCase *tc)
 {
-	tcase_add_test(tc, test_fixed_size_is_filled);
-	tcase_add_test(tc, test_min_idle_refilled_after_discard);
-	tcase_add_test(tc, test_open_transaction_rolled_back);
-	tcase_add_test(tc, test_unread_results_discarded);
-	tcase_add_test(tc, test_lifetime_never_while_borrowed);
-	tcase_add_test(tc, test_keepalive_finds_a_dead_idle_connection);
-	tcase_add_test(tc, test_validation_only_after_idle_window);
-	tcase_add_test(tc, test_acquire_timeout);
-	tcase_add_test(tc, test_second_release_cannot_return_the_next_borrowers);
-	tcase_add_test(tc, test_killed_connection_is_replaced_not_reconnected);
-	tcase_add_test(tc, test_statement_timeout_in_session);
+	unit_add_tests(tc, test_fixed_size_is_filled,
+		       test_min_idle_refilled_after_discard,
+		       test_open_transaction_rolled_back, test_unread_results_discarded,
+		       test_lifetime_never_while_borrowed,
+		       test_keepalive_finds_a_dead_idle_connection,
+		       test_validation_only_after_idle_window, test_acquire_timeout,
+		       test_second_release_cannot_return_the_next_borrowers,
+		       test_killed_connection_is_replaced_not_reconnected,
+		       test_statement_timeout_in_session);
 }
 
 Suite *unit_suite(void)

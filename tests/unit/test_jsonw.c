@@ -114,9 +114,7 @@ Suite *unit_suite(void)
 	Suite *s = suite_create("jsonw");
 	TCase *tc = unit_tcase(s, "core");
 
-	tcase_add_test(tc, test_strings_match_jansson);
-	tcase_add_test(tc, test_uints);
-	tcase_add_test(tc, test_task_json);
+	unit_add_tests(tc, test_strings_match_jansson, test_uints, test_task_json);
 	tcase_add_test_raise_signal(tc, test_string_length_that_would_wrap_aborts, SIGABRT);
 	return s;
 }

@@ -429,23 +429,15 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("listener");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_checked_fixture(tc, NULL, remove_dir);
-	tcase_add_test(tc, test_systemd_socket_is_taken_and_consumed);
-	tcase_add_test(tc, test_systemd_variables_of_another_process_are_ignored);
-	tcase_add_test(tc, test_systemd_mistakes_are_refused);
-	tcase_add_test(tc, test_fd0_listener_wins_over_server_listen);
-	tcase_add_test(tc, test_no_listener_at_all);
-	tcase_add_test(tc, test_unix_socket_mode_and_removal);
-	tcase_add_test(tc, test_unix_socket_files_not_ours);
-	tcase_add_test(tc, test_tcp_address_forms);
-	tcase_add_test(tc, test_bind_never_takes_a_passed_socket);
-	tcase_add_test(tc, test_each_listener_removes_its_own_file);
-	tcase_add_test(tc, test_forget_and_other_process_keep_the_file);
-	tcase_add_test(tc, test_lookups);
-	tcase_add_test(tc, test_root_rules);
-	tcase_add_test(tc, test_drop_to_nobody);
-	return s;
+	return unit_suite_of("listener", NULL, remove_dir,
+			     test_systemd_socket_is_taken_and_consumed,
+			     test_systemd_variables_of_another_process_are_ignored,
+			     test_systemd_mistakes_are_refused,
+			     test_fd0_listener_wins_over_server_listen,
+			     test_no_listener_at_all, test_unix_socket_mode_and_removal,
+			     test_unix_socket_files_not_ours, test_tcp_address_forms,
+			     test_bind_never_takes_a_passed_socket,
+			     test_each_listener_removes_its_own_file,
+			     test_forget_and_other_process_keep_the_file, test_lookups,
+			     test_root_rules, test_drop_to_nobody);
 }

@@ -264,18 +264,9 @@ END_TEST
 /* Kept apart from main() so the suite can move to a shared unit-test main as it is. */
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("log");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_levels);
-	tcase_add_test(tc, test_messages_by_level);
-	tcase_add_test(tc, test_open_failure_changes_nothing);
-	tcase_add_test(tc, test_access_text_and_json);
-	tcase_add_test(tc, test_slow_line);
-	tcase_add_test(tc, test_streams_default_to_error_log);
-	tcase_add_test(tc, test_reopen_after_rotation);
-	tcase_add_test(tc, test_reopen_failure_reported);
-	tcase_add_test(tc, test_escape);
-	return s;
+	return unit_suite_of("log", setup, teardown, test_levels, test_messages_by_level,
+			     test_open_failure_changes_nothing, test_access_text_and_json,
+			     test_slow_line, test_streams_default_to_error_log,
+			     test_reopen_after_rotation, test_reopen_failure_reported,
+			     test_escape);
 }

@@ -452,22 +452,14 @@ END_TEST
 
 static Suite *metrics_suite(void)
 {
-	Suite *s = suite_create("metrics");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_counts_by_route_and_status);
-	tcase_add_test(tc, test_retired_worker_keeps_its_counts);
-	tcase_add_test(tc, test_busy_threads_and_maximum);
-	tcase_add_test(tc, test_leaving_and_unclaimed_slots);
-	tcase_add_test(tc, test_idle_threads_and_attach_self);
-	tcase_add_test(tc, test_pool_counter_table);
-	tcase_add_test(tc, test_publish_pool);
-	tcase_add_test(tc, test_without_setup_nothing_happens);
-	tcase_add_test(tc, test_sql_parameters);
-	tcase_add_test(tc, test_trace_and_request_ids);
-	tcase_add_test(tc, test_access_and_slow_lines);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite_of("metrics", NULL, NULL, test_counts_by_route_and_status,
+			     test_retired_worker_keeps_its_counts,
+			     test_busy_threads_and_maximum,
+			     test_leaving_and_unclaimed_slots,
+			     test_idle_threads_and_attach_self, test_pool_counter_table,
+			     test_publish_pool, test_without_setup_nothing_happens,
+			     test_sql_parameters, test_trace_and_request_ids,
+			     test_access_and_slow_lines);
 }
 
 Suite *unit_suite(void)

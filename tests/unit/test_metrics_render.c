@@ -415,13 +415,8 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("metrics_render");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_prometheus_golden);
-	tcase_add_test(tc, test_status_golden);
-	tcase_add_test(tc, test_prometheus_labels_and_no_listen_queue);
-	tcase_add_test(tc, test_status_listen_name);
-	tcase_add_test(tc, test_rendered_from_the_board);
-	return s;
+	return unit_suite_of("metrics_render", NULL, NULL, test_prometheus_golden,
+			     test_status_golden,
+			     test_prometheus_labels_and_no_listen_queue,
+			     test_status_listen_name, test_rendered_from_the_board);
 }

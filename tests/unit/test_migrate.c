@@ -132,14 +132,8 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("migrate");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_checked_fixture(tc, NULL, remove_dir);
-	tcase_add_test(tc, test_empty_folder);
-	tcase_add_test(tc, test_sorted_by_version);
-	tcase_add_test(tc, test_one_migration);
-	tcase_add_test(tc, test_duplicate_version_and_missing_folder);
-	tcase_add_test(tc, test_schema_version_is_the_last_migration);
-	return s;
+	return unit_suite_of("migrate", NULL, remove_dir, test_empty_folder,
+			     test_sorted_by_version, test_one_migration,
+			     test_duplicate_version_and_missing_folder,
+			     test_schema_version_is_the_last_migration);
 }

@@ -132,10 +132,6 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("openapi");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_every_route_is_documented);
-	tcase_add_test(tc, test_every_documented_operation_is_routed);
-	return s;
+	return unit_suite_of("openapi", NULL, NULL, test_every_route_is_documented,
+			     test_every_documented_operation_is_routed);
 }

@@ -322,18 +322,11 @@ END_TEST
 /* Kept apart from main() so the suite can move to a shared unit-test main as it is. */
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("pipeline");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_healthz_answered_and_logged);
-	tcase_add_test(tc, test_envp_parsed_like_params);
-	tcase_add_test(tc, test_method_not_allowed_head_has_no_body);
-	tcase_add_test(tc, test_too_large_closes);
-	tcase_add_test(tc, test_short_body_is_bad_request);
-	tcase_add_test(tc, test_unreadable_body);
-	tcase_add_test(tc, test_write_failure_still_logged);
-	tcase_add_test(tc, test_cgi_untraced);
-	tcase_add_test(tc, test_slow_line);
-	return s;
+	return unit_suite_of("pipeline", setup, teardown,
+			     test_healthz_answered_and_logged,
+			     test_envp_parsed_like_params,
+			     test_method_not_allowed_head_has_no_body,
+			     test_too_large_closes, test_short_body_is_bad_request,
+			     test_unreadable_body, test_write_failure_still_logged,
+			     test_cgi_untraced, test_slow_line);
 }

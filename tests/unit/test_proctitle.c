@@ -160,14 +160,9 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("proctitle");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_copies_argv_and_environment);
-	tcase_add_test(tc, test_short_title_clears_the_rest);
-	tcase_add_test(tc, test_title_with_command_only_when_whole);
-	tcase_add_test(tc, test_environment_not_contiguous);
-	tcase_add_test(tc, test_nothing_before_init);
-	tcase_add_test(tc, test_proc_self_cmdline);
-	return s;
+	return unit_suite_of("proctitle", NULL, NULL, test_copies_argv_and_environment,
+			     test_short_title_clears_the_rest,
+			     test_title_with_command_only_when_whole,
+			     test_environment_not_contiguous, test_nothing_before_init,
+			     test_proc_self_cmdline);
 }

@@ -262,19 +262,11 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("request");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_parse_basic);
-	tcase_add_test(tc, test_parse_decodes_path);
-	tcase_add_test(tc, test_parse_keeps_bad_escapes);
-	tcase_add_test(tc, test_parse_cgi_fallback);
-	tcase_add_test(tc, test_parse_unknown_method_and_length);
-	tcase_add_test(tc, test_query_decoding);
-	tcase_add_test(tc, test_query_malformed_escapes_stay);
-	tcase_add_test(tc, test_last_value_wins);
-	tcase_add_test(tc, test_body_reading);
-	tcase_add_test(tc, test_method_names);
-	tcase_add_test(tc, test_parse_envp_matches_getter);
-	return s;
+	return unit_suite_of("request", NULL, NULL, test_parse_basic,
+			     test_parse_decodes_path, test_parse_keeps_bad_escapes,
+			     test_parse_cgi_fallback,
+			     test_parse_unknown_method_and_length, test_query_decoding,
+			     test_query_malformed_escapes_stay, test_last_value_wins,
+			     test_body_reading, test_method_names,
+			     test_parse_envp_matches_getter);
 }

@@ -111,14 +111,7 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("response");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_starts_as_500_without_body);
-	tcase_add_test(tc, test_json_body_and_headers);
-	tcase_add_test(tc, test_json_null_is_a_500);
-	tcase_add_test(tc, test_error_raw_body_and_empty);
-	tcase_add_test(tc, test_dump_json);
-	tcase_add_test(tc, test_reasons);
-	return s;
+	return unit_suite_of("response", NULL, NULL, test_starts_as_500_without_body,
+			     test_json_body_and_headers, test_json_null_is_a_500,
+			     test_error_raw_body_and_empty, test_dump_json, test_reasons);
 }

@@ -60,11 +60,6 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("rng");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_unit_interval);
-	tcase_add_test(tc, test_bits_vary);
-	tcase_add_test(tc, test_threads_seeded_apart);
-	return s;
+	return unit_suite_of("rng", NULL, NULL, test_unit_interval, test_bits_vary,
+			     test_threads_seeded_apart);
 }

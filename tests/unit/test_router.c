@@ -123,14 +123,8 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("router");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_trailing_slash_optional);
-	tcase_add_test(tc, test_path_argument);
-	tcase_add_test(tc, test_not_found);
-	tcase_add_test(tc, test_method_not_allowed_lists_allow);
-	tcase_add_test(tc, test_head_follows_get);
-	tcase_add_test(tc, test_app_routes_are_reachable);
-	return s;
+	return unit_suite_of("router", NULL, NULL, test_trailing_slash_optional,
+			     test_path_argument, test_not_found,
+			     test_method_not_allowed_lists_allow, test_head_follows_get,
+			     test_app_routes_are_reachable);
 }

@@ -153,14 +153,8 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("tasks");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_create_valid);
-	tcase_add_test(tc, test_create_lists_every_problem);
-	tcase_add_test(tc, test_title_rules);
-	tcase_add_test(tc, test_fifty_emoji_fit);
-	tcase_add_test(tc, test_patch_fields_optional);
-	tcase_add_test(tc, test_etags);
-	return s;
+	return unit_suite_of("tasks", NULL, NULL, test_create_valid,
+			     test_create_lists_every_problem, test_title_rules,
+			     test_fifty_emoji_fit, test_patch_fields_optional,
+			     test_etags);
 }

@@ -99,12 +99,7 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("trace");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_a_request_trace);
-	tcase_add_test(tc, test_sql_echo_logs_parameters);
-	tcase_add_test(tc, test_params_rendering);
-	tcase_add_test(tc, test_request_ids);
-	return s;
+	return unit_suite_of("trace", NULL, NULL, test_a_request_trace,
+			     test_sql_echo_logs_parameters, test_params_rendering,
+			     test_request_ids);
 }

@@ -180,16 +180,9 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("validate");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_test(tc, test_uint_accepts);
-	tcase_add_test(tc, test_uint_rejects);
-	tcase_add_test(tc, test_detail_shape_lists_every_problem);
-	tcase_add_test(tc, test_overflowing_list_is_bounded);
-	tcase_add_test(tc, test_bool_text);
-	tcase_add_test(tc, test_media_types);
-	tcase_add_test(tc, test_json_bodies);
-	tcase_add_test(tc, test_codepoints_and_blank);
-	return s;
+	return unit_suite_of("validate", NULL, NULL, test_uint_accepts, test_uint_rejects,
+			     test_detail_shape_lists_every_problem,
+			     test_overflowing_list_is_bounded, test_bool_text,
+			     test_media_types, test_json_bodies,
+			     test_codepoints_and_blank);
 }

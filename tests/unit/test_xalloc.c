@@ -94,8 +94,7 @@ Suite *unit_suite(void)
 	Suite *s = suite_create("xalloc");
 	TCase *tc = unit_tcase(s, "core");
 
-	tcase_add_test(tc, test_allocations);
-	tcase_add_test(tc, test_sizes);
+	unit_add_tests(tc, test_allocations, test_sizes);
 	tcase_add_test_raise_signal(tc, test_add_that_wraps_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_mul_that_wraps_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, test_out_of_memory_aborts, SIGABRT);

@@ -22,6 +22,25 @@ TCase *unit_tcase(Suite *s, const char *name)
 	return tc;
 }
 
+void unit_add(TCase *tc, const TTest *const *tests, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		tcase_add_test(tc, tests[i]);
+}
+
+Suite *unit_core_suite(const char *name, SFun setup, SFun teardown,
+		       const TTest *const *tests, size_t n)
+{
+	Suite *s = suite_create(name);
+	TCase *tc = unit_tcase(s, "core");
+
+	/* check would run a NULL pair as a fixture of nothing: leave it out instead. */
+	if (setup != NULL || teardown != NULL)
+		tcase_add_checked_fixture(tc, setup, teardown);
+	unit_add(tc, tests, n);
+	return s;
+}
+
 void unit_dir_make(char *dir, const char *tag)
 {
 	snprintf(dir, UNIT_DIR_SIZE, "/tmp/taskapi-%s-XXXXXX", tag);
