@@ -1,11 +1,12 @@
 #include "db_env.h"
-#include "unit.h"
 
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "config.h"
+#include "db_pool.h"
+#include "unit.h"
 
 const struct db_options db_env_nowhere = {
 	.socket = "/nonexistent/taskapi-test.sock",
@@ -89,4 +90,25 @@ Suite *db_env_suite(const char *name, struct db_env *env, void (*add_pure)(TCase
 		add_live(live);
 	}
 	return s;
+}
+
+void app_fixture_init(struct app_fixture *f, const struct db_options *opt, unsigned size)
+{
+	struct db_pool_options popt;
+
+	config_init(&f->cfg);
+	db_pool_options_init(&popt, size);
+	popt.acquire_timeout_ms = 300;
+	f->app.cfg = &f->cfg;
+	f->app.pool = db_pool_new(opt, &popt);
+	request_init(&f->req);
+	response_init(&f->resp);
+}
+
+void app_fixture_release(struct app_fixture *f)
+{
+	response_release(&f->resp);
+	request_release(&f->req);
+	db_pool_free(f->app.pool);
+	config_release(&f->cfg);
 }

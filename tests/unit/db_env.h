@@ -4,7 +4,11 @@
 #include <check.h>
 #include <stdbool.h>
 
+#include "app.h"
+#include "config.h"
 #include "db_conn.h"
+#include "request.h"
+#include "response.h"
 
 /*
  * The test database for the unit tests that need one (db_conn, db_pool,
@@ -38,5 +42,21 @@ void db_env_kill(const struct db_env *env, unsigned long id);
  */
 Suite *db_env_suite(const char *name, struct db_env *env, void (*add_pure)(TCase *),
 		    void (*add_live)(TCase *));
+
+/*
+ * An application with default settings and a pool of size connections to opt
+ * (acquires give up after 300 ms), with a request and a response to hand a
+ * handler: what test_app and test_health call handlers with. The fixture owns
+ * all of it until app_fixture_release.
+ */
+struct app_fixture {
+	struct config cfg;
+	struct app app;
+	struct request req;
+	struct response resp;
+};
+
+void app_fixture_init(struct app_fixture *f, const struct db_options *opt, unsigned size);
+void app_fixture_release(struct app_fixture *f);
 
 #endif

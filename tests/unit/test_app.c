@@ -15,37 +15,8 @@
 
 static struct db_env env;
 
-/* An application with default settings and a pool of size connections to opt. */
-struct fixture {
-	struct config cfg;
-	struct app app;
-	struct request req;
-	struct response resp;
-};
-
-static void fixture_init(struct fixture *f, const struct db_options *opt, unsigned size)
-{
-	struct db_pool_options popt;
-
-	config_init(&f->cfg);
-	db_pool_options_init(&popt, size);
-	popt.acquire_timeout_ms = 300;
-	f->app.cfg = &f->cfg;
-	f->app.pool = db_pool_new(opt, &popt);
-	request_init(&f->req);
-	response_init(&f->resp);
-}
-
-static void fixture_release(struct fixture *f)
-{
-	response_release(&f->resp);
-	request_release(&f->req);
-	db_pool_free(f->app.pool);
-	config_release(&f->cfg);
-}
-
 /* A handler's view of the fixture, with a fresh response. */
-static struct handler_ctx ctx_of(struct fixture *f)
+static struct handler_ctx ctx_of(struct app_fixture *f)
 {
 	struct handler_ctx ctx = { &f->app, &f->req, &f->resp, NULL, 0 };
 
@@ -53,7 +24,7 @@ static struct handler_ctx ctx_of(struct fixture *f)
 	return ctx;
 }
 
-static const char *handle(struct fixture *f, enum http_method method, const char *path)
+static const char *handle(struct app_fixture *f, enum http_method method, const char *path)
 {
 	request_reset(&f->req);
 	f->req.method = method;
@@ -99,9 +70,9 @@ END_TEST
 
 START_TEST(test_dispatch)
 {
-	struct fixture f;
+	struct app_fixture f;
 
-	fixture_init(&f, &db_env_nowhere, 1);
+	app_fixture_init(&f, &db_env_nowhere, 1);
 	ck_assert_str_eq(handle(&f, HTTP_GET, "/healthz"), "healthz");
 	ck_assert_int_eq(f.resp.status, 200);
 	ck_assert(body_has(&f.resp, "\"status\":\"ok\""));
@@ -114,17 +85,17 @@ START_TEST(test_dispatch)
 	ck_assert_str_eq(handle(&f, HTTP_GET, "/healthz"), "healthz");
 	ck_assert_int_eq(f.resp.status, 200);
 	ck_assert(!has_header(&f.resp, "Allow:"));
-	fixture_release(&f);
+	app_fixture_release(&f);
 }
 END_TEST
 
 START_TEST(test_acquire_without_a_database)
 {
-	struct fixture f;
+	struct app_fixture f;
 	struct handler_ctx ctx;
 	struct db_conn *conn;
 
-	fixture_init(&f, &db_env_nowhere, 1);
+	app_fixture_init(&f, &db_env_nowhere, 1);
 	ctx = ctx_of(&f);
 	conn = app_acquire_db(&ctx);
 	ck_assert_ptr_null(conn);
@@ -136,16 +107,16 @@ START_TEST(test_acquire_without_a_database)
 	/* A handler behind it answers the same way. */
 	ck_assert_str_eq(handle(&f, HTTP_GET, "/readyz"), "readyz");
 	ck_assert_int_eq(f.resp.status, 503);
-	fixture_release(&f);
+	app_fixture_release(&f);
 }
 END_TEST
 
 START_TEST(test_store_failure)
 {
-	struct fixture f;
+	struct app_fixture f;
 	struct handler_ctx ctx;
 
-	fixture_init(&f, &db_env_nowhere, 1);
+	app_fixture_init(&f, &db_env_nowhere, 1);
 	ctx = ctx_of(&f);
 	app_store_failure(&ctx, STORE_UNAVAILABLE);
 	ck_assert_int_eq(f.resp.status, 503);
@@ -155,7 +126,7 @@ START_TEST(test_store_failure)
 	ck_assert_int_eq(f.resp.status, 500);
 	ck_assert(body_has(&f.resp, "Internal Server Error"));
 	ck_assert(!has_header(&f.resp, "Retry-After"));
-	fixture_release(&f);
+	app_fixture_release(&f);
 }
 END_TEST
 
@@ -163,11 +134,11 @@ END_TEST
 
 START_TEST(test_acquire_and_release)
 {
-	struct fixture f;
+	struct app_fixture f;
 	struct handler_ctx ctx;
 	struct db_conn *conn, *other;
 
-	fixture_init(&f, &env.opt, 1);
+	app_fixture_init(&f, &env.opt, 1);
 	ctx = ctx_of(&f);
 	conn = app_acquire_db(&ctx);
 	ck_assert_ptr_nonnull(conn);
@@ -186,7 +157,7 @@ START_TEST(test_acquire_and_release)
 	ck_assert_int_eq(f.resp.status, 200);
 	ck_assert(body_has(&f.resp, "\"ready\""));
 	ck_assert_uint_eq(in_use(f.app.pool), 0);
-	fixture_release(&f);
+	app_fixture_release(&f);
 }
 END_TEST
 

@@ -115,14 +115,7 @@ END_TEST
 
 Suite *unit_suite(void)
 {
-	Suite *s = suite_create("preflight");
-	TCase *tc = unit_tcase(s, "core");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_a_startable_configuration_gives_nothing);
-	tcase_add_test(tc, test_empty_listen_with_nothing_passed);
-	tcase_add_test(tc, test_socket_folder_missing_or_path_taken);
-	tcase_add_test(tc, test_unknown_socket_owner_and_group);
-	tcase_add_test(tc, test_log_file_in_a_missing_folder);
-	return s;
+	return unit_suite_of("preflight", setup, teardown, test_a_startable_configuration_gives_nothing,
+			     test_empty_listen_with_nothing_passed, test_socket_folder_missing_or_path_taken,
+			     test_unknown_socket_owner_and_group, test_log_file_in_a_missing_folder);
 }
