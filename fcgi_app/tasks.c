@@ -283,29 +283,28 @@ void tasks_create(struct handler_ctx *ctx)
 	if (check_media_type(ctx, false) < 0)
 		return;
 	validation_init(&v);
+	/* fields borrow their strings from body: it lives until the one exit below. */
 	body = validate_json_object(&v, ctx->req->body.data, ctx->req->body.len);
 	if (body == NULL || tasks_parse_fields(&v, body, true, &fields) < 0) {
-		json_decref(body);
 		respond_validation(ctx, &v);
-		return;
+		goto out;
 	}
 	if (!fields.set_completed)
 		fields.is_completed = false;
 	conn = app_acquire_db(ctx);
-	if (conn == NULL) {
-		json_decref(body);
-		return;
-	}
+	if (conn == NULL)
+		goto out; /* app_acquire_db answered 503 */
 	status = task_store_create(conn, &fields, &task);
 	app_release_db(ctx, &conn);
-	json_decref(body);
 	if (status != STORE_OK) {
 		app_store_failure(ctx, status);
-		return;
+		goto out;
 	}
 	respond_task(ctx, 201, &task);
 	snprintf(location, sizeof location, "/tasks/%" PRIu64, task.id);
 	response_header(ctx->resp, "Location", location);
+out:
+	json_decref(body);
 }
 
 /* ---- GET /tasks/{id} ----------------------------------------------------- */
