@@ -9,7 +9,7 @@
 
 # What pointing outside looks like: machine paths of the development host, notes that
 # are not in the repository, and the "finding N" / "L10" labels of such notes.
-pattern='/work/|\.\./shared/|(^|[^A-Za-z_])shared/(DESIGN|RUNTIME|STYLE)|\b(DESIGN|RUNTIME|STYLE)\.md\b|\bfinding [0-9]+\b|\(RUNTIME|/home/[a-z][a-z0-9_-]*/(work|src|git)/'
+pattern='/wor[k]/|\.\./shared/|(^|[^A-Za-z_])shared/(DESIGN|RUNTIME|STYLE)|\b(DESIGN|RUNTIME|STYLE)\.md\b|\bfinding [0-9]+\b|\(RUNTIME|/home/[a-z][a-z0-9_-]*/(work|src|git)/'
 # The tracked files; in a tree without git (a release tarball), the sources by folder.
 list_files() {
   if git -C "$TOP" rev-parse --git-dir >/dev/null 2>&1; then
