@@ -14,37 +14,41 @@ static bool body_is(const struct response *resp, const char *text)
 	return resp->body.len == strlen(text) && memcmp(resp->body.data, text, resp->body.len) == 0;
 }
 
+/* Each test's application, over a socket nobody listens on: every acquire fails fast. */
+static struct app_fixture f;
+static struct handler_ctx ctx;
+
+static void setup(void)
+{
+	app_fixture_init(&f, &db_env_nowhere, 1);
+	ctx = (struct handler_ctx){ &f.app, &f.req, &f.resp, NULL, 0 };
+}
+
+static void teardown(void)
+{
+	app_fixture_release(&f);
+}
+
 START_TEST(test_live_needs_no_database)
 {
-	struct app_fixture f;
-	struct handler_ctx ctx;
-
-	app_fixture_init(&f, &db_env_nowhere, 1); /* every acquire fails fast */
-	ctx = (struct handler_ctx){ &f.app, &f.req, &f.resp, NULL, 0 };
 	health_live(&ctx);
 	ck_assert_int_eq(f.resp.status, 200);
 	ck_assert_msg(body_is(&f.resp, "{\"status\":\"ok\"}"), "body: %.*s", (int)f.resp.body.len,
 		      f.resp.body.data);
-	app_fixture_release(&f);
 }
 END_TEST
 
 START_TEST(test_ready_is_503_without_a_database)
 {
-	struct app_fixture f;
-	struct handler_ctx ctx;
-
-	app_fixture_init(&f, &db_env_nowhere, 1); /* every acquire fails fast */
-	ctx = (struct handler_ctx){ &f.app, &f.req, &f.resp, NULL, 0 };
 	health_ready(&ctx);
 	ck_assert_int_eq(f.resp.status, 503);
 	ck_assert_ptr_nonnull(memmem(f.resp.body.data, f.resp.body.len, "detail", 6));
-	app_fixture_release(&f);
 }
 END_TEST
 
 static void add_pure(TCase *tc)
 {
+	tcase_add_checked_fixture(tc, setup, teardown);
 	unit_add_tests(tc, test_live_needs_no_database, test_ready_is_503_without_a_database);
 }
 
