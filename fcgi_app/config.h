@@ -24,6 +24,12 @@ struct config {
 		char *user;             /* started as root: switch to this user once listening */
 		char *group;            /* ... and this group; "" = the user's primary group */
 		long max_body_bytes;
+		long max_params_bytes;  /* FastCGI PARAMS of one request, all records together */
+		int max_records;        /* FastCGI records of one request */
+		int max_connections;    /* FastCGI connections open in one worker process */
+		int idle_timeout_ms;    /* a new connection's silence before its first byte */
+		int request_timeout_ms; /* first byte to whole request */
+		int keepalive_timeout_ms; /* a kept connection's silence between requests */
 		bool allow_root;
 		int shutdown_timeout_s;
 		int workers;            /* worker processes; 0 = one process, -1 = one per core */

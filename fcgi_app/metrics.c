@@ -249,6 +249,16 @@ void metrics_connection_accepted(void)
 		__atomic_add_fetch(&my_slot->c.connections, 1, RELAXED);
 }
 
+const char *const metrics_intake_close_names[METRICS_N_INTAKE_CLOSES] = {
+	"idle", "slow", "rejected", "refused", "evicted",
+};
+
+void metrics_intake_closed(enum metrics_intake_close why)
+{
+	if (my_slot != NULL && why < METRICS_N_INTAKE_CLOSES)
+		__atomic_add_fetch(&my_slot->c.intake_closed[why], 1, RELAXED);
+}
+
 void metrics_busy_begin(void)
 {
 	int busy, active, max;

@@ -38,6 +38,18 @@
 #define METRICS_N_WAIT_BUCKETS 13 /* pool wait: 100 us .. 10 s, +Inf */
 #define METRICS_N_POOL_COUNTERS 8 /* rows of metrics_pool_counters */
 
+/* Connections the FastCGI intake ended without serving them, by why (intake.c). */
+enum metrics_intake_close {
+	METRICS_INTAKE_IDLE = 0, /* silent past server.idle_timeout_ms / keepalive_timeout_ms */
+	METRICS_INTAKE_SLOW,     /* no whole request within server.request_timeout_ms */
+	METRICS_INTAKE_REJECTED, /* records past a cap, or not what a web server sends */
+	METRICS_INTAKE_REFUSED,  /* at server.max_connections: closed on accept */
+	METRICS_INTAKE_EVICTED,  /* silent, closed to make room for a new connection */
+	METRICS_N_INTAKE_CLOSES
+};
+/* Their /status keys and /metrics reason labels, in enum order. */
+extern const char *const metrics_intake_close_names[METRICS_N_INTAKE_CLOSES];
+
 /*
  * The pool's cumulative counters, one row per counter of struct db_pool_stats,
  * in the order /metrics and /status show them. metrics_publish_pool copies them
@@ -90,6 +102,8 @@ void metrics_slot_attach(int slot);
 void metrics_attach_self(int threads);
 
 void metrics_connection_accepted(void);
+/* The intake closed a connection without serving it. */
+void metrics_intake_closed(enum metrics_intake_close why);
 /* A thread starts / finishes answering a request. */
 void metrics_busy_begin(void);
 void metrics_busy_end(void);
@@ -120,6 +134,7 @@ struct metrics_counters {
 	uint64_t connections;
 	uint64_t slow;
 	uint64_t all_busy;        /* times every thread of a worker was busy at once */
+	uint64_t intake_closed[METRICS_N_INTAKE_CLOSES];
 	/* db_pool_stats counters as each worker last published them, by metrics_pool_counters row */
 	uint64_t pool[METRICS_N_POOL_COUNTERS];
 };

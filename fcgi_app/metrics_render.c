@@ -6,6 +6,16 @@
 
 /* ---- Prometheus text --------------------------------------------------------- */
 
+/* /status "intake_closed": {"idle": n, "slow": n, ...} */
+static json_t *intake_closed_object(const struct metrics_counters *t)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; i < METRICS_N_INTAKE_CLOSES; i++)
+		json_object_set_new(o, metrics_intake_close_names[i], json_integer((json_int_t)t->intake_closed[i]));
+	return o;
+}
+
 static void family(struct buf *out, const char *name, const char *type, const char *help)
 {
 	buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -123,6 +133,14 @@ void metrics_render_prometheus(const struct metrics_snapshot *snap, const struct
 	       (long long)t->slow);
 	single(out, "taskapi_connections_accepted_total", "counter", "FastCGI connections accepted.",
 	       (long long)t->connections);
+	family(out, "taskapi_intake_closed_total", "counter",
+	       "FastCGI connections closed without being served, by reason.");
+	for (int i = 0; i < METRICS_N_INTAKE_CLOSES; i++) {
+		char label[48];
+
+		snprintf(label, sizeof label, "reason=\"%s\"", metrics_intake_close_names[i]);
+		gauge_line(out, "taskapi_intake_closed_total", label, (long long)t->intake_closed[i]);
+	}
 
 	family(out, "taskapi_threads", "gauge", "Serving threads of live workers, busy with a request or idle.");
 	gauge_line(out, "taskapi_threads", "state=\"busy\"", snap->busy);
@@ -221,6 +239,7 @@ void metrics_render_status(const struct metrics_snapshot *snap, const struct met
 	json_object_set_new(root, "accepted_conn", json_integer((json_int_t)snap->total.connections));
 	json_object_set_new(root, "requests", json_integer((json_int_t)metrics_requests_sum(&snap->total)));
 	json_object_set_new(root, "slow_requests", json_integer((json_int_t)snap->total.slow));
+	json_object_set_new(root, "intake_closed", intake_closed_object(&snap->total));
 	json_object_set_new(root, "listen_queue", listen_figure(listen, listen->queue));
 	json_object_set_new(root, "max_listen_queue", listen_figure(listen, snap->listen_queue_max));
 	json_object_set_new(root, "listen_queue_len", listen_figure(listen, listen->backlog));

@@ -87,7 +87,7 @@ struct server;
 struct thread_ctx {
 	pthread_t thread;
 	struct server *server;
-	FCGX_Request fcgx;
+	struct intake_reader reader;
 	struct pipeline pipeline;
 	bool started;
 };
@@ -137,9 +137,9 @@ static void serve_one(struct thread_ctx *t)
 	struct server *s = t->server;
 	long long start_ns = clock_ns();
 	const struct pipeline_frontend fe = {
-		.ctx = &t->fcgx,
+		.ctx = &t->reader.fcgx,
 		.param = fcgx_param,
-		.envp = t->fcgx.envp,
+		.envp = t->reader.fcgx.envp,
 		.read = fcgx_read,
 		.write = fcgx_write,
 		.traced = true,
@@ -150,7 +150,7 @@ static void serve_one(struct thread_ctx *t)
 	metrics_busy_begin();
 	result = pipeline_serve(&t->pipeline, s->app, &fe, start_ns);
 	metrics_busy_end();
-	intake_finish(&s->intake, &t->fcgx, (result & PIPELINE_CLOSE) != 0);
+	intake_finish(&s->intake, &t->reader, (result & PIPELINE_CLOSE) != 0);
 	served = atomic_fetch_add(&s->served, 1) + 1;
 	if (s->cfg->server.max_requests > 0 && served == s->cfg->server.max_requests)
 		kill(getpid(), SIGQUIT); /* recycle: the signal thread drains this process */
@@ -162,8 +162,7 @@ static void *thread_main(void *arg)
 	struct server *s = t->server;
 
 	mysql_thread_init();
-	intake_init_request(&s->intake, &t->fcgx);
-	while (intake_next(&s->intake, &t->fcgx) == 1)
+	while (intake_next(&s->intake, &t->reader) == 1)
 		serve_one(t);
 	mysql_thread_end();
 	atomic_fetch_sub(&s->running, 1);
@@ -174,16 +173,31 @@ static void *thread_main(void *arg)
 
 static int server_open(struct server *s, const struct config *cfg, const struct app *app, int listen_fd)
 {
+	const struct intake_limits limits = {
+		.io_timeout_ms = cfg->server.io_timeout_ms,
+		.idle_timeout_ms = cfg->server.idle_timeout_ms,
+		.request_timeout_ms = cfg->server.request_timeout_ms,
+		.keepalive_timeout_ms = cfg->server.keepalive_timeout_ms,
+		.max_connections = cfg->server.max_connections,
+		.scan = {
+			.max_params_bytes = (size_t)cfg->server.max_params_bytes,
+			.max_body_bytes = (size_t)cfg->server.max_body_bytes,
+			.max_records = (unsigned)cfg->server.max_records,
+		},
+	};
+
 	memset(s, 0, sizeof *s);
 	s->cfg = cfg;
 	s->app = app;
-	return intake_open(&s->intake, listen_fd, cfg->server.io_timeout_ms);
+	return intake_open(&s->intake, listen_fd, &limits);
 }
 
 static void server_close(struct server *s)
 {
-	for (int i = 0; i < s->n_threads; i++)
+	for (int i = 0; i < s->n_threads; i++) {
 		pipeline_release(&s->threads[i].pipeline);
+		intake_reader_release(&s->threads[i].reader);
+	}
 	free(s->threads);
 	intake_close(&s->intake);
 }
@@ -197,6 +211,7 @@ static void start_threads(struct server *s)
 
 		t->server = s;
 		pipeline_init(&t->pipeline);
+		intake_reader_init(&s->intake, &t->reader);
 		atomic_fetch_add(&s->running, 1);
 		rc = pthread_create(&t->thread, NULL, thread_main, t);
 		if (rc != 0) {

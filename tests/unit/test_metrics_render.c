@@ -32,6 +32,7 @@ static const struct metrics_snapshot fixture_snapshot = {
 		.latency_sum_ns = { [R_A] = 14500000, [R_WEIRD] = 12000000000ULL, [R_OTHER] = 90000001 },
 		.wait = { [0] = 2, [4] = 1 }, .wait_sum_ns = 12345678901ULL,
 		.connections = 9, .slow = 1, .all_busy = 2,
+		.intake_closed = { 21, 22, 23, 24, 25 },
 		/* By metrics_pool_counters row: timeouts, evictions, retirements, created, connect failures, ... */
 		.pool = { 11, 12, 15, 13, 14, 16, 17, 18 },
 	},
@@ -177,6 +178,13 @@ static const char prometheus_text[] =
 	"# HELP taskapi_connections_accepted_total FastCGI connections accepted.\n"
 	"# TYPE taskapi_connections_accepted_total counter\n"
 	"taskapi_connections_accepted_total 9\n"
+	"# HELP taskapi_intake_closed_total FastCGI connections closed without being served, by reason.\n"
+	"# TYPE taskapi_intake_closed_total counter\n"
+	"taskapi_intake_closed_total{reason=\"idle\"} 21\n"
+	"taskapi_intake_closed_total{reason=\"slow\"} 22\n"
+	"taskapi_intake_closed_total{reason=\"rejected\"} 23\n"
+	"taskapi_intake_closed_total{reason=\"refused\"} 24\n"
+	"taskapi_intake_closed_total{reason=\"evicted\"} 25\n"
 	"# HELP taskapi_threads Serving threads of live workers, busy with a request or idle.\n"
 	"# TYPE taskapi_threads gauge\n"
 	"taskapi_threads{state=\"busy\"} 3\n"
@@ -253,7 +261,8 @@ static const char prometheus_text[] =
 static const char status_full[] =
 	"{\"pool\":\"taskapi\",\"listen\":\"\",\"process_manager\":\"static\",\"version\":\"" PACKAGE_VERSION "\","
 	"\"start_time\":1700000000,\"uptime_seconds\":3600,\"accepted_conn\":9,\"requests\":11,"
-	"\"slow_requests\":1,\"listen_queue\":3,\"max_listen_queue\":7,\"listen_queue_len\":511,"
+	"\"slow_requests\":1,\"intake_closed\":{\"idle\":21,\"slow\":22,\"rejected\":23,\"refused\":24,\"evicted\":25},"
+	"\"listen_queue\":3,\"max_listen_queue\":7,\"listen_queue_len\":511,"
 	"\"idle_threads\":5,\"active_threads\":3,\"total_threads\":8,\"max_active_threads\":4,"
 	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"
 	"\"size\":10,\"in_use\":2,\"idle\":5,\"waiters\":1,\"acquire_timeouts\":11,\"evictions\":12,"
@@ -270,7 +279,8 @@ static const char status_full[] =
 static const char status_short[] =
 	"{\"pool\":\"taskapi\",\"listen\":\"\",\"process_manager\":\"static\",\"version\":\"" PACKAGE_VERSION "\","
 	"\"start_time\":1700000000,\"uptime_seconds\":3600,\"accepted_conn\":9,\"requests\":11,"
-	"\"slow_requests\":1,\"listen_queue\":null,\"max_listen_queue\":null,\"listen_queue_len\":null,"
+	"\"slow_requests\":1,\"intake_closed\":{\"idle\":21,\"slow\":22,\"rejected\":23,\"refused\":24,\"evicted\":25},"
+	"\"listen_queue\":null,\"max_listen_queue\":null,\"listen_queue_len\":null,"
 	"\"idle_threads\":5,\"active_threads\":3,\"total_threads\":8,\"max_active_threads\":4,"
 	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"
 	"\"size\":10,\"in_use\":2,\"idle\":5,\"waiters\":1,\"acquire_timeouts\":11,\"evictions\":12,"
