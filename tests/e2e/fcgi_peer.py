@@ -27,6 +27,18 @@ def connect(path, timeout=5.0):
     return s
 
 
+def blocking(s, seconds):
+    """Makes s block in the kernel as a plain C client's socket does, for at most
+    seconds per send or recv (SO_SNDTIMEO/SO_RCVTIMEO). Python's own timeouts wait for
+    poll() to say writable first, which a unix socket only says once three quarters of
+    its send buffer are free: such a client stops long before a real one would."""
+    s.settimeout(None)
+    tv = struct.pack("ll", int(seconds), int((seconds % 1) * 1e6))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+    return s
+
+
 def record(rtype, content=b"", req_id=1, padding=0, version=1):
     return struct.pack(">BBHHBx", version, rtype, req_id, len(content), padding) + content + b"\0" * padding
 
