@@ -71,6 +71,11 @@ stack_env() {
   NGX_WORKERS=2
 
   STACK_URL=http://127.0.0.1:$PORT
+  # The same site on a second loopback address and the same port, where the site's
+  # per-address limits (limit_req, limit_conn) count: on STACK_URL they count nobody
+  # (nginx/private-stack.conf.in says why).
+  NGX_LIMITED_ADDR=127.0.0.2
+  LIMITED_URL=http://$NGX_LIMITED_ADDR:$PORT
   DB_PID='' APP_PID='' NGX_PID='' APP_EXIT=''
 }
 
@@ -296,7 +301,7 @@ taskapi_stop() {
 # http contexts, plus the production site nginx/taskapi.conf itself with only its
 # listen address and upstream socket replaced, so the tests exercise the shipped site.
 nginx_render() {
-  local tpl site user_line=''
+  local tpl site nofile conns user_line=''
   mkdir -p "$NGX_DIR/tmp" "$NGX_DIR/snippets"
   # Relative includes resolve against the folder of nginx.conf: give it the stock
   # fastcgi_params (read from the system, never changed) and our snippet.
@@ -308,7 +313,11 @@ nginx_render() {
     die "nginx/taskapi.conf no longer has 'listen 80;' and 'unix:/run/taskapi/taskapi.sock' for script/lib/stack.sh to replace"
   site=${site//"unix:/run/taskapi/taskapi.sock"/"unix:$APP_SOCK"}
   site=${site//"unix:/run/taskapi/admin.sock"/"unix:$APP_ADMIN_SOCK"}
-  site=${site//"listen 80;"/"listen 127.0.0.1:$PORT;"}
+  site=${site//"listen 80;"/"listen 127.0.0.1:$PORT; listen $NGX_LIMITED_ADDR:$PORT;"}
+  # The limit zones' key: the map of private-stack.conf.in.
+  [[ $site == *'$binary_remote_addr zone=taskapi_'* ]] ||
+    die "nginx/taskapi.conf no longer has '\$binary_remote_addr zone=taskapi_' for script/lib/stack.sh to replace"
+  site=${site//'$binary_remote_addr zone=taskapi_'/'$taskapi_limit_key zone=taskapi_'}
   printf '# Rendered from nginx/taskapi.conf by script/lib/stack.sh — do not edit.\n%s\n' "$site" \
     >"$NGX_DIR/taskapi-site.conf"
 
@@ -320,6 +329,15 @@ nginx_render() {
   tpl=${tpl//"@USER_LINE@"/"$user_line"}
   tpl=${tpl//"@WORKERS@"/"$NGX_WORKERS"}
   tpl=${tpl//"@NGX_DIR@"/"$NGX_DIR"}
+  tpl=${tpl//"@LIMITED_ADDR@"/"$NGX_LIMITED_ADDR"}
+  # Descriptors: what the hard limit allows, at most 16384; half of them per worker
+  # for connections (a proxied request holds two), at most 4096.
+  nofile=$(ulimit -Hn)
+  [[ $nofile =~ ^[0-9]+$ ]] && [ "$nofile" -le 16384 ] || nofile=16384
+  conns=$((nofile / 2))
+  [ "$conns" -le 4096 ] || conns=4096
+  tpl=${tpl//"@NOFILE@"/"$nofile"}
+  tpl=${tpl//"@WORKER_CONNECTIONS@"/"$conns"}
   printf '%s\n' "$tpl" >"$NGX_CONF"
 }
 
