@@ -325,8 +325,10 @@ ngx_main_conf() {
 # zones keyed by $taskapi_limit_key, the map of private-stack.conf.in, on stdout.
 ngx_site_keyed() {
   local site=$1
+  # shellcheck disable=SC2016 # nginx's variables, not the shell's
   [[ $site == *'$binary_remote_addr zone=taskapi_'* ]] ||
     die "nginx/taskapi.conf no longer has '\$binary_remote_addr zone=taskapi_' for script/lib/stack.sh to replace"
+  # shellcheck disable=SC2016
   printf '%s\n' "${site//'$binary_remote_addr zone=taskapi_'/'$taskapi_limit_key zone=taskapi_'}"
 }
 
