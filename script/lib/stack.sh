@@ -71,6 +71,11 @@ stack_env() {
   NGX_WORKERS=2
 
   STACK_URL=http://127.0.0.1:$PORT
+  # The same site on a second loopback address and the same port, where the site's
+  # per-address limits (limit_req, limit_conn) count: on STACK_URL they count nobody
+  # (nginx/private-stack.conf.in says why).
+  NGX_LIMITED_ADDR=127.0.0.2
+  LIMITED_URL=http://$NGX_LIMITED_ADDR:$PORT
   DB_PID='' APP_PID='' NGX_PID='' APP_EXIT=''
 }
 
@@ -292,11 +297,47 @@ taskapi_stop() {
 
 # ---- nginx ----
 
+# ngx_main_conf DIR WORKERS — nginx/private-stack.conf.in, the main and http contexts
+# of an nginx whose files (pid, logs, temporary files) live in DIR, on stdout. Shared
+# by nginx_render and the extra nginx instances of the e2e tests (deploy-lib.sh).
+ngx_main_conf() {
+  local dir=$1 workers=$2 tpl nofile conns user_line=''
+  # nginx's master drops to `user` (default nobody) for its workers only when it runs
+  # as root; the workers must be able to open taskapi's 0660 socket, owned by root then.
+  is_root && user_line='user root;'
+  # Descriptors: what the hard limit allows, at most 16384; half of them per worker
+  # for connections (a proxied request holds two), at most 4096.
+  nofile=$(ulimit -Hn)
+  [[ $nofile =~ ^[0-9]+$ ]] && [ "$nofile" -le 16384 ] || nofile=16384
+  conns=$((nofile / 2))
+  [ "$conns" -le 4096 ] || conns=4096
+  tpl=$(<"$TOP/nginx/private-stack.conf.in")
+  tpl=${tpl//"@USER_LINE@"/"$user_line"}
+  tpl=${tpl//"@WORKERS@"/"$workers"}
+  tpl=${tpl//"@NGX_DIR@"/"$dir"}
+  tpl=${tpl//"@LIMITED_ADDR@"/"$NGX_LIMITED_ADDR"}
+  tpl=${tpl//"@NOFILE@"/"$nofile"}
+  tpl=${tpl//"@WORKER_CONNECTIONS@"/"$conns"}
+  printf '%s\n' "$tpl"
+}
+
+# ngx_site_keyed SITE — SITE (the text of nginx/taskapi.conf) with its per-address limit
+# zones keyed by $taskapi_limit_key, the map of private-stack.conf.in, on stdout.
+ngx_site_keyed() {
+  local site=$1
+  # shellcheck disable=SC2016 # nginx's variables, not the shell's
+  [[ $site == *'$binary_remote_addr zone=taskapi_'* ]] ||
+    die "nginx/taskapi.conf no longer has '\$binary_remote_addr zone=taskapi_' for script/lib/stack.sh to replace"
+  # shellcheck disable=SC2016
+  printf '%s\n' "${site//'$binary_remote_addr zone=taskapi_'/'$taskapi_limit_key zone=taskapi_'}"
+}
+
 # nginx_render — the private nginx: nginx/private-stack.conf.in for the main and
 # http contexts, plus the production site nginx/taskapi.conf itself with only its
-# listen address and upstream socket replaced, so the tests exercise the shipped site.
+# listen addresses, upstream sockets and the key of its limits replaced, so the tests
+# exercise the shipped site.
 nginx_render() {
-  local tpl site user_line=''
+  local site
   mkdir -p "$NGX_DIR/tmp" "$NGX_DIR/snippets"
   # Relative includes resolve against the folder of nginx.conf: give it the stock
   # fastcgi_params (read from the system, never changed) and our snippet.
@@ -308,19 +349,12 @@ nginx_render() {
     die "nginx/taskapi.conf no longer has 'listen 80;' and 'unix:/run/taskapi/taskapi.sock' for script/lib/stack.sh to replace"
   site=${site//"unix:/run/taskapi/taskapi.sock"/"unix:$APP_SOCK"}
   site=${site//"unix:/run/taskapi/admin.sock"/"unix:$APP_ADMIN_SOCK"}
-  site=${site//"listen 80;"/"listen 127.0.0.1:$PORT;"}
+  # Two listeners: 127.0.0.1, where the limits count nobody, and NGX_LIMITED_ADDR.
+  site=${site//"listen 80;"/"listen 127.0.0.1:$PORT; listen $NGX_LIMITED_ADDR:$PORT;"}
+  site=$(ngx_site_keyed "$site") || return 1
   printf '# Rendered from nginx/taskapi.conf by script/lib/stack.sh — do not edit.\n%s\n' "$site" \
     >"$NGX_DIR/taskapi-site.conf"
-
-
-  # nginx's master drops to `user` (default nobody) for its workers only when it runs
-  # as root; the workers must be able to open taskapi's 0660 socket, owned by root then.
-  is_root && user_line='user root;'
-  tpl=$(<"$TOP/nginx/private-stack.conf.in")
-  tpl=${tpl//"@USER_LINE@"/"$user_line"}
-  tpl=${tpl//"@WORKERS@"/"$NGX_WORKERS"}
-  tpl=${tpl//"@NGX_DIR@"/"$NGX_DIR"}
-  printf '%s\n' "$tpl" >"$NGX_CONF"
+  ngx_main_conf "$NGX_DIR" "$NGX_WORKERS" >"$NGX_CONF"
 }
 
 ngx_cmd() {

@@ -175,7 +175,7 @@ task_json() {
 # by UPSTREAM ("unix:/path", "127.0.0.1:9000", "[::1]:9000"), on a free port. Sets
 # FRONT_URL and FRONT_PID; stopped when the test ends. False when it does not come up.
 ngx_front() {
-  local name=$1 upstream=$2 dir=$E2E_TMP/$1 port site tpl user_line=''
+  local name=$1 upstream=$2 dir=$E2E_TMP/$1 port site
   mkdir -p "$dir/tmp" "$dir/snippets"
   cp /etc/nginx/fastcgi_params "$dir/"
   cp "$TOP/nginx/taskapi-fastcgi.conf" "$dir/snippets/"
@@ -183,13 +183,10 @@ ngx_front() {
   site=$(<"$TOP/nginx/taskapi.conf")
   site=${site//"unix:/run/taskapi/taskapi.sock"/"$upstream"}
   site=${site//"listen 80;"/"listen 127.0.0.1:$port;"}
-  printf '%s\n' "$site" >"$dir/taskapi-site.conf"
-  is_root && user_line='user root;'
-  tpl=$(<"$TOP/nginx/private-stack.conf.in")
-  tpl=${tpl//"@USER_LINE@"/"$user_line"}
-  tpl=${tpl//"@WORKERS@"/1}
-  tpl=${tpl//"@NGX_DIR@"/"$dir"}
-  printf '%s\n' "$tpl" >"$dir/nginx.conf"
+  # The stack's main context and limit key (script/lib/stack.sh): on 127.0.0.1 the
+  # per-address limits count nobody.
+  ngx_site_keyed "$site" >"$dir/taskapi-site.conf"
+  ngx_main_conf "$dir" 1 >"$dir/nginx.conf"
   nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log" </dev/null >>"$dir/stderr.log" 2>&1 &
   FRONT_PID=$!
   at_exit "stop_pid nginx $FRONT_PID QUIT 10 >/dev/null 2>&1"
