@@ -394,7 +394,11 @@ static void settle(struct db_pool *pool, struct db_slot *slot)
 		slot_retire(pool, slot);
 	} else {
 		db_conn_arm(conn, 0);
-		db_conn_touch(conn, clock_ms());
+		/* The watchdog may have cut it between the checks above and the disarm. */
+		if (db_conn_was_cut(conn))
+			slot_discard(pool, slot);
+		else
+			db_conn_touch(conn, clock_ms());
 	}
 }
 
