@@ -81,5 +81,13 @@ void app_store_failure(struct handler_ctx *ctx, int store_status)
 		response_header(ctx->resp, "Retry-After", "1");
 		return;
 	}
+	if (store_status == STORE_UNKNOWN_OUTCOME) {
+		/* Not "retry": a blind retry could apply the write twice. */
+		response_error(ctx->resp, 503,
+			       "The database stopped answering during the write: it may have been applied; "
+			       "check the task's current state before retrying");
+		response_header(ctx->resp, "Retry-After", "1");
+		return;
+	}
 	response_error(ctx->resp, 500, "Internal Server Error");
 }

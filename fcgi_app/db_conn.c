@@ -1,10 +1,15 @@
 #include "db_conn.h"
 
 #include <errmsg.h>
+#include <errno.h>
+#include <limits.h>
 #include <mysqld_error.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "clock.h"
 #include "log.h"
@@ -23,6 +28,14 @@ struct db_conn {
 	unsigned last_error;              /* last error noted on this connection */
 	unsigned deadlock_retries;        /* db_conn_retry_after's bound */
 	unsigned statement_timeout_ms;    /* db_conn_retry_after's time budget */
+	/*
+	 * The deadline (db_conn_arm): the watchdog's thread reads these, so they
+	 * are guarded by cut_lock; cut is also read without it (__atomic).
+	 */
+	pthread_mutex_t cut_lock;
+	int cut_fd;                       /* the socket while armed, else -1 */
+	long long cut_deadline_ms;        /* monotonic; 0 = not armed */
+	bool cut;                         /* the socket was shut down at the deadline */
 };
 
 /* ---- pure policy ------------------------------------------------------------- */
@@ -39,6 +52,25 @@ unsigned db_lifetime_with_jitter(unsigned max_lifetime_ms, double r)
 	if (span >= max_lifetime_ms)
 		span = max_lifetime_ms - 1;
 	return max_lifetime_ms - (unsigned)(r * (double)(span + 1));
+}
+
+long long db_statement_deadline(long long now_ms, unsigned statement_timeout_ms)
+{
+	if (statement_timeout_ms == 0)
+		return 0;
+	return now_ms + statement_timeout_ms + DB_DEADLINE_GRACE_MS;
+}
+
+int db_poll_timeout_ms(long long deadline_ms, long long now_ms, int wait_status,
+		       unsigned lib_timeout_ms)
+{
+	long long ms = -1;
+
+	if (deadline_ms != 0)
+		ms = deadline_ms > now_ms ? deadline_ms - now_ms : 0;
+	if ((wait_status & MYSQL_WAIT_TIMEOUT) && (ms < 0 || (long long)lib_timeout_ms < ms))
+		ms = lib_timeout_ms;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
 bool db_error_is_connection_lost(unsigned err)
@@ -101,6 +133,51 @@ bool db_conn_retry_after(struct db_conn *conn, unsigned err, unsigned attempt, l
 	return true;
 }
 
+/* ---- waiting with a deadline ------------------------------------------------------ */
+
+/*
+ * One wait of a non-blocking Connector/C call: polls the socket for the
+ * events in status until deadline_ms (or the library's own timeout) and
+ * returns what happened, to pass to the call's _cont. Past the deadline it
+ * shuts the socket down and sets *late: the call then fails at its next
+ * read or write, and unwinds inside the library as after any lost
+ * connection (its state freed, the handle closable).
+ */
+static int await_io(MYSQL *mysql, int status, long long deadline_ms, bool *late)
+{
+	struct pollfd p = { .fd = (int)mysql_get_socket(mysql), .events = 0 };
+	int timeout, rc, ready = 0;
+
+	if (!*late) {
+		timeout = db_poll_timeout_ms(deadline_ms, clock_ms(), status,
+					     (status & MYSQL_WAIT_TIMEOUT) ? mysql_get_timeout_value_ms(mysql) : 0);
+		if (status & MYSQL_WAIT_READ)
+			p.events |= POLLIN;
+		if (status & MYSQL_WAIT_WRITE)
+			p.events |= POLLOUT;
+		if (status & MYSQL_WAIT_EXCEPT)
+			p.events |= POLLPRI;
+		do
+			rc = poll(&p, 1, timeout);
+		while (rc < 0 && errno == EINTR);
+		if (rc > 0) {
+			if (p.revents & (POLLIN | POLLHUP | POLLERR))
+				ready |= MYSQL_WAIT_READ;
+			if (p.revents & (POLLOUT | POLLHUP | POLLERR))
+				ready |= MYSQL_WAIT_WRITE;
+			if (p.revents & POLLPRI)
+				ready |= MYSQL_WAIT_EXCEPT;
+			return ready & status ? ready & status : status;
+		}
+		if (rc < 0 || deadline_ms == 0 || clock_ms() < deadline_ms)
+			return MYSQL_WAIT_TIMEOUT; /* the library's own timeout (or poll failed) */
+		*late = true;
+	}
+	if (p.fd >= 0)
+		shutdown(p.fd, SHUT_RDWR);
+	return status;
+}
+
 /* ---- opening ------------------------------------------------------------------- */
 
 /*
@@ -108,11 +185,14 @@ bool db_conn_retry_after(struct db_conn *conn, unsigned err, unsigned attempt, l
  * (MariaDB: max_statement_time in seconds for every statement; Oracle MySQL:
  * max_execution_time in ms, SELECT only) with a lock wait no longer than it.
  */
-static int set_session(MYSQL *mysql, const struct db_options *opt, char *err, size_t errlen)
+static int set_session(MYSQL *mysql, const struct db_options *opt, long long deadline_ms,
+		       char *err, size_t errlen)
 {
 	unsigned ms = opt->statement_timeout_ms;
 	char sql[200];
 	int n = snprintf(sql, sizeof sql, "SET time_zone = '+00:00'");
+	int rc = 0, status;
+	bool late = false;
 
 	if (ms > 0 && strstr(mysql_get_server_info(mysql), "MariaDB") != NULL)
 		n += snprintf(sql + n, sizeof sql - (size_t)n, ", max_statement_time = %u.%03u", ms / 1000,
@@ -122,9 +202,16 @@ static int set_session(MYSQL *mysql, const struct db_options *opt, char *err, si
 	if (ms > 0)
 		n += snprintf(sql + n, sizeof sql - (size_t)n, ", innodb_lock_wait_timeout = %u",
 			      (ms + 999) / 1000);
-	if (mysql_real_query(mysql, sql, (unsigned long)n) != 0) {
+	if (deadline_ms == 0) {
+		rc = mysql_real_query(mysql, sql, (unsigned long)n);
+	} else {
+		status = mysql_real_query_start(&rc, mysql, sql, (unsigned long)n);
+		while (status != 0)
+			status = mysql_real_query_cont(&rc, mysql, await_io(mysql, status, deadline_ms, &late));
+	}
+	if (rc != 0 || late) {
 		snprintf(err, errlen, "cannot set up the MariaDB session (%s): %s (%u)", sql,
-			 mysql_error(mysql), mysql_errno(mysql));
+			 late ? "no answer before the deadline" : mysql_error(mysql), mysql_errno(mysql));
 		return -1;
 	}
 	return 0;
@@ -132,9 +219,19 @@ static int set_session(MYSQL *mysql, const struct db_options *opt, char *err, si
 
 MYSQL *db_connect(const struct db_options *opt, char *err, size_t errlen)
 {
+	return db_connect_by(opt, 0, err, errlen);
+}
+
+MYSQL *db_connect_by(const struct db_options *opt, long long deadline_ms, char *err, size_t errlen)
+{
 	MYSQL *mysql = mysql_init(NULL);
 	const char *socket = opt->socket && *opt->socket ? opt->socket : NULL;
+	const char *host = socket ? NULL : opt->host;
+	unsigned port = socket ? 0 : opt->port;
+	MYSQL *ret = NULL;
 	my_bool off = 0;
+	bool late = false;
+	int status;
 
 	if (mysql == NULL) {
 		snprintf(err, errlen, "out of memory creating a MariaDB handle");
@@ -146,14 +243,28 @@ MYSQL *db_connect(const struct db_options *opt, char *err, size_t errlen)
 	/* Never: a reconnect would lose the session silently and could replay a write. */
 	mysql_options(mysql, MYSQL_OPT_RECONNECT, &off);
 	mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	if (mysql_real_connect(mysql, socket ? NULL : opt->host, opt->user, opt->password,
-			       opt->database, socket ? 0 : opt->port, socket,
-			       opt->client_flags) == NULL) {
-		snprintf(err, errlen, "cannot connect to MariaDB at %s as '%s': %s (%u)",
-			 socket ? socket : opt->host, opt->user, mysql_error(mysql), mysql_errno(mysql));
+	/* The non-blocking calls (db_conn_ping's, the bounded connect) need it; blocking ones still work. */
+	if (mysql_options(mysql, MYSQL_OPT_NONBLOCK, 0) != 0) {
+		snprintf(err, errlen, "out of memory setting up a MariaDB handle");
 		goto fail;
 	}
-	if (set_session(mysql, opt, err, errlen) < 0)
+	if (deadline_ms == 0) {
+		ret = mysql_real_connect(mysql, host, opt->user, opt->password, opt->database, port, socket,
+					 opt->client_flags);
+	} else {
+		status = mysql_real_connect_start(&ret, mysql, host, opt->user, opt->password, opt->database,
+						  port, socket, opt->client_flags);
+		while (status != 0)
+			status = mysql_real_connect_cont(&ret, mysql, await_io(mysql, status, deadline_ms, &late));
+	}
+	if (ret == NULL || late) {
+		snprintf(err, errlen, "cannot connect to MariaDB at %s as '%s': %s (%u)",
+			 socket ? socket : opt->host, opt->user,
+			 late ? "no answer before the deadline (database.acquire_timeout_ms)" : mysql_error(mysql),
+			 mysql_errno(mysql));
+		goto fail;
+	}
+	if (set_session(mysql, opt, deadline_ms, err, errlen) < 0)
 		goto fail;
 	return mysql;
 fail:
@@ -167,6 +278,8 @@ struct db_conn *db_conn_new(unsigned deadlock_retries, unsigned statement_timeou
 
 	conn->deadlock_retries = deadlock_retries;
 	conn->statement_timeout_ms = statement_timeout_ms;
+	pthread_mutex_init(&conn->cut_lock, NULL);
+	conn->cut_fd = -1;
 	return conn;
 }
 
@@ -175,16 +288,23 @@ void db_conn_free(struct db_conn *conn)
 	if (conn == NULL)
 		return;
 	db_conn_close(conn);
+	pthread_mutex_destroy(&conn->cut_lock);
 	free(conn);
 }
 
 int db_conn_open(struct db_conn *conn, const struct db_options *opt, unsigned max_lifetime_ms,
 		 char *err, size_t errlen)
 {
+	return db_conn_open_by(conn, opt, max_lifetime_ms, 0, err, errlen);
+}
+
+int db_conn_open_by(struct db_conn *conn, const struct db_options *opt, unsigned max_lifetime_ms,
+		    long long deadline_ms, char *err, size_t errlen)
+{
 	long long now;
 	unsigned lifetime;
 
-	conn->mysql = db_connect(opt, err, errlen);
+	conn->mysql = db_connect_by(opt, deadline_ms, err, errlen);
 	if (conn->mysql == NULL)
 		return -1;
 	now = clock_ms();
@@ -197,6 +317,12 @@ int db_conn_open(struct db_conn *conn, const struct db_options *opt, unsigned ma
 
 void db_conn_close(struct db_conn *conn)
 {
+	/* Disarmed before the socket closes: the watchdog never shuts down a reused descriptor. */
+	pthread_mutex_lock(&conn->cut_lock);
+	conn->cut_fd = -1;
+	conn->cut_deadline_ms = 0;
+	__atomic_store_n(&conn->cut, false, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&conn->cut_lock);
 	for (unsigned i = 0; i < DB_MAX_STMTS; i++) {
 		if (conn->stmts[i] != NULL)
 			mysql_stmt_close(conn->stmts[i]);
@@ -218,7 +344,7 @@ bool db_conn_is_open(const struct db_conn *conn)
 
 bool db_conn_is_broken(const struct db_conn *conn)
 {
-	return conn->broken;
+	return conn->broken || db_conn_was_cut(conn);
 }
 
 bool db_conn_expired(const struct db_conn *conn, long long now_ms)
@@ -248,14 +374,65 @@ unsigned db_conn_last_error(const struct db_conn *conn)
 
 /* ---- checks ------------------------------------------------------------------------ */
 
-int db_conn_ping(struct db_conn *conn, const char *who)
+int db_conn_ping(struct db_conn *conn, const char *who, long long deadline_ms)
 {
-	if (mysql_ping(conn->mysql) == 0)
+	MYSQL *mysql = conn->mysql;
+	bool late = false;
+	int rc = 0, status;
+
+	if (deadline_ms == 0) {
+		rc = mysql_ping(mysql);
+	} else {
+		status = mysql_ping_start(&rc, mysql);
+		while (status != 0)
+			status = mysql_ping_cont(&rc, mysql, await_io(mysql, status, deadline_ms, &late));
+	}
+	if (rc == 0 && !late)
 		return 0;
-	log_info("db_pool: discarding a connection that failed %s: %s (%u)", who,
-		 mysql_error(conn->mysql), mysql_errno(conn->mysql));
+	if (late)
+		log_info("db_pool: discarding a connection that failed %s: no answer before the deadline", who);
+	else
+		log_info("db_pool: discarding a connection that failed %s: %s (%u)", who, mysql_error(mysql),
+			 mysql_errno(mysql));
 	db_conn_close(conn);
 	return -1;
+}
+
+void db_conn_arm(struct db_conn *conn, long long deadline_ms)
+{
+	pthread_mutex_lock(&conn->cut_lock);
+	if (deadline_ms != 0 && conn->mysql != NULL && !__atomic_load_n(&conn->cut, __ATOMIC_RELAXED)) {
+		conn->cut_fd = (int)mysql_get_socket(conn->mysql);
+		conn->cut_deadline_ms = deadline_ms;
+	} else {
+		conn->cut_fd = -1;
+		conn->cut_deadline_ms = 0;
+	}
+	pthread_mutex_unlock(&conn->cut_lock);
+}
+
+bool db_conn_cut_if_overdue(struct db_conn *conn, long long now_ms, long long *next_ms)
+{
+	bool cut = false;
+
+	pthread_mutex_lock(&conn->cut_lock);
+	if (conn->cut_deadline_ms != 0 && now_ms >= conn->cut_deadline_ms) {
+		if (conn->cut_fd >= 0)
+			shutdown(conn->cut_fd, SHUT_RDWR);
+		__atomic_store_n(&conn->cut, true, __ATOMIC_RELAXED);
+		conn->cut_fd = -1;
+		conn->cut_deadline_ms = 0;
+		cut = true;
+	} else if (conn->cut_deadline_ms != 0 && conn->cut_deadline_ms < *next_ms) {
+		*next_ms = conn->cut_deadline_ms;
+	}
+	pthread_mutex_unlock(&conn->cut_lock);
+	return cut;
+}
+
+bool db_conn_was_cut(const struct db_conn *conn)
+{
+	return __atomic_load_n(&conn->cut, __ATOMIC_RELAXED);
 }
 
 /*

@@ -19,6 +19,14 @@
 /* Statement ids a connection caches (see db_conn_stmt). */
 #define DB_MAX_STMTS 16
 
+/*
+ * How long after database.statement_timeout_ms a borrowed connection's work
+ * is cut from the client side (db_statement_deadline): room for the
+ * server's own answer (max_statement_time, the lock wait timeout) to arrive
+ * first while the server is alive.
+ */
+#define DB_DEADLINE_GRACE_MS 500
+
 /* How one connection is opened. */
 struct db_options {
 	const char *socket;   /* used when non-empty, else host/port */
@@ -60,6 +68,14 @@ struct db_conn *db_conn_new(unsigned deadlock_retries, unsigned statement_timeou
 void db_conn_free(struct db_conn *conn);
 
 /*
+ * db_connect bounded by deadline_ms (monotonic; 0: only by the options'
+ * timeouts, in whole seconds): the handshake and the session set-up run
+ * through Connector/C's non-blocking API, polled until the deadline, and a
+ * server that has not answered by then (a frozen one) is given up on.
+ */
+MYSQL *db_connect_by(const struct db_options *opt, long long deadline_ms, char *err, size_t errlen);
+
+/*
  * Connects (db_connect). Its lifetime is max_lifetime_ms shortened at random
  * (db_lifetime_with_jitter), 0 = forever; it counts as used now. Returns 0,
  * or -1 with a message in err, the connection staying closed.
@@ -67,12 +83,19 @@ void db_conn_free(struct db_conn *conn);
 int db_conn_open(struct db_conn *conn, const struct db_options *opt, unsigned max_lifetime_ms,
 		 char *err, size_t errlen);
 
+/* db_conn_open with the connect bounded by deadline_ms (see db_connect_by). */
+int db_conn_open_by(struct db_conn *conn, const struct db_options *opt, unsigned max_lifetime_ms,
+		    long long deadline_ms, char *err, size_t errlen);
+
 /* Closes the connection and its statements; it may be opened again. Safe when closed. */
 void db_conn_close(struct db_conn *conn);
 
 bool db_conn_is_open(const struct db_conn *conn);
 
-/* True after a connection-level error (db_conn_note_error): close it, never reuse. */
+/*
+ * True after a connection-level error (db_conn_note_error) or a cut
+ * (db_conn_cut_if_overdue): close it, never reuse.
+ */
 bool db_conn_is_broken(const struct db_conn *conn);
 
 /* True when open and past its lifetime at now_ms (monotonic). */
@@ -83,10 +106,55 @@ long long db_conn_last_used(const struct db_conn *conn);
 void db_conn_touch(struct db_conn *conn, long long now_ms);
 
 /*
- * Pings an open connection. Returns 0 when alive; otherwise logs why (who
- * names the check: "validation", "keepalive"), closes it and returns -1.
+ * Pings an open connection, waiting for the answer until deadline_ms
+ * (monotonic; 0: only read_timeout_s bounds it). Returns 0 when alive;
+ * otherwise logs why (who names the check: "validation", "keepalive"),
+ * closes it and returns -1. The wait is Connector/C's non-blocking ping
+ * polled on the socket: a frozen server costs the deadline, not
+ * read_timeout_s.
  */
-int db_conn_ping(struct db_conn *conn, const char *who);
+int db_conn_ping(struct db_conn *conn, const char *who, long long deadline_ms);
+
+/*
+ * Deadlines that hold while the server is frozen. read_timeout_s bounds one
+ * read() in whole seconds, not a statement; so a connection's holder arms a
+ * deadline, and another thread (the pool's watchdog) calls
+ * db_conn_cut_if_overdue, which shuts the socket down once the deadline has
+ * passed: whatever the holder is blocked in (a statement, a fetch, a
+ * rollback) fails at once with a lost connection (2013), and the connection
+ * counts as broken from then on. Only the socket is touched across threads,
+ * under the connection's own lock, which db_conn_close takes before it
+ * closes the socket: a cut never reaches a descriptor number reused since.
+ */
+
+/* Arms (deadline_ms, monotonic) or disarms (0); by the thread that holds the connection. */
+void db_conn_arm(struct db_conn *conn, long long deadline_ms);
+
+/*
+ * Any thread: when armed and now_ms is past the deadline, cuts (shuts the
+ * socket down, disarms) and returns true. When armed with a deadline still
+ * ahead, lowers *next_ms to it.
+ */
+bool db_conn_cut_if_overdue(struct db_conn *conn, long long now_ms, long long *next_ms);
+
+/* True when the connection was cut since it was opened. */
+bool db_conn_was_cut(const struct db_conn *conn);
+
+/*
+ * The client-side deadline for work started at now_ms under a statement time
+ * limit of statement_timeout_ms: that limit plus DB_DEADLINE_GRACE_MS; 0 (no
+ * deadline) when there is no limit.
+ */
+long long db_statement_deadline(long long now_ms, unsigned statement_timeout_ms);
+
+/*
+ * How long to poll for a non-blocking call that waits for wait_status
+ * (MYSQL_WAIT_*): until deadline_ms, or the library's own timeout
+ * (lib_timeout_ms, when wait_status has MYSQL_WAIT_TIMEOUT) if sooner; 0 when
+ * the deadline has passed; -1 (no limit) when neither applies.
+ */
+int db_poll_timeout_ms(long long deadline_ms, long long now_ms, int wait_status,
+		       unsigned lib_timeout_ms);
 
 /*
  * Puts a returned open connection back into a known state: no unread

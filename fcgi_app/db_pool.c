@@ -19,10 +19,18 @@
 #define HOUSEKEEPING_PERIOD_MS 1000
 /* db_pool_acquire_at_start: pause between two connection attempts. */
 #define START_RETRY_MS 500
+/*
+ * The least time a borrower's ping or connect gets, even when its wait for a
+ * free slot used up the acquire timeout: a live server answers in
+ * milliseconds, so this only matters when it does not.
+ */
+#define MIN_CHECK_MS 250
+/* The watchdog's longest sleep with nothing armed (arming an earlier deadline wakes it). */
+#define WATCH_IDLE_MS 60000
 
 struct db_pool_counters {
 	unsigned long long timeouts, discarded, created, connect_failures, retired;
-	unsigned long long validations, keepalive_pings, rollbacks;
+	unsigned long long validations, keepalive_pings, rollbacks, cuts;
 };
 
 /* A place for one connection: the pool's bookkeeping, apart from the connection's own state. */
@@ -50,6 +58,13 @@ struct db_pool {
 	bool stopping;
 	bool refill_failing;            /* the last refill failed: log only the first */
 	struct db_pool_counters n;      /* updated with __atomic */
+	/* The watchdog: cuts connections whose deadline passed (db_conn_cut_if_overdue). */
+	pthread_mutex_t watch_lock;     /* guards the three below */
+	pthread_cond_t watch_wake;      /* an earlier deadline was armed, or stop */
+	long long watch_next_ms;        /* when the watchdog wakes next (monotonic) */
+	bool watch_stop;
+	pthread_t watchdog;
+	bool watching;                  /* the thread runs */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -63,9 +78,9 @@ static void bump(unsigned long long *counter)
 
 /* Fills an empty slot (no lock held: the slot is reserved by the caller). */
 static int slot_open(struct db_pool *pool, struct db_slot *slot, const struct db_options *opt,
-		     char *err, size_t errlen)
+		     long long deadline_ms, char *err, size_t errlen)
 {
-	if (db_conn_open(slot->conn, opt, pool->popt.max_lifetime_ms, err, errlen) < 0) {
+	if (db_conn_open_by(slot->conn, opt, pool->popt.max_lifetime_ms, deadline_ms, err, errlen) < 0) {
 		bump(&pool->n.connect_failures);
 		return -1;
 	}
@@ -85,13 +100,32 @@ static void slot_retire(struct db_pool *pool, struct db_slot *slot)
 	bump(&pool->n.retired);
 }
 
-/* Pings the slot's connection; a dead one is closed and counted. Returns 0 when alive. */
-static int slot_ping(struct db_pool *pool, struct db_slot *slot, const char *who)
+/*
+ * Pings the slot's connection, waiting until deadline_ms at most; a dead or
+ * silent one is closed and counted. Returns 0 when alive.
+ */
+static int slot_ping(struct db_pool *pool, struct db_slot *slot, const char *who, long long deadline_ms)
 {
-	if (db_conn_ping(slot->conn, who) == 0)
+	if (db_conn_ping(slot->conn, who, deadline_ms) == 0)
 		return 0;
 	bump(&pool->n.discarded);
 	return -1;
+}
+
+/*
+ * Arms the slot's deadline (0 disarms) and wakes the watchdog when it is
+ * earlier than the watchdog's next wake-up (rarely: deadlines are now plus
+ * a constant, so a new one is usually the latest).
+ */
+static void slot_arm(struct db_pool *pool, struct db_slot *slot, long long deadline_ms)
+{
+	db_conn_arm(slot->conn, deadline_ms);
+	if (deadline_ms == 0)
+		return;
+	pthread_mutex_lock(&pool->watch_lock);
+	if (deadline_ms < pool->watch_next_ms)
+		pthread_cond_signal(&pool->watch_wake);
+	pthread_mutex_unlock(&pool->watch_lock);
 }
 
 /* ---- the pool ---------------------------------------------------------------- */
@@ -140,6 +174,8 @@ struct db_pool *db_pool_new(const struct db_options *opt, const struct db_pool_o
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&pool->available, &attr);
 	pthread_cond_init(&pool->wake, &attr);
+	pthread_mutex_init(&pool->watch_lock, NULL);
+	pthread_cond_init(&pool->watch_wake, &attr);
 	pthread_condattr_destroy(&attr);
 	pool->popt = *popt;
 	if (pool->popt.size == 0)
@@ -162,6 +198,13 @@ static void stop_housekeeping(struct db_pool *pool)
 	if (pool->housekeeping)
 		pthread_join(pool->housekeeper, NULL);
 	pool->housekeeping = false;
+	pthread_mutex_lock(&pool->watch_lock);
+	pool->watch_stop = true;
+	pthread_cond_signal(&pool->watch_wake);
+	pthread_mutex_unlock(&pool->watch_lock);
+	if (pool->watching)
+		pthread_join(pool->watchdog, NULL);
+	pool->watching = false;
 }
 
 void db_pool_free(struct db_pool *pool)
@@ -177,6 +220,8 @@ void db_pool_free(struct db_pool *pool)
 	free(pool->owned.user);
 	free(pool->owned.password);
 	free(pool->owned.database);
+	pthread_cond_destroy(&pool->watch_wake);
+	pthread_mutex_destroy(&pool->watch_lock);
 	pthread_cond_destroy(&pool->wake);
 	pthread_cond_destroy(&pool->available);
 	pthread_mutex_destroy(&pool->lock);
@@ -220,23 +265,35 @@ static void give_back(struct db_pool *pool, struct db_slot *slot, bool borrowed)
 	pthread_mutex_unlock(&pool->lock);
 }
 
-/* Makes sure a borrowed slot holds a live connection. Runs without the lock. */
-static int ensure_live(struct db_pool *pool, struct db_slot *slot, char *err, size_t errlen)
+/*
+ * Makes sure a borrowed slot holds a live connection, by deadline_ms (the
+ * acquire deadline): the ping and the connect wait no longer. A ping that
+ * went unanswered until then means a hung server: no connect is tried after
+ * it. Runs without the lock.
+ */
+static int ensure_live(struct db_pool *pool, struct db_slot *slot, long long deadline_ms,
+		       char *err, size_t errlen)
 {
 	struct db_conn *conn = slot->conn;
 	long long now = clock_ms();
 
+	if (deadline_ms < now + MIN_CHECK_MS)
+		deadline_ms = now + MIN_CHECK_MS;
 	if (db_conn_expired(conn, now)) {
 		slot_retire(pool, slot);
 	} else if (db_conn_is_open(conn) &&
 		   now - db_conn_last_used(conn) > (long long)pool->popt.validation_idle_ms) {
 		/* Validate only after an idle window (HikariCP's alive bypass): a busy pool pays nothing. */
 		bump(&pool->n.validations);
-		slot_ping(pool, slot, "validation");
+		if (slot_ping(pool, slot, "validation", deadline_ms) < 0 && clock_ms() >= deadline_ms) {
+			snprintf(err, errlen, "the database did not answer a ping within %u ms (database.acquire_timeout_ms)",
+				 pool->popt.acquire_timeout_ms);
+			return -1;
+		}
 	}
-	if (!db_conn_is_open(conn) && slot_open(pool, slot, &pool->borrow_opt, err, errlen) < 0)
+	if (!db_conn_is_open(conn) && slot_open(pool, slot, &pool->borrow_opt, deadline_ms, err, errlen) < 0)
 		return -1;
-	db_conn_touch(conn, now);
+	db_conn_touch(conn, clock_ms());
 	return 0;
 }
 
@@ -245,6 +302,7 @@ static enum db_acquire_status acquire(struct db_pool *pool, struct db_conn **out
 {
 	struct db_slot *slot;
 	struct timespec deadline;
+	long long deadline_ms = clock_ms() + pool->popt.acquire_timeout_ms;
 
 	*out = NULL;
 	clock_deadline_after(&deadline, pool->popt.acquire_timeout_ms);
@@ -269,10 +327,12 @@ static enum db_acquire_status acquire(struct db_pool *pool, struct db_conn **out
 	pool->in_use++;
 	pthread_mutex_unlock(&pool->lock);
 
-	if (ensure_live(pool, slot, err, errlen) < 0) {
+	if (ensure_live(pool, slot, deadline_ms, err, errlen) < 0) {
 		give_back(pool, slot, true);
 		return DB_CONNECT_FAILED;
 	}
+	/* The borrower's work gets the statement deadline, even from a frozen server. */
+	slot_arm(pool, slot, db_statement_deadline(clock_ms(), pool->opt.statement_timeout_ms));
 	*out = slot->conn;
 	return DB_ACQUIRED;
 }
@@ -320,7 +380,7 @@ static void settle(struct db_pool *pool, struct db_slot *slot)
 
 	if (!db_conn_is_open(conn))
 		return;
-	if (db_conn_is_broken(conn)) {
+	if (db_conn_is_broken(conn)) { /* a cut one too: its socket is shut down */
 		slot_discard(pool, slot);
 		return;
 	}
@@ -333,7 +393,12 @@ static void settle(struct db_pool *pool, struct db_slot *slot)
 	} else if (db_conn_expired(conn, clock_ms())) {
 		slot_retire(pool, slot);
 	} else {
-		db_conn_touch(conn, clock_ms());
+		db_conn_arm(conn, 0);
+		/* The watchdog may have cut it between the checks above and the disarm. */
+		if (db_conn_was_cut(conn))
+			slot_discard(pool, slot);
+		else
+			db_conn_touch(conn, clock_ms());
 	}
 }
 
@@ -416,7 +481,7 @@ static int refill(struct db_pool *pool, struct db_slot *slot)
 {
 	char err[512];
 
-	if (slot_open(pool, slot, &pool->opt, err, sizeof err) == 0) {
+	if (slot_open(pool, slot, &pool->opt, 0, err, sizeof err) == 0) {
 		if (pool->refill_failing)
 			log_info("db_pool: the database answers again");
 		pool->refill_failing = false;
@@ -445,7 +510,7 @@ static void housekeep(struct db_pool *pool)
 			slot_retire(pool, c);
 		} else if (what == UPKEEP_PING) {
 			bump(&pool->n.keepalive_pings);
-			if (slot_ping(pool, c, "keepalive") == 0)
+			if (slot_ping(pool, c, "keepalive", clock_ms() + pool->popt.acquire_timeout_ms) == 0)
 				db_conn_touch(c->conn, clock_ms());
 		} else if (refill(pool, c) < 0) {
 			may_fill = false; /* the database is down: try again next period */
@@ -474,24 +539,69 @@ static void *housekeeper_main(void *arg)
 	return NULL;
 }
 
-int db_pool_start_housekeeping(struct db_pool *pool)
+/*
+ * The watchdog: sleeps until the earliest armed deadline, then cuts every
+ * connection past its own. Its own thread, since the housekeeper may itself
+ * wait on the database (a refill's connect).
+ */
+static void *watchdog_main(void *arg)
+{
+	struct db_pool *pool = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&pool->watch_lock);
+	while (!pool->watch_stop) {
+		long long now = clock_ms();
+		long long next = now + WATCH_IDLE_MS;
+
+		for (unsigned i = 0; i < pool->popt.size; i++) {
+			if (!db_conn_cut_if_overdue(pool->slots[i].conn, now, &next))
+				continue;
+			bump(&pool->n.cuts);
+			log_warn("db_pool: cut a connection whose deadline passed (the database did not answer)");
+		}
+		pool->watch_next_ms = next;
+		clock_deadline_after(&until, (unsigned)(next - now));
+		pthread_cond_timedwait(&pool->watch_wake, &pool->watch_lock, &until);
+	}
+	pthread_mutex_unlock(&pool->watch_lock);
+	return NULL;
+}
+
+/* Starts fn on pool in a thread that blocks every signal (the serving threads' business). */
+static int start_thread(pthread_t *thread, void *(*fn)(void *), struct db_pool *pool, const char *what)
 {
 	sigset_t all, old;
 	int rc;
 
-	if (pool->housekeeping)
-		return 0;
-	/* The thread inherits a mask blocking everything: signals are the serving threads' business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&pool->housekeeper, NULL, housekeeper_main, pool);
+	rc = pthread_create(thread, NULL, fn, pool);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
-		log_error("db_pool: cannot start the housekeeping thread: %s", strerror(rc));
+		log_error("db_pool: cannot start the %s thread: %s", what, strerror(rc));
 		return -1;
 	}
-	pool->housekeeping = true;
 	return 0;
+}
+
+int db_pool_start_housekeeping(struct db_pool *pool)
+{
+	int rc = 0;
+
+	if (!pool->housekeeping) {
+		if (start_thread(&pool->housekeeper, housekeeper_main, pool, "housekeeping") == 0)
+			pool->housekeeping = true;
+		else
+			rc = -1;
+	}
+	if (!pool->watching) {
+		if (start_thread(&pool->watchdog, watchdog_main, pool, "watchdog") == 0)
+			pool->watching = true;
+		else
+			rc = -1;
+	}
+	return rc;
 }
 
 static unsigned long long load(const unsigned long long *counter)
@@ -521,4 +631,5 @@ void db_pool_get_stats(struct db_pool *pool, struct db_pool_stats *out)
 	out->validations = load(&pool->n.validations);
 	out->keepalive_pings = load(&pool->n.keepalive_pings);
 	out->rollbacks = load(&pool->n.rollbacks);
+	out->cuts = load(&pool->n.cuts);
 }

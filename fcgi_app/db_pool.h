@@ -26,7 +26,15 @@
  *   and a connection left with unread results is closed;
  * - a connection that saw a connection-level error is thrown away and
  *   replaced, never reconnected in place (MYSQL_OPT_RECONNECT stays off),
- *   so a statement is never silently replayed on a new connection.
+ *   so a statement is never silently replayed on a new connection;
+ * - deadlines that hold while the server is frozen (SIGSTOP, a network
+ *   that drops everything): the validation ping and a borrower's connect
+ *   end by the acquire deadline (non-blocking calls, polled), and a
+ *   borrowed connection's work by the statement deadline
+ *   (db_statement_deadline: statement_timeout_ms + DB_DEADLINE_GRACE_MS
+ *   after the borrow), enforced by a watchdog thread that cuts the
+ *   connection (db_conn_cut_if_overdue); a cut connection is discarded on
+ *   return, never reused.
  *
  * The connection itself (opening, statements, errors, lifetime, reset) is
  * db_conn.c's; the pool decides when and counts. A connection is used by
@@ -75,23 +83,28 @@ void db_pool_options_init(struct db_pool_options *popt, unsigned size);
 struct db_pool *db_pool_new(const struct db_options *opt, const struct db_pool_options *popt);
 
 /*
- * Starts the pool's housekeeping thread (keepalive, lifetime, min_idle).
- * Call once, in the process that serves, after mysql_library_init; the
- * thread blocks every signal. Returns 0, or -1 when the thread cannot be
- * created (the pool still works, without background upkeep).
+ * Starts the pool's housekeeping thread (keepalive, lifetime, min_idle) and
+ * its watchdog (statement deadlines). Call once, in the process that
+ * serves, after mysql_library_init; the threads block every signal.
+ * Returns 0, or -1 when a thread cannot be created (the pool still works,
+ * without background upkeep or without client-side statement deadlines:
+ * read_timeout_s bounds those then).
  */
 int db_pool_start_housekeeping(struct db_pool *pool);
 
 /*
- * Stops the housekeeper, then closes every connection; all borrowed ones
- * must be back. Safe with NULL.
+ * Stops the housekeeper and the watchdog, then closes every connection; all
+ * borrowed ones must be back. Safe with NULL.
  */
 void db_pool_free(struct db_pool *pool);
 
 /*
- * Borrows a connection, waiting at most the acquire timeout. On DB_ACQUIRED
- * *out is the caller's until db_pool_release. On failure err says why
- * (for the log, not for clients).
+ * Borrows a connection, waiting at most the acquire timeout, the validation
+ * ping or a new connection included (a server that does not answer costs
+ * no more, though the check always gets 250 ms at least). On DB_ACQUIRED
+ * *out is the caller's until db_pool_release, with the statement deadline
+ * armed: past it the connection is cut, and what runs on it fails as a lost
+ * connection. On failure err says why (for the log, not for clients).
  */
 enum db_acquire_status db_pool_acquire(struct db_pool *pool, struct db_conn **out,
 				       char *err, size_t errlen);
@@ -127,6 +140,7 @@ struct db_pool_stats {
 	unsigned long long validations;      /* pings on borrow after the idle window */
 	unsigned long long keepalive_pings;  /* pings by the housekeeper */
 	unsigned long long rollbacks;        /* transactions left open and rolled back on return */
+	unsigned long long cuts;             /* borrowed connections cut at their statement deadline */
 };
 
 /* A consistent snapshot of the counters. */

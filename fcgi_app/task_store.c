@@ -58,6 +58,7 @@ const char *store_strerror(enum store_status status)
 	case STORE_NOT_FOUND: return "not found";
 	case STORE_CONFLICT: return "version conflict";
 	case STORE_UNAVAILABLE: return "database unavailable";
+	case STORE_UNKNOWN_OUTCOME: return "database lost during a write";
 	case STORE_ERROR: return "database error";
 	}
 	return "unknown";
@@ -83,6 +84,22 @@ static enum store_status stmt_failure(struct db_conn *conn, MYSQL_STMT *stmt, un
 	}
 	log_error("db: statement %u failed: %s (%u)", id, msg, err);
 	return STORE_ERROR;
+}
+
+/*
+ * A write whose statement failed: as stmt_failure, except that a connection
+ * lost once the statement was on its way (a server gone silent, or the cut
+ * at the statement deadline) leaves the outcome unknown: the server may
+ * have committed it just before.
+ */
+static enum store_status write_failure(struct db_conn *conn, MYSQL_STMT *stmt, unsigned id)
+{
+	enum store_status status = stmt_failure(conn, stmt, id);
+
+	if (status != STORE_UNAVAILABLE || !db_conn_is_broken(conn))
+		return status;
+	log_warn("db: write statement %u lost its connection: it may have been applied", id);
+	return STORE_UNKNOWN_OUTCOME;
 }
 
 /*
@@ -342,7 +359,7 @@ enum store_status task_store_create(struct db_conn *conn, const struct task_fiel
 	bind_time(&params[3], &now);
 	bind_time(&params[4], &now);
 	if (bind_execute(conn, stmt, STMT_INSERT, params) != 0)
-		return stmt_failure(conn, stmt, STMT_INSERT);
+		return write_failure(conn, stmt, STMT_INSERT);
 
 	/* The row is exactly what was sent: answer from it instead of reading it back. */
 	memset(out, 0, sizeof *out);
@@ -406,12 +423,16 @@ enum store_status task_store_update(struct db_conn *conn, uint64_t id, const str
 	bind_tiny(&params[8], &check_version);
 	bind_u32(&params[9], &version);
 	if (bind_execute(conn, stmt, STMT_UPDATE, params) != 0)
-		return stmt_failure(conn, stmt, STMT_UPDATE);
+		return write_failure(conn, stmt, STMT_UPDATE);
 	if (mysql_stmt_affected_rows(stmt) == 0)
 		return explain_miss(conn, id);
 	status = task_store_get(conn, id, out);
-	/* Deleted between our update and the read: the update happened, the task is gone. */
-	return status;
+	/*
+	 * Deleted between our update and the read: the update happened, the task
+	 * is gone. The read lost its connection: the update happened, which the
+	 * client must not take for "nothing was written".
+	 */
+	return status == STORE_UNAVAILABLE ? STORE_UNKNOWN_OUTCOME : status;
 }
 
 enum store_status task_store_delete(struct db_conn *conn, uint64_t id, const unsigned *expected_version)
@@ -428,7 +449,7 @@ enum store_status task_store_delete(struct db_conn *conn, uint64_t id, const uns
 	bind_tiny(&params[1], &check_version);
 	bind_u32(&params[2], &version);
 	if (bind_execute(conn, stmt, STMT_DELETE, params) != 0)
-		return stmt_failure(conn, stmt, STMT_DELETE);
+		return write_failure(conn, stmt, STMT_DELETE);
 	if (mysql_stmt_affected_rows(stmt) == 0)
 		return explain_miss(conn, id);
 	return STORE_OK;

@@ -42,6 +42,7 @@ enum store_status {
 	STORE_NOT_FOUND,
 	STORE_CONFLICT,    /* the row's version is not the expected one */
 	STORE_UNAVAILABLE, /* the connection or the server is gone: 503 */
+	STORE_UNKNOWN_OUTCOME, /* lost during a write, which may have been applied: 503 saying so */
 	STORE_ERROR        /* anything else: 500, cause in the error log */
 };
 

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "db_conn.h"
@@ -32,7 +35,72 @@ static struct db_conn *open_conn(unsigned max_lifetime_ms)
 	return conn;
 }
 
+/*
+ * A unix socket that accepts connections (the kernel does, into its backlog)
+ * and never says a word: a frozen server. Its path goes into path; returns
+ * the listening descriptor.
+ */
+static int silent_server(char *path, size_t len)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(path, len, "/tmp/taskapi-silent-%ld.sock", (long)getpid());
+	unlink(path);
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	return fd;
+}
+
 /* ---- no server needed ------------------------------------------------------- */
+
+START_TEST(test_statement_deadline)
+{
+	ck_assert_int_eq(db_statement_deadline(1000, 0), 0); /* no limit: no deadline */
+	ck_assert_int_eq(db_statement_deadline(1000, 5000), 1000 + 5000 + DB_DEADLINE_GRACE_MS);
+	ck_assert_int_eq(db_statement_deadline(1000, 1), 1000 + 1 + DB_DEADLINE_GRACE_MS);
+}
+END_TEST
+
+START_TEST(test_poll_timeout)
+{
+	/* No deadline, no library timeout: wait as long as it takes (read_timeout_s rules). */
+	ck_assert_int_eq(db_poll_timeout_ms(0, 1000, MYSQL_WAIT_READ, 0), -1);
+	/* The deadline. */
+	ck_assert_int_eq(db_poll_timeout_ms(1700, 1000, MYSQL_WAIT_READ, 0), 700);
+	ck_assert_int_eq(db_poll_timeout_ms(900, 1000, MYSQL_WAIT_READ, 0), 0); /* passed */
+	/* The library's own timeout counts only when it asks for one, and only when sooner. */
+	ck_assert_int_eq(db_poll_timeout_ms(1700, 1000, MYSQL_WAIT_READ, 200), 700);
+	ck_assert_int_eq(db_poll_timeout_ms(1700, 1000, MYSQL_WAIT_READ | MYSQL_WAIT_TIMEOUT, 200), 200);
+	ck_assert_int_eq(db_poll_timeout_ms(1700, 1000, MYSQL_WAIT_TIMEOUT, 5000), 700);
+	ck_assert_int_eq(db_poll_timeout_ms(0, 1000, MYSQL_WAIT_READ | MYSQL_WAIT_TIMEOUT, 5000), 5000);
+	/* Far deadlines fit poll's int. */
+	ck_assert_int_gt(db_poll_timeout_ms(1LL << 40, 0, MYSQL_WAIT_READ, 0), 0);
+}
+END_TEST
+
+/* A server that accepts and never answers costs the connect deadline, not connect_timeout_s. */
+START_TEST(test_connect_deadline_with_a_silent_server)
+{
+	struct db_options opt = db_env_nowhere;
+	char path[108], err[256];
+	int fd = silent_server(path, sizeof path);
+	long long t0 = clock_ms(), took;
+
+	opt.socket = path;
+	opt.connect_timeout_s = 30;
+	opt.read_timeout_s = 30;
+	ck_assert_ptr_null(db_connect_by(&opt, t0 + 300, err, sizeof err));
+	took = clock_ms() - t0;
+	ck_assert_msg(took >= 250 && took < 2000, "gave up after %lld ms", took);
+	ck_assert_msg(strstr(err, "deadline") != NULL, "%s", err);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
 
 START_TEST(test_lifetime_jitter)
 {
@@ -175,10 +243,10 @@ START_TEST(test_ping)
 {
 	struct db_conn *conn = open_conn(0);
 
-	ck_assert_int_eq(db_conn_ping(conn, "test"), 0);
+	ck_assert_int_eq(db_conn_ping(conn, "test", 0), 0);
 	ck_assert(db_conn_is_open(conn));
 	db_env_kill(&env, mysql_thread_id(db_conn_mysql(conn)));
-	ck_assert_int_eq(db_conn_ping(conn, "test"), -1); /* no reconnect: dead, and closed */
+	ck_assert_int_eq(db_conn_ping(conn, "test", 0), -1); /* no reconnect: dead, and closed */
 	ck_assert(!db_conn_is_open(conn));
 	db_conn_free(conn);
 }
@@ -266,6 +334,37 @@ START_TEST(test_retry_policy)
 }
 END_TEST
 
+/* Armed and past its deadline: the socket is shut down, the connection fails and counts as broken. */
+START_TEST(test_cut_at_the_deadline)
+{
+	struct db_conn *conn = open_conn(0);
+	long long now = clock_ms(), next = now + 60000;
+
+	db_conn_arm(conn, now + 10000);
+	ck_assert(!db_conn_cut_if_overdue(conn, now, &next)); /* not yet */
+	ck_assert_int_eq(next, now + 10000);                  /* the next wake-up */
+	ck_assert_int_eq(mysql_query(db_conn_mysql(conn), "SELECT 1"), 0);
+	mysql_free_result(mysql_store_result(db_conn_mysql(conn)));
+	ck_assert(!db_conn_is_broken(conn));
+	ck_assert(db_conn_cut_if_overdue(conn, now + 10000, &next));
+	ck_assert(db_conn_was_cut(conn));
+	ck_assert(db_conn_is_broken(conn));
+	ck_assert(!db_conn_cut_if_overdue(conn, now + 20000, &next)); /* once */
+	ck_assert_int_ne(mysql_query(db_conn_mysql(conn), "SELECT 1"), 0);
+	ck_assert_msg(db_error_is_connection_lost(mysql_errno(db_conn_mysql(conn))), "error %u",
+		      mysql_errno(db_conn_mysql(conn)));
+	/* Reopened, it is whole again; disarmed, nothing cuts it. */
+	db_conn_close(conn);
+	ck_assert_int_eq(db_conn_open(conn, &env.opt, 0, (char[64]){ 0 }, 64), 0);
+	ck_assert(!db_conn_was_cut(conn) && !db_conn_is_broken(conn));
+	db_conn_arm(conn, now);
+	db_conn_arm(conn, 0);
+	ck_assert(!db_conn_cut_if_overdue(conn, now + 20000, &next));
+	ck_assert_int_eq(db_conn_ping(conn, "test", clock_ms() + 1000), 0);
+	db_conn_free(conn);
+}
+END_TEST
+
 START_TEST(test_killed_connection_is_broken)
 {
 	struct db_conn *conn = open_conn(0);
@@ -282,14 +381,16 @@ END_TEST
 static void add_pure(TCase *tc)
 {
 	unit_add_tests(tc, test_lifetime_jitter, test_error_classes,
-		       test_a_new_connection_is_closed, test_note_error, test_no_server);
+		       test_a_new_connection_is_closed, test_note_error, test_no_server,
+		       test_statement_deadline, test_poll_timeout,
+		       test_connect_deadline_with_a_silent_server);
 }
 
 static void add_live(TCase *tc)
 {
 	unit_add_tests(tc, test_connect_sets_the_session, test_lifetime, test_ping,
 		       test_statements_are_cached, test_reset, test_retry_policy,
-		       test_killed_connection_is_broken);
+		       test_killed_connection_is_broken, test_cut_at_the_deadline);
 }
 
 Suite *unit_suite(void)

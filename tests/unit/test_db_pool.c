@@ -396,6 +396,46 @@ START_TEST(test_statement_timeout_in_session)
 }
 END_TEST
 
+/*
+ * A statement the server would let run (no server-side limit on this
+ * session) is cut by the pool's watchdog at the statement deadline:
+ * statement_timeout_ms + DB_DEADLINE_GRACE_MS after the borrow. It fails as
+ * a lost connection, and the connection is discarded on return.
+ */
+START_TEST(test_watchdog_cuts_at_the_statement_deadline)
+{
+	struct db_pool *pool;
+	struct db_conn *conn;
+	long long t0, took;
+
+	env.opt.statement_timeout_ms = 300;
+	pool = test_pool(1, NULL);
+	ck_assert_int_eq(db_pool_start_housekeeping(pool), 0);
+	conn = borrow(pool);
+	t0 = clock_ms();
+	ck_assert_int_eq(mysql_query(db_conn_mysql(conn), "SET SESSION max_statement_time = 0"), 0);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT SLEEP(10)"), -1);
+	took = clock_ms() - t0;
+	ck_assert_msg(db_error_is_connection_lost(mysql_errno(db_conn_mysql(conn))), "error %u",
+		      mysql_errno(db_conn_mysql(conn)));
+	ck_assert_msg(took < 3000, "cut after %lld ms", took);
+	ck_assert(db_conn_is_broken(conn));
+	ck_assert_uint_eq(stats(pool).cuts, 1);
+	db_pool_release(pool, &conn);
+	ck_assert_uint_eq(stats(pool).discarded, 1);
+	/* The next borrower gets a new, whole connection, and work within the deadline is not cut. */
+	conn = borrow(pool);
+	ck_assert_int_eq(db_env_scalar(db_conn_mysql(conn), "SELECT 1"), 1000);
+	ck_assert(!db_conn_is_broken(conn));
+	db_pool_release(pool, &conn);
+	clock_sleep_ms(1000);
+	ck_assert_uint_eq(stats(pool).cuts, 1); /* returned in time: disarmed, never cut */
+	ck_assert_uint_eq(stats(pool).idle, 1);
+	db_pool_free(pool);
+	env.opt.statement_timeout_ms = 0;
+}
+END_TEST
+
 static void add_pure(TCase *tc)
 {
 	unit_add_tests(tc, test_defaults_are_hikari_like, test_no_server_fails_fast,
@@ -413,7 +453,8 @@ static void add_live(TCase *tc)
 		       test_validation_only_after_idle_window, test_acquire_timeout,
 		       test_second_release_cannot_return_the_next_borrowers,
 		       test_killed_connection_is_replaced_not_reconnected,
-		       test_statement_timeout_in_session);
+		       test_statement_timeout_in_session,
+		       test_watchdog_cuts_at_the_statement_deadline);
 }
 
 Suite *unit_suite(void)
