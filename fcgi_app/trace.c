@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "log.h"
 #include "rng.h"
+#include "utf8.h"
 
 /* trace_format_params shows this many bytes of a string parameter. */
 #define TRACE_PARAM_SHOWN 100
@@ -80,7 +81,8 @@ static void put(char *out, size_t outlen, size_t *pos, const char *fmt, ...)
 
 static void put_string(char *out, size_t outlen, size_t *pos, const char *s, unsigned long len)
 {
-	unsigned long shown = len > TRACE_PARAM_SHOWN ? TRACE_PARAM_SHOWN : len;
+	/* A bound value is client input (a title): the cut never splits a character. */
+	unsigned long shown = utf8_cut(s, len, TRACE_PARAM_SHOWN);
 
 	put(out, outlen, pos, "'");
 	for (unsigned long i = 0; i < shown; i++) {

@@ -15,13 +15,20 @@
  * validation_release().
  */
 #define VALIDATION_MAX 16
+/*
+ * A query value echoed as "input" longer than this, or not valid UTF-8, is
+ * repaired and cut on a character boundary (utf8.h), ending in "...".
+ */
+#define VALIDATE_INPUT_MAX_BYTES 256
 
 struct validation_error {
 	char where[8];  /* "query", "body", "path" */
-	char name[48];  /* "" for a loc of one element, e.g. ["body"] */
+	char name[48];  /* "" for a loc of one element, e.g. ["body"]; a longer or
+			 * invalid UTF-8 name (a body key) is cut on a character
+			 * boundary, ending in "...", and repaired (utf8.h) */
 	long index;     /* >= 0: the second loc element is this number instead of name */
 	char type[32];
-	char msg[160];
+	char msg[160];  /* valid UTF-8, cut on a character boundary like name */
 	json_t *input;  /* owned; NULL when none */
 };
 
