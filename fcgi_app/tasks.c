@@ -124,7 +124,7 @@ static int parse_description(struct validation *v, const json_t *value, struct t
 static int parse_completed(struct validation *v, const json_t *value, struct task_fields *out)
 {
 	if (!json_is_boolean(value)) {
-		validation_add(v, "body", "is_completed", "bool_type", json_deep_copy(value),
+		validation_add(v, "body", "is_completed", "bool_type", validate_input_copy(value),
 			       "Input should be a valid boolean");
 		return -1;
 	}
@@ -149,7 +149,7 @@ int tasks_parse_fields(struct validation *v, json_t *body, bool for_create,
 		else if (strcmp(key, "is_completed") == 0)
 			parse_completed(v, value, out);
 		else
-			validation_add(v, "body", key, "extra_forbidden", json_deep_copy(value),
+			validation_add(v, "body", key, "extra_forbidden", validate_input_copy(value),
 				       "Extra inputs are not permitted");
 	}
 	if (for_create && json_object_get(body, "title") == NULL)

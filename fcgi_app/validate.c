@@ -118,6 +118,29 @@ static json_t *text_input(const char *text)
 	return s ? s : json_null();
 }
 
+json_t *validate_input_copy(const json_t *value)
+{
+	struct buf cut = BUF_INIT;
+	json_t *s;
+
+	if (json_is_string(value)) {
+		size_t len = json_string_length(value);
+
+		if (len <= VALIDATE_BODY_INPUT_MAX_BYTES)
+			return json_deep_copy(value);
+		/* jansson holds valid UTF-8: only the cut needs care. */
+		utf8_append_clean(&cut, json_string_value(value), len, VALIDATE_BODY_INPUT_MAX_BYTES - 3);
+		buf_puts(&cut, "...");
+		s = json_stringn(cut.data, cut.len);
+		buf_release(&cut);
+		return s;
+	}
+	if ((json_is_array(value) || json_is_object(value)) &&
+	    json_dumpb(value, NULL, 0, JSON_COMPACT) > VALIDATE_BODY_INPUT_MAX_BYTES)
+		return NULL; /* a cut container would be a different value: none rather than a wrong one */
+	return json_deep_copy(value);
+}
+
 int validate_uint(struct validation *v, const char *where, const char *name,
 		  const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -342,7 +365,7 @@ int validate_string_field(struct validation *v, const char *name, const json_t *
 	if (json_is_null(value) && nullable)
 		return 0;
 	if (!json_is_string(value)) {
-		validation_add(v, "body", name, "string_type", json_deep_copy(value),
+		validation_add(v, "body", name, "string_type", validate_input_copy(value),
 			       "Input should be a valid string");
 		return -1;
 	}
@@ -354,12 +377,12 @@ int validate_string_field(struct validation *v, const char *name, const json_t *
 		return -1;
 	}
 	if (!allow_blank && validate_utf8_is_blank(s, len)) {
-		validation_add(v, "body", name, "string_too_short", json_deep_copy(value),
+		validation_add(v, "body", name, "string_too_short", validate_input_copy(value),
 			       "String should have at least 1 non-whitespace character");
 		return -1;
 	}
 	if (validate_utf8_codepoints(s, len) > max_chars) {
-		validation_add(v, "body", name, "string_too_long", json_deep_copy(value),
+		validation_add(v, "body", name, "string_too_long", validate_input_copy(value),
 			       "String should have at most %zu characters", max_chars);
 		return -1;
 	}

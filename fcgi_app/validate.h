@@ -20,6 +20,13 @@
  * repaired and cut on a character boundary (utf8.h), ending in "...".
  */
 #define VALIDATE_INPUT_MAX_BYTES 256
+/*
+ * A body value echoed as "input" (validate_input_copy): a string longer than
+ * this is cut on a character boundary, ending in "..."; an array or object
+ * whose JSON text is longer is left out (the item has no "input"). Room for
+ * the longest refused field in full: 256 code points of 4 bytes.
+ */
+#define VALIDATE_BODY_INPUT_MAX_BYTES 1024
 
 struct validation_error {
 	char where[8];  /* "query", "body", "path" */
@@ -50,6 +57,12 @@ void validation_release(struct validation *v);
 void validation_add(struct validation *v, const char *where, const char *name,
 		    const char *type, json_t *input, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
+
+/*
+ * A body value as the "input" of a problem, bounded (VALIDATE_BODY_INPUT_MAX_BYTES):
+ * a new reference for validation_add, or NULL to leave "input" out.
+ */
+json_t *validate_input_copy(const json_t *value);
 
 /* {"detail": [...]}; new reference. The validation keeps its own references. */
 json_t *validation_to_json(const struct validation *v);

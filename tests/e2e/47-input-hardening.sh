@@ -2,7 +2,7 @@
 # 47-input-hardening: client input echoed back never breaks an answer or a log line.
 # A Content-Type with invalid UTF-8, or a character across the 80 bytes the 415 quotes,
 # is a 415 JSON (was a 500); a body key cut mid-character stays in the 422's loc; a query
-# value in invalid UTF-8 is echoed repaired. ?skip= past 100000 is a 422. The access log
+# value in invalid UTF-8 is echoed repaired; refused body values are echoed bounded. ?skip= past 100000 is a 422. The access log
 # escapes bytes >= 0x80 and control bytes of the URI, in text and in JSON (every JSON
 # line parses and gives the raw bytes back); log files are 0640 even under umask 000,
 # after a USR1 reopen too, and a world-readable log file of ours loses others' bits;
@@ -60,6 +60,17 @@ r = req("GET", "/tasks/?limit=1&completed=" + "%C3%A9" * 200)
 expect("a long query value is echoed cut on a character boundary (at most 256 bytes)", r, 422,
        lambda j: j["detail"][0]["input"].endswith("...") and len(j["detail"][0]["input"].encode()) <= 256
        and j["detail"][0]["input"].startswith("éé"))
+
+# Refused body values come back as "input" bounded: a long string cut, a big container left out.
+r = req("POST", "/tasks/", {"title": "é" * 3000})
+expect("a 3000-character title: 422 string_too_long echoing at most 1024 bytes, cut between characters", r, 422,
+       lambda j: j["detail"][0]["type"] == "string_too_long"
+       and j["detail"][0]["input"] == "é" * 510 + "...")
+r = req("POST", "/tasks/", {"title": "x", "extra": list(range(5000))})
+expect("an unknown key holding a big array: 422 extra_forbidden without the array echoed", r, 422,
+       lambda j: j["detail"][0]["loc"] == ["body", "extra"] and "input" not in j["detail"][0] and len(r.raw) < 1024)
+r = req("POST", "/tasks/", {"title": "x", "extra": [1, 2]})
+expect("  ... a small one is still echoed", r, 422, lambda j: j["detail"][0]["input"] == [1, 2])
 
 # ---- skip has a maximum ---------------------------------------------------------------------------
 r = req("GET", "/tasks/?skip=100000&limit=1")
