@@ -13,9 +13,13 @@
  * The application: routes a parsed request to its handler and fills the
  * response. Knows nothing of FastCGI; shared read-only by every thread.
  */
+struct health_cache;
+
 struct app {
 	const struct config *cfg;
 	struct db_pool *pool;
+	/* /readyz's last answer (health.h); NULL: every /readyz asks the database. */
+	struct health_cache *ready_cache;
 };
 
 /* What a handler gets: the request, the response to fill, and the {..} path segment. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -117,12 +118,25 @@ void log_write_line(const char *line, unsigned long len)
 
 /* ---- files ------------------------------------------------------------------ */
 
+/*
+ * Opens a log file for appending, created with LOG_FILE_MODE (the umask can
+ * only take bits away). A log holds request URIs and ids: a file of ours
+ * that others may read (made by a shell redirect, an old logrotate "create
+ * 0644") loses the others' bits; the owner and group keep theirs.
+ */
 static int open_log(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, LOG_FILE_MODE);
+	struct stat st;
 
-	if (fd < 0)
+	if (fd < 0) {
 		snprintf(err, errlen, "cannot open log file '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	/* Best effort: a file that cannot be tightened is still a usable log. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+	    (st.st_mode & S_IRWXO) != 0)
+		(void)fchmod(fd, st.st_mode & 07770);
 	return fd;
 }
 
@@ -277,15 +291,16 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	log_write_line(line, n);
 }
 
-void log_escape(struct buf *out, const char *s, size_t len, bool no_spaces)
+void log_escape(struct buf *out, const char *s, size_t len, enum log_escape_mode mode)
 {
 	static const char hex[] = "0123456789abcdef";
+	bool text = mode == LOG_ESCAPE_TEXT;
 	size_t run = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && !(no_spaces && c == ' '))
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && !(text && c == ' '))
 			continue;
 		/* Copy the plain run before this byte in one go. */
 		buf_append(out, s + run, i - run);
@@ -294,6 +309,10 @@ void log_escape(struct buf *out, const char *s, size_t len, bool no_spaces)
 			buf_putc(out, '+');
 		} else if (c == '"' || c == '\\') {
 			char esc[2] = { '\\', (char)c };
+
+			buf_append(out, esc, sizeof esc);
+		} else if (c >= 0x80 && text) {
+			char esc[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
 
 			buf_append(out, esc, sizeof esc);
 		} else {
@@ -309,7 +328,7 @@ void log_escape(struct buf *out, const char *s, size_t len, bool no_spaces)
 static void put_field(struct buf *out, const char *s)
 {
 	s = s ? s : "-";
-	log_escape(out, s, strlen(s), true);
+	log_escape(out, s, strlen(s), LOG_ESCAPE_TEXT);
 }
 
 static void put_json_str(struct buf *out, const char *key, const char *s)
@@ -323,7 +342,7 @@ static void put_json_str(struct buf *out, const char *key, const char *s)
 		return;
 	}
 	buf_putc(out, '"');
-	log_escape(out, s, strlen(s), false);
+	log_escape(out, s, strlen(s), LOG_ESCAPE_JSON);
 	buf_putc(out, '"');
 }
 

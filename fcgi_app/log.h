@@ -54,8 +54,12 @@ struct log_files {
 	const char *slow_log;
 };
 
+/* Mode of a log file taskapi creates; an existing file of ours loses what others may do. */
+#define LOG_FILE_MODE 0640
+
 /*
- * Opens the files (append mode, created 0640) and makes them the streams.
+ * Opens the files (append mode, created LOG_FILE_MODE; a file of ours that
+ * others may read or write loses those bits) and makes them the streams.
  * All are opened before any is put in place: on failure nothing changes and
  * err says which file. Paths are copied, for log_reopen. Not thread-safe.
  */
@@ -102,7 +106,8 @@ struct log_access_entry {
  *   2026-11-25T14:29:09.462Z [pid] access: ID METHOD URI STATUS BYTES 0.383ms wait=0.012ms ROUTE
  * json: {"time":...,"pid":...,"request_id":...,"method":...,"uri":...,"status":...,
  *        "bytes":...,"duration_ms":...,"pool_wait_ms":...,"route":...}
- * Control characters, quotes and backslashes in strings are escaped.
+ * Strings are escaped (log_escape): control characters, quotes,
+ * backslashes and every byte >= 0x80.
  */
 void log_access(const struct log_access_entry *e, struct buf *line);
 /*
@@ -112,9 +117,19 @@ void log_access(const struct log_access_entry *e, struct buf *line);
 void log_slow(const struct log_access_entry *e, struct buf *line);
 
 /*
- * Appends s (len bytes) with control characters, '"' and '\\' escaped
- * (JSON-style); with no_spaces, a space becomes '+' (text log fields).
+ * How log_escape writes a byte that is not printable ASCII. Both forms
+ * escape control characters (\u00XX), '"' and '\\', and every byte >= 0x80,
+ * so a line never holds raw client bytes and a JSON line is always valid
+ * JSON, whatever the URI:
+ *   LOG_ESCAPE_TEXT  a byte >= 0x80 as \xHH (nginx's habit), a space as '+'
+ *                    (text fields are separated by spaces);
+ *   LOG_ESCAPE_JSON  a byte >= 0x80 as \u00HH: the decoded string read as
+ *                    Latin-1 gives back the exact bytes (Python:
+ *                    s.encode("latin-1")).
  */
-void log_escape(struct buf *out, const char *s, size_t len, bool no_spaces);
+enum log_escape_mode { LOG_ESCAPE_TEXT, LOG_ESCAPE_JSON };
+
+/* Appends s (len bytes) escaped as mode says. */
+void log_escape(struct buf *out, const char *s, size_t len, enum log_escape_mode mode);
 
 #endif

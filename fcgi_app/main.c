@@ -18,6 +18,7 @@
 #include "cgi.h"
 #include "db_config.h"
 #include "db_pool.h"
+#include "health.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
@@ -301,6 +302,7 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 	db_config_pool(cfg, (unsigned)config_pool_size(cfg), &popt);
 	app.cfg = cfg;
 	app.pool = db_pool_new(&opt, &popt);
+	app.ready_cache = health_cache_new();
 	db_pool_start_housekeeping(app.pool);
 	rc = server_run(cfg, &app, listen_fd);
 	if (rc == SERVER_ABANDONED) {
@@ -309,6 +311,7 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 		_exit(0);
 	}
 	db_pool_free(app.pool);
+	health_cache_free(app.ready_cache);
 	return rc;
 }
 

@@ -94,6 +94,16 @@ void response_empty(struct response *resp, int status)
 	resp->has_body = false;
 }
 
+void response_copy(struct response *to, const struct response *from)
+{
+	buf_reset(&to->headers);
+	buf_append(&to->headers, from->headers.data, from->headers.len);
+	buf_reset(&to->body);
+	buf_append(&to->body, from->body.data, from->body.len);
+	to->status = from->status;
+	to->has_body = from->has_body;
+}
+
 const char *response_reason(int status)
 {
 	switch (status) {

@@ -49,6 +49,9 @@ void response_error(struct response *resp, int status, const char *detail);
 /* A status without a body (204, 304). */
 void response_empty(struct response *resp, int status);
 
+/* Makes to a copy of from (status, headers, body), reusing to's storage. */
+void response_copy(struct response *to, const struct response *from);
+
 /* Appends the compact JSON text of json to out (jansson's dump, no copy). */
 void response_dump_json(const json_t *json, struct buf *out);
 

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "buf.h"
+#include "etag.h"
 #include "jsonw.h"
+#include "utf8.h"
 
 /* ---- representation ------------------------------------------------------ */
 
@@ -33,59 +35,12 @@ void task_write_json(struct buf *b, const struct task *t)
 	jsonw_lit(b, "\"}");
 }
 
-void tasks_format_etag(unsigned version, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "\"%u\"", version);
-}
-
-int tasks_parse_etags(const char *header, unsigned *out, size_t max)
-{
-	const char *p = header;
-	int n = 0;
-
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '*')
-			return -1;
-		if (p[0] == 'W' && p[1] == '/') /* weak comparison for If-None-Match is fine: versions are exact */
-			p += 2;
-		if (*p == '"') {
-			const char *end = strchr(p + 1, '"');
-			char *stop;
-			unsigned long v;
-
-			if (end == NULL)
-				break;
-			v = strtoul(p + 1, &stop, 10);
-			if (stop == end && end > p + 1 && isdigit((unsigned char)p[1]) && v <= UINT32_MAX &&
-			    (size_t)n < max)
-				out[n++] = (unsigned)v;
-			p = end + 1;
-			continue;
-		}
-		while (*p && *p != ',') /* not an entity tag: skip it */
-			p++;
-	}
-	return n;
-}
-
-static bool etag_matches(int n, const unsigned *versions, unsigned version)
-{
-	if (n < 0)
-		return true;
-	for (int i = 0; i < n; i++)
-		if (versions[i] == version)
-			return true;
-	return false;
-}
-
 static void respond_task(struct handler_ctx *ctx, int status, const struct task *task)
 {
-	char etag[16];
+	char etag[ETAG_TEXT_SIZE];
 
 	task_write_json(response_body(ctx->resp, status), task);
-	tasks_format_etag(task->version, etag, sizeof etag);
+	etag_format(task->version, etag, sizeof etag);
 	response_header(ctx->resp, "ETag", etag);
 }
 
@@ -125,17 +80,23 @@ static int path_task_id(struct handler_ctx *ctx, struct validation *v, uint64_t 
 	return validate_uint(v, "path", "task_id", text, 1, TASK_ID_MAX, id);
 }
 
+/* How much of a refused Content-Type the 415 quotes (bytes, with the NUL). */
+#define CONTENT_TYPE_SHOWN 81
+
 /* Refuses bodies that are not JSON by their Content-Type (415). */
 static int check_media_type(struct handler_ctx *ctx, bool allow_merge_patch)
 {
 	enum body_media media = validate_media_type(ctx->req->content_type);
+	char shown[CONTENT_TYPE_SHOWN];
 	char detail[256];
 
 	if (media == BODY_MEDIA_JSON || (media == BODY_MEDIA_MERGE_PATCH && allow_merge_patch))
 		return 0;
+	/* Echoed input: cut on a character boundary and repaired, so the detail is a JSON string. */
+	utf8_copy_clean(shown, sizeof shown, ctx->req->content_type, strlen(ctx->req->content_type));
 	snprintf(detail, sizeof detail,
-		 "Unsupported Content-Type '%.80s': send the body as JSON with 'Content-Type: application/json'%s",
-		 ctx->req->content_type, allow_merge_patch ? " or application/merge-patch+json" : "");
+		 "Unsupported Content-Type '%s': send the body as JSON with 'Content-Type: application/json'%s",
+		 shown, allow_merge_patch ? " or application/merge-patch+json" : "");
 	response_error(ctx->resp, 415, detail);
 	return -1;
 }
@@ -163,7 +124,7 @@ static int parse_description(struct validation *v, const json_t *value, struct t
 static int parse_completed(struct validation *v, const json_t *value, struct task_fields *out)
 {
 	if (!json_is_boolean(value)) {
-		validation_add(v, "body", "is_completed", "bool_type", json_deep_copy(value),
+		validation_add(v, "body", "is_completed", "bool_type", validate_input_copy(value),
 			       "Input should be a valid boolean");
 		return -1;
 	}
@@ -188,7 +149,7 @@ int tasks_parse_fields(struct validation *v, json_t *body, bool for_create,
 		else if (strcmp(key, "is_completed") == 0)
 			parse_completed(v, value, out);
 		else
-			validation_add(v, "body", key, "extra_forbidden", json_deep_copy(value),
+			validation_add(v, "body", key, "extra_forbidden", validate_input_copy(value),
 				       "Extra inputs are not permitted");
 	}
 	if (for_create && json_object_get(body, "title") == NULL)
@@ -240,7 +201,8 @@ void tasks_list(struct handler_ctx *ctx)
 	enum store_status status;
 
 	validation_init(&v);
-	validate_uint(&v, "query", "skip", query_value(ctx->req, "skip"), 0, INT64_MAX, &q.skip);
+	/* A deep OFFSET scans every row it skips: past the maximum, after_id pages instead. */
+	validate_uint(&v, "query", "skip", query_value(ctx->req, "skip"), 0, TASKS_MAX_SKIP, &q.skip);
 	/* Above the maximum a limit is clamped, not refused: clients asking for "everything" still work. */
 	validate_uint(&v, "query", "limit", query_value(ctx->req, "limit"), 1, UINT64_MAX, &limit);
 	validate_uint(&v, "query", "after_id", query_value(ctx->req, "after_id"), 0, TASK_ID_MAX, &q.after_id);
@@ -346,14 +308,14 @@ void tasks_get(struct handler_ctx *ctx)
 		return;
 	}
 	if (ctx->req->if_none_match != NULL) {
-		unsigned versions[TASKS_MAX_ETAGS];
-		int n = tasks_parse_etags(ctx->req->if_none_match, versions, TASKS_MAX_ETAGS);
+		struct etag_list tags;
 
-		if (etag_matches(n, versions, task.version)) {
-			char etag[16];
+		etag_parse_list(ctx->req->if_none_match, &tags);
+		if (etag_list_matches(&tags, task.version, ETAG_WEAK)) {
+			char etag[ETAG_TEXT_SIZE];
 
 			response_empty(ctx->resp, 304);
-			tasks_format_etag(task.version, etag, sizeof etag);
+			etag_format(task.version, etag, sizeof etag);
 			response_header(ctx->resp, "ETag", etag);
 			return;
 		}
@@ -361,43 +323,50 @@ void tasks_get(struct handler_ctx *ctx)
 	respond_task(ctx, 200, &task);
 }
 
-/* ---- If-Match ------------------------------------------------------------ */
+/* ---- preconditions of a write ------------------------------------------- */
+
+static void respond_precondition_failed(struct handler_ctx *ctx)
+{
+	response_error(ctx->resp, 412, "Precondition Failed: the task has changed (ETag does not match)");
+}
 
 /*
- * Resolves If-Match into the version a write must be guarded by. Returns 1
- * with *guard set, 0 when there is no precondition, -1 when the response
- * (412, 404, 503) is already written.
+ * Evaluates If-Match (strong comparison) and then If-None-Match (weak), in
+ * RFC 9110 §13.2.2's order, for a write to task id. Returns 1 with *guard
+ * set to the version the write must still find (the store checks it in the
+ * same statement, so a change in between fails the write with 412), 0 when
+ * the request has no precondition, -1 when the response (412, 404, 503) is
+ * already written.
  */
-static int if_match_guard(struct handler_ctx *ctx, struct db_conn *conn, uint64_t id, unsigned *guard)
+static int write_guard(struct handler_ctx *ctx, struct db_conn *conn, uint64_t id, unsigned *guard)
 {
-	unsigned versions[TASKS_MAX_ETAGS];
+	const char *if_match = ctx->req->if_match;
+	const char *if_none_match = ctx->req->if_none_match;
+	struct etag_list match, none_match;
 	struct task current;
 	enum store_status status;
-	int n;
 
-	if (ctx->req->if_match == NULL)
+	if (if_match == NULL && if_none_match == NULL)
 		return 0;
-	n = tasks_parse_etags(ctx->req->if_match, versions, TASKS_MAX_ETAGS);
-	if (n == 1) {
-		*guard = versions[0];
+	etag_parse_list(if_match, &match);
+	etag_parse_list(if_none_match, &none_match);
+	/* The common case, one strong tag of ours: the guarded write itself compares, no read. */
+	if (if_none_match == NULL && match.valid && !match.any && match.n == 1 &&
+	    etag_version(&match.tags[0], guard) == 0)
 		return 1;
-	}
-	if (n == 0) {
-		response_error(ctx->resp, 412, "Precondition Failed: the task has changed (ETag does not match)");
-		return -1;
-	}
-	/* "*" or several tags: read the current version once, then guard the write with it. */
+	/* "*", a list, If-None-Match: compare with the current version, then guard the write with it. */
 	status = task_store_get(conn, id, &current);
 	if (status == STORE_NOT_FOUND) {
-		respond_not_found(ctx);
+		respond_not_found(ctx); /* RFC 9110 §13.2.1: a 404 ignores the preconditions */
 		return -1;
 	}
 	if (status != STORE_OK) {
 		app_store_failure(ctx, status);
 		return -1;
 	}
-	if (!etag_matches(n, versions, current.version)) {
-		response_error(ctx->resp, 412, "Precondition Failed: the task has changed (ETag does not match)");
+	if ((if_match != NULL && !etag_list_matches(&match, current.version, ETAG_STRONG)) ||
+	    (if_none_match != NULL && etag_list_matches(&none_match, current.version, ETAG_WEAK))) {
+		respond_precondition_failed(ctx);
 		return -1;
 	}
 	*guard = current.version;
@@ -409,7 +378,7 @@ static void respond_write_failure(struct handler_ctx *ctx, enum store_status sta
 	if (status == STORE_NOT_FOUND)
 		respond_not_found(ctx);
 	else if (status == STORE_CONFLICT)
-		response_error(ctx->resp, 412, "Precondition Failed: the task has changed (ETag does not match)");
+		respond_precondition_failed(ctx);
 	else
 		app_store_failure(ctx, status);
 }
@@ -475,7 +444,7 @@ void tasks_patch(struct handler_ctx *ctx)
 	conn = app_acquire_db(ctx);
 	if (conn == NULL)
 		goto out;
-	guarded = if_match_guard(ctx, conn, id, &guard);
+	guarded = write_guard(ctx, conn, id, &guard);
 	if (guarded >= 0) {
 		status = task_store_update(conn, id, &fields, guarded ? &guard : NULL, &task);
 		if (status == STORE_OK)
@@ -500,7 +469,7 @@ void tasks_delete(struct handler_ctx *ctx)
 
 	if (conn == NULL)
 		return;
-	guarded = if_match_guard(ctx, conn, id, &guard);
+	guarded = write_guard(ctx, conn, id, &guard);
 	if (guarded >= 0) {
 		status = task_store_delete(conn, id, guarded ? &guard : NULL);
 		if (status == STORE_OK)

@@ -32,16 +32,11 @@ void task_write_json(struct buf *b, const struct task *task);
 int tasks_parse_fields(struct validation *v, json_t *body, bool for_create,
 		       struct task_fields *out);
 
-/* Writes the ETag of a version ("\"3\"") into out. */
-void tasks_format_etag(unsigned version, char *out, size_t outlen);
-
-#define TASKS_MAX_ETAGS 8
-
 /*
- * Parses an If-Match / If-None-Match value. Returns the number of our ETags
- * found (versions in out), or -1 for "*". Entity tags that are not ours
- * count as nothing (they can never match).
+ * Entity tags: a task's ETag is its version, strong ("\"3\""); If-Match and
+ * If-None-Match are parsed and compared by etag.h (RFC 9110 §13.1).
  */
-int tasks_parse_etags(const char *header, unsigned *out, size_t max);
+/* Longest query ?skip= taken; deeper pages are read with ?after_id= (keyset). */
+#define TASKS_MAX_SKIP 100000
 
 #endif

@@ -10,9 +10,12 @@
 #include "clock.h"
 #include "log.h"
 #include "rng.h"
+#include "utf8.h"
 
 /* trace_format_params shows this many bytes of a string parameter. */
 #define TRACE_PARAM_SHOWN 100
+/* Bytes of a request id an SQL echo line shows (ours are 32). */
+#define TRACE_ID_SHOWN 64
 /* The rendered parameters of one echoed statement: longer ones are cut. */
 #define TRACE_ECHO_PARAMS_MAX 1400
 /* Hex digits in 64 random bits: a request id is two of them. */
@@ -80,7 +83,8 @@ static void put(char *out, size_t outlen, size_t *pos, const char *fmt, ...)
 
 static void put_string(char *out, size_t outlen, size_t *pos, const char *s, unsigned long len)
 {
-	unsigned long shown = len > TRACE_PARAM_SHOWN ? TRACE_PARAM_SHOWN : len;
+	/* A bound value is client input (a title): the cut never splits a character. */
+	unsigned long shown = utf8_cut(s, len, TRACE_PARAM_SHOWN);
 
 	put(out, outlen, pos, "'");
 	for (unsigned long i = 0; i < shown; i++) {
@@ -168,6 +172,8 @@ void trace_format_params(const MYSQL_BIND *params, unsigned n, char *out, size_t
 void trace_sql(const char *name, const char *sql, const MYSQL_BIND *params, unsigned n)
 {
 	char rendered[TRACE_ECHO_PARAMS_MAX];
+	const char *rid = current.request_id ? current.request_id : "-";
+	struct buf id = BUF_INIT;
 
 	if (current.n_stmts < TRACE_MAX_STMTS)
 		current.stmts[current.n_stmts] = name;
@@ -175,8 +181,10 @@ void trace_sql(const char *name, const char *sql, const MYSQL_BIND *params, unsi
 	if (!sql_echo)
 		return;
 	trace_format_params(params, n, rendered, sizeof rendered);
-	log_info("sql: %s %s: %s %s", current.request_id ? current.request_id : "-", name ? name : "?",
-		 sql ? sql : "?", rendered);
+	/* The id may be the peer's (REQUEST_ID): escaped as in the access line, so it cannot forge a line. */
+	log_escape(&id, rid, utf8_cut(rid, strlen(rid), TRACE_ID_SHOWN), LOG_ESCAPE_TEXT);
+	log_info("sql: %s %s: %s %s", id.data ? id.data : "-", name ? name : "?", sql ? sql : "?", rendered);
+	buf_release(&id);
 }
 
 void trace_new_request_id(char out[TRACE_REQUEST_ID_SIZE])

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "utf8.h"
+
 void validation_init(struct validation *v)
 {
 	v->n = 0;
@@ -31,11 +33,36 @@ static struct validation_error *add_item(struct validation *v, const char *where
 	}
 	e = &v->items[v->n++];
 	snprintf(e->where, sizeof e->where, "%s", where);
-	snprintf(e->name, sizeof e->name, "%s", name ? name : "");
+	/* A body key is client input: cut on a character boundary, never dropped from loc. */
+	name = name ? name : "";
+	utf8_copy_clean(e->name, sizeof e->name, name, strlen(name));
 	e->index = -1;
 	snprintf(e->type, sizeof e->type, "%s", type);
 	e->input = input;
 	return e;
+}
+
+static void set_msg(struct validation_error *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void vset_msg(struct validation_error *e, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void vset_msg(struct validation_error *e, const char *fmt, va_list ap)
+{
+	char text[2 * sizeof e->msg];
+
+	vsnprintf(text, sizeof text, fmt, ap);
+	/* A message may quote input (a parser's "near '...'"): it must stay a JSON string. */
+	utf8_copy_clean(e->msg, sizeof e->msg, text, strlen(text));
+}
+
+static void set_msg(struct validation_error *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vset_msg(e, fmt, ap);
+	va_end(ap);
 }
 
 void validation_add(struct validation *v, const char *where, const char *name,
@@ -47,7 +74,7 @@ void validation_add(struct validation *v, const char *where, const char *name,
 	if (e == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	vset_msg(e, fmt, ap);
 	va_end(ap);
 }
 
@@ -72,12 +99,46 @@ json_t *validation_to_json(const struct validation *v)
 	return json_pack("{s:o}", "detail", list);
 }
 
-/* A query value as JSON for "input": a string when it is valid UTF-8, else null. */
+/*
+ * A query value as JSON for "input": as given when it is valid UTF-8 of at
+ * most VALIDATE_INPUT_MAX_BYTES, else repaired and cut (utf8.h) with "...".
+ */
 static json_t *text_input(const char *text)
 {
-	json_t *s = json_string(text);
+	size_t len = strlen(text);
+	struct buf clean = BUF_INIT;
+	json_t *s;
 
+	if (len <= VALIDATE_INPUT_MAX_BYTES && utf8_is_valid(text, len))
+		return json_stringn(text, len);
+	if (!utf8_append_clean(&clean, text, len, VALIDATE_INPUT_MAX_BYTES - 3))
+		buf_puts(&clean, "...");
+	s = json_stringn(clean.data, clean.len);
+	buf_release(&clean);
 	return s ? s : json_null();
+}
+
+json_t *validate_input_copy(const json_t *value)
+{
+	struct buf cut = BUF_INIT;
+	json_t *s;
+
+	if (json_is_string(value)) {
+		size_t len = json_string_length(value);
+
+		if (len <= VALIDATE_BODY_INPUT_MAX_BYTES)
+			return json_deep_copy(value);
+		/* jansson holds valid UTF-8: only the cut needs care. */
+		utf8_append_clean(&cut, json_string_value(value), len, VALIDATE_BODY_INPUT_MAX_BYTES - 3);
+		buf_puts(&cut, "...");
+		s = json_stringn(cut.data, cut.len);
+		buf_release(&cut);
+		return s;
+	}
+	if ((json_is_array(value) || json_is_object(value)) &&
+	    json_dumpb(value, NULL, 0, JSON_COMPACT) > VALIDATE_BODY_INPUT_MAX_BYTES)
+		return NULL; /* a cut container would be a different value: none rather than a wrong one */
+	return json_deep_copy(value);
 }
 
 int validate_uint(struct validation *v, const char *where, const char *name,
@@ -225,7 +286,7 @@ json_t *validate_json_object(struct validation *v, const char *body, size_t len)
 
 		if (e != NULL) {
 			e->index = error.position;
-			snprintf(e->msg, sizeof e->msg, "JSON decode error: %.120s", error.text);
+			set_msg(e, "JSON decode error: %s", error.text);
 		}
 		return NULL;
 	}
@@ -304,7 +365,7 @@ int validate_string_field(struct validation *v, const char *name, const json_t *
 	if (json_is_null(value) && nullable)
 		return 0;
 	if (!json_is_string(value)) {
-		validation_add(v, "body", name, "string_type", json_deep_copy(value),
+		validation_add(v, "body", name, "string_type", validate_input_copy(value),
 			       "Input should be a valid string");
 		return -1;
 	}
@@ -316,12 +377,12 @@ int validate_string_field(struct validation *v, const char *name, const json_t *
 		return -1;
 	}
 	if (!allow_blank && validate_utf8_is_blank(s, len)) {
-		validation_add(v, "body", name, "string_too_short", json_deep_copy(value),
+		validation_add(v, "body", name, "string_too_short", validate_input_copy(value),
 			       "String should have at least 1 non-whitespace character");
 		return -1;
 	}
 	if (validate_utf8_codepoints(s, len) > max_chars) {
-		validation_add(v, "body", name, "string_too_long", json_deep_copy(value),
+		validation_add(v, "body", name, "string_too_long", validate_input_copy(value),
 			       "String should have at most %zu characters", max_chars);
 		return -1;
 	}

@@ -15,13 +15,27 @@
  * validation_release().
  */
 #define VALIDATION_MAX 16
+/*
+ * A query value echoed as "input" longer than this, or not valid UTF-8, is
+ * repaired and cut on a character boundary (utf8.h), ending in "...".
+ */
+#define VALIDATE_INPUT_MAX_BYTES 256
+/*
+ * A body value echoed as "input" (validate_input_copy): a string longer than
+ * this is cut on a character boundary, ending in "..."; an array or object
+ * whose JSON text is longer is left out (the item has no "input"). Room for
+ * the longest refused field in full: 256 code points of 4 bytes.
+ */
+#define VALIDATE_BODY_INPUT_MAX_BYTES 1024
 
 struct validation_error {
 	char where[8];  /* "query", "body", "path" */
-	char name[48];  /* "" for a loc of one element, e.g. ["body"] */
+	char name[48];  /* "" for a loc of one element, e.g. ["body"]; a longer or
+			 * invalid UTF-8 name (a body key) is cut on a character
+			 * boundary, ending in "...", and repaired (utf8.h) */
 	long index;     /* >= 0: the second loc element is this number instead of name */
 	char type[32];
-	char msg[160];
+	char msg[160];  /* valid UTF-8, cut on a character boundary like name */
 	json_t *input;  /* owned; NULL when none */
 };
 
@@ -43,6 +57,12 @@ void validation_release(struct validation *v);
 void validation_add(struct validation *v, const char *where, const char *name,
 		    const char *type, json_t *input, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
+
+/*
+ * A body value as the "input" of a problem, bounded (VALIDATE_BODY_INPUT_MAX_BYTES):
+ * a new reference for validation_add, or NULL to leave "input" out.
+ */
+json_t *validate_input_copy(const json_t *value);
 
 /* {"detail": [...]}; new reference. The validation keeps its own references. */
 json_t *validation_to_json(const struct validation *v);

@@ -101,6 +101,7 @@ void app_fixture_init(struct app_fixture *f, const struct db_options *opt, unsig
 	popt.acquire_timeout_ms = 300;
 	f->app.cfg = &f->cfg;
 	f->app.pool = db_pool_new(opt, &popt);
+	f->app.ready_cache = NULL; /* each /readyz asks: tests see the database's answer at once */
 	request_init(&f->req);
 	response_init(&f->resp);
 }

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "clock.h"
 #include "db_env.h"
 #include "health.h"
 #include "unit.h"
@@ -46,10 +47,54 @@ START_TEST(test_ready_is_503_without_a_database)
 }
 END_TEST
 
+/* The pool's attempts so far: each acquire without a database ends in one of these. */
+static unsigned long long attempts(void)
+{
+	struct db_pool_stats st;
+
+	db_pool_get_stats(f.app.pool, &st);
+	return st.connect_failures + st.timeouts;
+}
+
+START_TEST(test_ready_answer_is_kept_a_second)
+{
+	struct response first;
+	unsigned long long before;
+
+	f.app.ready_cache = health_cache_new();
+	response_init(&first);
+	health_ready(&ctx);
+	ck_assert_int_eq(f.resp.status, 503);
+	response_copy(&first, &f.resp);
+	before = attempts();
+	ck_assert_uint_gt(before, 0);
+	/* Within the second: the same answer, and the database is not asked again. */
+	for (int i = 0; i < 20; i++) {
+		response_reset(&f.resp);
+		health_ready(&ctx);
+		ck_assert_int_eq(f.resp.status, 503);
+		ck_assert_uint_eq(f.resp.body.len, first.body.len);
+		ck_assert_int_eq(memcmp(f.resp.body.data, first.body.data, first.body.len), 0);
+		ck_assert_uint_eq(f.resp.headers.len, first.headers.len); /* Retry-After kept */
+	}
+	ck_assert_uint_eq(attempts(), before);
+	/* After it: asked again. */
+	clock_sleep_ms(HEALTH_READY_CACHE_MS + 50);
+	response_reset(&f.resp);
+	health_ready(&ctx);
+	ck_assert_int_eq(f.resp.status, 503);
+	ck_assert_uint_gt(attempts(), before);
+	response_release(&first);
+	health_cache_free(f.app.ready_cache);
+	f.app.ready_cache = NULL;
+}
+END_TEST
+
 static void add_pure(TCase *tc)
 {
 	tcase_add_checked_fixture(tc, setup, teardown);
-	unit_add_tests(tc, test_live_needs_no_database, test_ready_is_503_without_a_database);
+	unit_add_tests(tc, test_live_needs_no_database, test_ready_is_503_without_a_database,
+		       test_ready_answer_is_kept_a_second);
 }
 
 /* A ready database answering 200 is test_app's live /readyz case. */

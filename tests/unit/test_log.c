@@ -250,13 +250,22 @@ START_TEST(test_escape)
 	struct buf out;
 
 	buf_init(&out);
-	log_escape(&out, "a b\"c\\d\n\x7f", 9, true);
+	log_escape(&out, "a b\"c\\d\n\x7f", 9, LOG_ESCAPE_TEXT);
 	buf_putc(&out, '\0');
 	ck_assert_str_eq(out.data, "a+b\\\"c\\\\d\\u000a\\u007f");
 	buf_reset(&out);
-	log_escape(&out, "a b\t", 4, false);
+	log_escape(&out, "a b\t", 4, LOG_ESCAPE_JSON);
 	buf_putc(&out, '\0');
 	ck_assert_str_eq(out.data, "a b\\u0009");
+	/* Bytes >= 0x80, valid UTF-8 or not: \xHH in text, \u00HH in JSON. */
+	buf_reset(&out);
+	log_escape(&out, "/t\xc3\xa9\xff?", 6, LOG_ESCAPE_TEXT);
+	buf_putc(&out, '\0');
+	ck_assert_str_eq(out.data, "/t\\xc3\\xa9\\xff?");
+	buf_reset(&out);
+	log_escape(&out, "/t\xc3\xa9\xff?", 6, LOG_ESCAPE_JSON);
+	buf_putc(&out, '\0');
+	ck_assert_str_eq(out.data, "/t\\u00c3\\u00a9\\u00ff?");
 	buf_release(&out);
 }
 END_TEST

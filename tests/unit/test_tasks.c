@@ -131,30 +131,9 @@ START_TEST(test_patch_fields_optional)
 }
 END_TEST
 
-START_TEST(test_etags)
-{
-	unsigned out[TASKS_MAX_ETAGS];
-	char etag[16];
-
-	tasks_format_etag(7, etag, sizeof etag);
-	ck_assert_str_eq(etag, "\"7\"");
-	ck_assert_int_eq(tasks_parse_etags("\"7\"", out, TASKS_MAX_ETAGS), 1);
-	ck_assert_uint_eq(out[0], 7);
-	ck_assert_int_eq(tasks_parse_etags("W/\"3\", \"4\"", out, TASKS_MAX_ETAGS), 2);
-	ck_assert_uint_eq(out[0], 3);
-	ck_assert_uint_eq(out[1], 4);
-	ck_assert_int_eq(tasks_parse_etags("*", out, TASKS_MAX_ETAGS), -1);
-	ck_assert_int_eq(tasks_parse_etags("\"abc\"", out, TASKS_MAX_ETAGS), 0);
-	ck_assert_int_eq(tasks_parse_etags("7", out, TASKS_MAX_ETAGS), 0);
-	ck_assert_int_eq(tasks_parse_etags("\"", out, TASKS_MAX_ETAGS), 0);
-	ck_assert_int_eq(tasks_parse_etags("\"99999999999\"", out, TASKS_MAX_ETAGS), 0);
-}
-END_TEST
-
 Suite *unit_suite(void)
 {
 	return unit_suite_of("tasks", NULL, NULL, test_create_valid,
 			     test_create_lists_every_problem, test_title_rules,
-			     test_fifty_emoji_fit, test_patch_fields_optional,
-			     test_etags);
+			     test_fifty_emoji_fit, test_patch_fields_optional);
 }

@@ -55,6 +55,9 @@ START_TEST(test_sql_echo_logs_parameters)
 	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
 	trace_begin("req-2");
 	trace_sql("get_task", "SELECT * FROM tasks WHERE id = ?", &b, 1);
+	/* A peer's REQUEST_ID cannot forge a line: escaped as in the access line. */
+	trace_begin("evil\n2026 [1] error: forged \xff");
+	trace_sql("get_task", "SELECT 1", NULL, 0);
 	f = fopen(path, "r");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_uint_gt(fread(text, 1, sizeof text - 1, f), 0);
@@ -62,6 +65,9 @@ START_TEST(test_sql_echo_logs_parameters)
 	unlink(path);
 	ck_assert_msg(strstr(text, "sql: req-2 get_task: SELECT * FROM tasks WHERE id = ? (42)") != NULL,
 		      "logged: %s", text);
+	ck_assert_msg(strstr(text, "sql: evil\\u000a2026+[1]+error:+forged+\\xff get_task: SELECT 1 ()") != NULL,
+		      "logged: %s", text);
+	ck_assert_ptr_null(strstr(text, "\n2026 [1] error: forged"));
 	trace_set_sql_echo(false);
 }
 END_TEST

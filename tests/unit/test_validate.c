@@ -178,11 +178,89 @@ START_TEST(test_codepoints_and_blank)
 END_TEST
 END_TEST
 
+/* Input echoed in a 422 (loc, msg, input) stays valid UTF-8, cut between characters. */
+START_TEST(test_echoed_input_stays_utf8)
+{
+	struct validation v;
+	char key[64];
+	json_t *j, *item, *loc;
+	const char *name;
+	uint64_t out = 0;
+
+	/* A body key with a 2-byte character across the 47-byte name limit. */
+	memset(key, 'k', 46);
+	strcpy(key + 46, "\xc3\xa9tail");
+	validation_init(&v);
+	validation_add(&v, "body", key, "extra_forbidden", NULL, "Extra inputs are not permitted");
+	validate_uint(&v, "query", "skip", "1\xff\xfe", 0, 10, &out);
+	validation_add(&v, "body", NULL, "json_invalid", NULL, "near '%s'", "\xe2\x82");
+	j = validation_to_json(&v);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_uint_eq(json_array_size(json_object_get(j, "detail")), 3);
+	item = json_array_get(json_object_get(j, "detail"), 0);
+	loc = json_object_get(item, "loc");
+	ck_assert_uint_eq(json_array_size(loc), 2); /* the key is still in loc */
+	name = json_string_value(json_array_get(loc, 1));
+	ck_assert_ptr_nonnull(name);
+	ck_assert_uint_eq(strlen(name), 47);
+	ck_assert_int_eq(strncmp(name, key, 44), 0);
+	ck_assert_str_eq(name + 44, "...");
+	item = json_array_get(json_object_get(j, "detail"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(item, "input")), "1\xef\xbf\xbd\xef\xbf\xbd");
+	item = json_array_get(json_object_get(j, "detail"), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(item, "msg")), "near '\xef\xbf\xbd\xef\xbf\xbd'");
+	json_decref(j);
+	validation_release(&v);
+}
+END_TEST
+
+/* Body values echoed as "input" are bounded: long strings cut between characters, big containers left out. */
+START_TEST(test_body_input_bounded)
+{
+	char text[3 * 1024];
+	json_t *value, *copy;
+	const char *s;
+
+	for (size_t i = 0; i + 1 < sizeof text; i += 2)
+		memcpy(text + i, "\xc3\xa9", 2);
+	text[sizeof text - 1 - (sizeof text - 1) % 2] = '\0';
+	value = json_string(text);
+	copy = validate_input_copy(value);
+	s = json_string_value(copy);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_le(strlen(s), VALIDATE_BODY_INPUT_MAX_BYTES);
+	ck_assert_uint_ge(strlen(s), VALIDATE_BODY_INPUT_MAX_BYTES - 4);
+	ck_assert_str_eq(s + strlen(s) - 3, "...");
+	ck_assert_int_eq(memcmp(s, text, strlen(s) - 3), 0); /* whole characters only */
+	json_decref(copy);
+	json_decref(value);
+
+	value = json_stringn(text, VALIDATE_BODY_INPUT_MAX_BYTES); /* at the bound: as is */
+	copy = validate_input_copy(value);
+	ck_assert(json_equal(copy, value));
+	json_decref(copy);
+	json_decref(value);
+
+	value = json_array();
+	for (int i = 0; i < 1000; i++)
+		json_array_append_new(value, json_integer(i));
+	ck_assert_ptr_null(validate_input_copy(value));
+	json_decref(value);
+
+	value = json_pack("{s:[i,i], s:b}", "a", 1, 2, "b", 1);
+	copy = validate_input_copy(value);
+	ck_assert(json_equal(copy, value));
+	json_decref(copy);
+	json_decref(value);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	return unit_suite_of("validate", NULL, NULL, test_uint_accepts, test_uint_rejects,
 			     test_detail_shape_lists_every_problem,
 			     test_overflowing_list_is_bounded, test_bool_text,
 			     test_media_types, test_json_bodies,
-			     test_codepoints_and_blank);
+			     test_codepoints_and_blank, test_echoed_input_stays_utf8,
+			     test_body_input_bounded);
 }
