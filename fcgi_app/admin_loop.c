@@ -13,6 +13,7 @@
 
 #define ACCEPTS_PER_WAKEUP 16
 #define ACCEPT_PAUSE_MS 100 /* out of descriptors: let some close before the next accept */
+#define READS_PER_WAKEUP 16
 
 enum conn_state { CONN_FREE = 0, CONN_READING, CONN_WRITING, CONN_LINGER };
 
@@ -152,7 +153,8 @@ static void conn_scan(struct loop *l, struct conn *c, long long now)
 
 static void conn_read(struct loop *l, struct conn *c, long long now)
 {
-	for (;;) {
+	/* A peer sending without end while lingering gets a bounded share of each wakeup. */
+	for (int reads = 0; reads < READS_PER_WAKEUP; reads++) {
 		ssize_t n;
 
 		if (c->state == CONN_LINGER) {
@@ -218,6 +220,10 @@ static void accept_some(struct loop *l, long long now)
 		for (size_t i = 0; c == NULL && i < ADMIN_LOOP_MAX_CONNS; i++)
 			if (l->conns[i].state == CONN_FREE)
 				c = &l->conns[i];
+		if (c == NULL) { /* cannot happen: evict_oldest freed one */
+			close(fd);
+			return;
+		}
 		if (c->in == NULL)
 			c->in = xmalloc(ADMIN_LOOP_MAX_REQUEST_BYTES);
 		c->fd = fd;

@@ -190,3 +190,7 @@ check "the report names the deadline, the size cap and the connection cap" \
 admin_get "$asock" /metrics
 check "afterwards /metrics answers 200 ($ADMIN_STATUS) from the same admin process ($admin_before -> $(admin_pid))" \
   test "$ADMIN_STATUS" = 200 -a "$admin_before" = "$(admin_pid)"
+# A clean stop, then the log holds no sanitizer report (an ASan build writes them there,
+# leaks at exit included).
+check "taskapi stops cleanly on SIGTERM" stop_pid taskapi-bounds "$master" TERM 20
+check "no sanitizer report in its log" bash -c "! grep -qE 'ERROR: (Address|Leak|Memory)Sanitizer|runtime error:' '$log'"
