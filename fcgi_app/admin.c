@@ -1,7 +1,6 @@
 #include "admin.h"
 
 #include <errno.h>
-#include <fcgiapp.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -9,7 +8,6 @@
 #include <linux/unix_diag.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -25,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin_loop.h"
 #include "clock.h"
 #include "listener.h"
 #include "log.h"
@@ -32,8 +31,6 @@
 #include "proctitle.h"
 #include "xalloc.h"
 
-#define ADMIN_IO_TIMEOUT_MS 1000
-#define ADMIN_POLL_MS 100
 #define ADMIN_RESPAWN_MS 1000
 #define ADMIN_KILL_AFTER_MS 3000
 
@@ -206,34 +203,39 @@ static bool query_has(const char *query, const char *name)
 	return false;
 }
 
-static void respond(FCGX_Request *req, int status, const char *reason, const char *type,
-		    const char *extra, const struct buf *body, bool head)
+/* The CGI text of one answer: headers, a blank line, the body (none for HEAD). */
+static void respond(struct buf *cgi, int status, const char *reason, const char *type, const char *extra,
+		    const struct buf *body, bool head)
 {
-	char head_text[512];
-	int n = snprintf(head_text, sizeof head_text,
-			 "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-			 "Cache-Control: no-store\r\n%s\r\n",
-			 status, reason, type, body->len, extra ? extra : "");
-
-	/* libfcgi's own FCGX_FPrintF knows no %zu: format here, write once. */
-	if (n > 0 && (size_t)n < sizeof head_text)
-		FCGX_PutStr(head_text, n, req->out);
+	buf_printf(cgi,
+		   "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+		   "Cache-Control: no-store\r\n%s\r\n",
+		   status, reason, type, body->len, extra ? extra : "");
 	if (!head && body->len > 0)
-		FCGX_PutStr(body->data, (int)body->len, req->out);
+		buf_append(cgi, body->data, body->len);
 }
 
-static void answer(FCGX_Request *req, struct metrics_snapshot *snap, struct buf *body)
+/* What one run of the loop answers with: a snapshot (large: allocated once) and a body buffer. */
+struct answerer {
+	struct metrics_snapshot *snap;
+	struct buf body;
+	bool (*should_stop)(void);
+};
+
+static void answer(const struct admin_fcgi *req, struct buf *cgi, void *ctx)
 {
-	const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
-	const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
-	const char *query = FCGX_GetParam("QUERY_STRING", req->envp);
+	struct answerer *a = ctx;
+	struct buf *body = &a->body;
+	const char *method = admin_fcgi_param(req, "REQUEST_METHOD");
+	const char *uri = admin_fcgi_param(req, "REQUEST_URI");
+	const char *query = admin_fcgi_param(req, "QUERY_STRING");
 	const char *json = "application/json; charset=utf-8";
 	struct metrics_listen listen;
 	size_t path_len;
 	bool head = method != NULL && strcmp(method, "HEAD") == 0;
 
 	if (uri == NULL || *uri == '\0')
-		uri = FCGX_GetParam("DOCUMENT_URI", req->envp);
+		uri = admin_fcgi_param(req, "DOCUMENT_URI");
 	if (uri == NULL)
 		uri = "/";
 	path_len = strcspn(uri, "?");
@@ -243,86 +245,54 @@ static void answer(FCGX_Request *req, struct metrics_snapshot *snap, struct buf 
 	if (!(path_len == 8 && strncmp(uri, "/metrics", 8) == 0) &&
 	    !(path_len == 7 && strncmp(uri, "/status", 7) == 0)) {
 		buf_puts(body, "{\"detail\":\"Not Found\"}\n");
-		respond(req, 404, "Not Found", json, NULL, body, head);
+		respond(cgi, 404, "Not Found", json, NULL, body, head);
 		return;
 	}
 	if (method == NULL || (strcmp(method, "GET") != 0 && !head)) {
 		buf_puts(body, "{\"detail\":\"Method Not Allowed\"}\n");
-		respond(req, 405, "Method Not Allowed", json, "Allow: GET, HEAD\r\n", body, head);
+		respond(cgi, 405, "Method Not Allowed", json, "Allow: GET, HEAD\r\n", body, head);
 		return;
 	}
 	admin_listen_queue(admin.listen_fd, &listen);
-	if (!metrics_snapshot_take(snap)) {
+	if (!metrics_snapshot_take(a->snap)) {
 		buf_puts(body, "{\"detail\":\"metrics are not available\"}\n");
-		respond(req, 503, "Service Unavailable", json, NULL, body, head);
+		respond(cgi, 503, "Service Unavailable", json, NULL, body, head);
 		return;
 	}
 	if (uri[1] == 'm') {
-		metrics_render_prometheus(snap, &listen, body);
-		respond(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", NULL, body, head);
+		metrics_render_prometheus(a->snap, &listen, body);
+		respond(cgi, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", NULL, body, head);
 	} else {
-		metrics_render_status(snap, &listen, admin.listen_name, query_has(query, "full"), body);
-		respond(req, 200, "OK", json, NULL, body, head);
+		metrics_render_status(a->snap, &listen, admin.listen_name, query_has(query, "full"), body);
+		respond(cgi, 200, "OK", json, NULL, body, head);
 	}
 }
 
 /* ---- the loop -------------------------------------------------------------------- */
 
-static void set_io_timeouts(int fd)
+static bool answerer_should_stop(void *ctx)
 {
-	struct timeval tv = { ADMIN_IO_TIMEOUT_MS / 1000, (ADMIN_IO_TIMEOUT_MS % 1000) * 1000 };
-
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	return ((struct answerer *)ctx)->should_stop();
 }
 
-/* Answers one connection: one request, then close (no keep-alive on the admin socket). */
-static void serve_connection(FCGX_Request *req, int fd, struct metrics_snapshot *snap, struct buf *body)
+/* Sampling between requests makes "max listen queue" see more than scrapes alone. */
+static void sample_listen_queue(void *ctx)
 {
-	set_io_timeouts(fd);
-	req->ipcFd = fd;
-	req->keepConnection = 1; /* the Finish FCGX_Accept_r starts with must not close fd */
-	req->detached = 1;       /* a failed read closes without libfcgi's 2 s linger */
-	if (FCGX_Accept_r(req) == 0) {
-		req->detached = 0;
-		answer(req, snap, body);
-		req->keepConnection = 0;
-		FCGX_Finish_r(req);
-	}
-	if (req->ipcFd >= 0)
-		close(req->ipcFd);
-	req->ipcFd = -1;
+	struct metrics_listen sample;
+
+	(void)ctx;
+	admin_listen_queue(admin.listen_fd, &sample);
 }
 
-/* Serves the admin socket until should_stop says so; checked at least every 100 ms. */
+/* Serves the admin socket (admin_loop.c: every connection bounded) until should_stop says so. */
 static void admin_loop(bool (*should_stop)(void))
 {
-	struct metrics_snapshot *snap = xmalloc(sizeof *snap);
-	struct buf body = BUF_INIT;
-	FCGX_Request req;
-	int dummy = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct answerer a = { xmalloc(sizeof *a.snap), BUF_INIT, should_stop };
+	struct admin_loop_hooks hooks = { answer, answerer_should_stop, sample_listen_queue, &a };
 
-	/* libfcgi's listen socket is one that cannot accept: it only reads the fd we hand it. */
-	FCGX_InitRequest(&req, dummy, 0);
-	while (!should_stop()) {
-		struct pollfd p = { admin.sock.fd, POLLIN, 0 };
-		struct metrics_listen sample;
-		int fd;
-
-		/* Sampling between requests makes "max listen queue" see more than scrapes alone. */
-		admin_listen_queue(admin.listen_fd, &sample);
-		if (poll(&p, 1, ADMIN_POLL_MS) <= 0)
-			continue;
-		fd = accept4(admin.sock.fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		serve_connection(&req, fd, snap, &body);
-	}
-	FCGX_Free(&req, 1);
-	if (dummy >= 0)
-		close(dummy);
-	buf_release(&body);
-	free(snap);
+	admin_loop_run(admin.sock.fd, &hooks);
+	buf_release(&a.body);
+	free(a.snap);
 }
 
 /* ---- the admin process ------------------------------------------------------------ */

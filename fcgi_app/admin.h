@@ -18,9 +18,12 @@
  * answers while every worker thread is busy. With --workers 0 a thread of
  * the single process answers instead.
  *
- * The admin process serves one connection at a time, each bounded by a 1 s
- * read/write timeout, and closes it after the answer. Its stop signals are
- * those of a worker (TERM, INT, QUIT); USR1 reopens its log files.
+ * The admin process (or thread) serves every connection from one poll loop,
+ * admin_loop.c, which bounds each peer (a whole-request deadline, a size cap,
+ * a connection cap, non-blocking writes with a deadline) so that no peer can
+ * hold /status from the others; it speaks FastCGI through admin_fcgi.c and
+ * closes each connection after its answer. Its stop signals are those of a
+ * worker (TERM, INT, QUIT); USR1 reopens its log files.
  */
 
 /*

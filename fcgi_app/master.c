@@ -107,15 +107,16 @@ static void ask_all_to_leave(struct master *m, int sig)
 		ask_to_leave(m, &m->procs[i], sig);
 }
 
-/* A crash: remember it, and back off when they come too fast. */
+/*
+ * A worker that died before serving anything: remember it, and back off when
+ * they come too fast (a start-up loop: forking faster helps nobody).
+ */
 static void note_crash(struct master *m)
 {
 	const struct config *cfg = m->cfg;
 	size_t keep = (size_t)cfg->server.crash_threshold;
 	long long now = clock_ms();
 
-	m->restarts++;
-	metrics_worker_restarted();
 	if (m->n_deaths == keep) {
 		memmove(m->deaths, m->deaths + 1, (keep - 1) * sizeof *m->deaths);
 		m->n_deaths--;
@@ -126,13 +127,26 @@ static void note_crash(struct master *m)
 		if (m->backoff_ms > MAX_BACKOFF_MS)
 			m->backoff_ms = MAX_BACKOFF_MS;
 		m->respawn_at_ms = now + m->backoff_ms;
-		log_error("%zu worker crashes within %d s: waiting %d ms before starting another",
+		log_error("%zu worker crashes within %d s: waiting %d ms before starting another "
+			  "(each died before it had served anything)",
 			  keep, cfg->server.crash_interval_s, m->backoff_ms);
 	}
 }
 
+/*
+ * One line per death: how it ended, whether it had served, what follows. A
+ * worker that had accepted a connection got through its start-up: what killed
+ * it came in on a connection (a poisoned request, a bug on some path), and
+ * waiting before the next worker would only turn one bad request into an
+ * outage, so it is replaced at once and not counted toward the back-off.
+ */
 static void on_exit_status(struct master *m, const struct worker_proc *p, int status)
 {
+	uint64_t conns, reqs;
+	bool measured = metrics_slot_activity(p->slot, &conns, &reqs);
+	bool served = conns > 0 || reqs > 0;
+	char how[96];
+
 	if (p->leaving || m->stopping) {
 		log_info("worker %d left", (int)p->pid);
 		return;
@@ -142,9 +156,19 @@ static void on_exit_status(struct master *m, const struct worker_proc *p, int st
 		return;
 	}
 	if (WIFSIGNALED(status))
-		log_error("worker %d was killed by signal %d; starting a new one", (int)p->pid, WTERMSIG(status));
+		snprintf(how, sizeof how, "was killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
-		log_error("worker %d exited with status %d; starting a new one", (int)p->pid, WEXITSTATUS(status));
+		snprintf(how, sizeof how, "exited with status %d", WEXITSTATUS(status));
+	m->restarts++;
+	metrics_worker_restarted();
+	if (served) {
+		log_error("worker %d %s after it had served (%llu connections, %llu requests): "
+			  "starting a new one at once; not counted toward the crash back-off",
+			  (int)p->pid, how, (unsigned long long)conns, (unsigned long long)reqs);
+		return;
+	}
+	log_error("worker %d %s before it had served anything%s: starting a new one; counted toward the "
+		  "crash back-off", (int)p->pid, how, measured ? "" : " (as far as known: it had no metrics slot)");
 	note_crash(m);
 }
 

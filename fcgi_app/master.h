@@ -11,8 +11,11 @@
  * serving on that socket. It never touches the database or a request.
  *
  *   a worker that dies is replaced at once (the master wakes on SIGCHLD);
- *     crash_threshold deaths within crash_interval_s back off, doubling the
- *     delay up to 30 s, and say so in the log;
+ *     one that dies before it has accepted any connection (a start-up loop)
+ *     counts toward the back-off: crash_threshold such deaths within
+ *     crash_interval_s make the master wait, doubling the delay up to 30 s,
+ *     and say so in the log; one that had served is never delayed (one bad
+ *     request must not take more than the worker that read it);
  *   SIGTERM, SIGINT  stop: workers finish requests in flight, then exit;
  *   SIGQUIT          graceful stop: workers drain their kept connections;
  *   SIGHUP           reload: re-read and check the configuration (on error

@@ -220,6 +220,21 @@ void metrics_slot_retire(int slot)
 	__atomic_store_n(&shm->fold_seq, shm->fold_seq + 1, __ATOMIC_RELEASE);
 }
 
+bool metrics_slot_activity(int slot, uint64_t *connections, uint64_t *requests)
+{
+	const struct metrics_counters *c;
+
+	*connections = *requests = 0;
+	if (shm == NULL || slot < 0)
+		return false;
+	c = &shm->slots[slot].c;
+	*connections = __atomic_load_n(&c->connections, RELAXED);
+	for (size_t r = 0; r < METRICS_MAX_ROUTES; r++)
+		for (size_t k = 0; k < METRICS_N_CODES; k++)
+			*requests += __atomic_load_n(&c->requests[r][k], RELAXED);
+	return true;
+}
+
 void metrics_worker_restarted(void)
 {
 	if (shm != NULL)

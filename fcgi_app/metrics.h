@@ -91,6 +91,12 @@ void metrics_slot_unclaim(int slot);
 void metrics_slot_leaving(int slot);
 /* Folds an exited worker's counters into the retired total and frees the slot. */
 void metrics_slot_retire(int slot);
+/*
+ * What an exited worker did, read by the master before metrics_slot_retire:
+ * connections it accepted (*connections) and requests it answered
+ * (*requests). False (both 0) when the worker had no slot.
+ */
+bool metrics_slot_activity(int slot, uint64_t *connections, uint64_t *requests);
 /* Counts a worker restart after a crash. */
 void metrics_worker_restarted(void);
 
