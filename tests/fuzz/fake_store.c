@@ -138,6 +138,7 @@ const char *store_strerror(enum store_status status)
 	case STORE_CONFLICT: return "version conflict";
 	case STORE_UNAVAILABLE: return "database unavailable";
 	case STORE_ERROR: return "database error";
+	default: break; /* a status added to task_store.h later */
 	}
 	return "unknown";
 }
