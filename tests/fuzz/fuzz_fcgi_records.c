@@ -166,10 +166,9 @@ static void check_libfcgi(const uint8_t *data, const struct fcgi_scan *out, cons
 	req.detached = 1;
 	rc = FCGX_Accept_r(&req);
 	FUZZ_CHECK(rc == 0, "libfcgi could not read a COMPLETE request of %zu bytes: %d", out->request_bytes, rc);
-	for (char **e = req.envp; *e != NULL; e++) {
-		FUZZ_CHECK(strchr(*e, '=') != NULL, "a param without '='");
+	/* Not every entry holds '=': a name with a NUL byte ends there as a C string. */
+	for (char **e = req.envp; *e != NULL; e++)
 		params++;
-	}
 	FUZZ_CHECK(params == pairs + 1, "libfcgi read %zu params, the stream holds %zu pairs (and FCGI_ROLE)", params,
 		   pairs);
 	/*
