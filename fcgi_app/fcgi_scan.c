@@ -108,6 +108,9 @@ enum fcgi_scan_status fcgi_scan(const unsigned char *data, size_t len,
 				return reject(out, "request id 0 (management records are not served)");
 			if (content != BEGIN_BODY_LEN)
 				return reject(out, "a BEGIN_REQUEST body that is not 8 bytes");
+			/* libfcgi reads its padding as the next record's header (see the end of the params). */
+			if (h[6] != 0)
+				return reject(out, "padding after BEGIN_REQUEST");
 			if (present < BEGIN_BODY_LEN)
 				return FCGI_SCAN_MORE;
 			if ((((unsigned)body[0] << 8) | body[1]) != ROLE_RESPONDER)
@@ -132,6 +135,15 @@ enum fcgi_scan_status fcgi_scan(const unsigned char *data, size_t len,
 			if (content == 0) {
 				if (!walk_at_pair_boundary(&walk))
 					return reject(out, "a param that runs past the end of the params");
+				/*
+				 * libfcgi does not skip the padding of the record that ends the
+				 * params (nor of BEGIN_REQUEST): it reads those bytes as the next
+				 * record's header, which can announce a body that never comes (a
+				 * thread held) or records this scan never saw. Web servers send
+				 * none.
+				 */
+				if (h[6] != 0)
+					return reject(out, "padding after the end of the params");
 				stage = IN_STDIN;
 			}
 		} else {

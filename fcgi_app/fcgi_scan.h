@@ -15,8 +15,10 @@
  * PARAMS records up to an empty one, STDIN records up to an empty one, every
  * record of version 1 and the same non-zero request id. Anything else
  * (management records, ABORT_REQUEST, DATA, another role, another id, a
- * second BEGIN_REQUEST) is rejected: libfcgi would answer some of them and
- * silently drop the connection on others, and no web server sends them.
+ * second BEGIN_REQUEST, padding on BEGIN_REQUEST or on the empty record
+ * that ends PARAMS) is rejected: libfcgi would answer some of them, silently
+ * drop the connection on others, read that padding as a record header, and
+ * no web server sends them.
  * Each name-value pair of the PARAMS stream is decoded: a pair whose
  * announced lengths run past the end of the stream, or past the limits, is
  * rejected before libfcgi allocates for it (its allocator aborts the process

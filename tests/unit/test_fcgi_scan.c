@@ -3,6 +3,7 @@
  * prefix of one, the caps, the lengths that make libfcgi abort, and the
  * records no web server sends.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -316,6 +317,42 @@ START_TEST(test_padding_of_the_last_record_awaited)
 }
 END_TEST
 
+/*
+ * libfcgi reads the padding of BEGIN_REQUEST and of the empty PARAMS record
+ * as a record header (found by tests/fuzz/fuzz_fcgi_records): here a STDIN
+ * header announcing 65535 bytes, so libfcgi took the real empty STDIN for
+ * body bytes and blocked for the rest of a request the scan had called
+ * COMPLETE. at_begin: the padding is BEGIN_REQUEST's, else the params end's.
+ */
+static enum fcgi_scan_status scan_header_in_padding(bool at_begin, struct fcgi_scan *s)
+{
+	static struct wire w;
+	static const unsigned char stdin_header[8] = { 1, 5, 0, 1, 0xff, 0xff, 0, 0 };
+
+	w.n = 0;
+	begin(&w, 1, 1);
+	if (!at_begin)
+		record(&w, 4, 1, NULL, 0, 0);
+	w.b[w.n - (at_begin ? 10 : 2)] = sizeof stdin_header; /* the last record's padding length */
+	memcpy(w.b + w.n, stdin_header, sizeof stdin_header);
+	w.n += sizeof stdin_header;
+	if (at_begin)
+		record(&w, 4, 1, NULL, 0, 0);
+	record(&w, 5, 1, NULL, 0, 0);
+	return fcgi_scan(w.b, w.n, &limits, s);
+}
+
+START_TEST(test_padding_libfcgi_reads_as_a_header_rejected)
+{
+	struct fcgi_scan s;
+
+	ck_assert_int_eq(scan_header_in_padding(true, &s), FCGI_SCAN_REJECT);
+	ck_assert_ptr_nonnull(s.reason);
+	ck_assert_int_eq(scan_header_in_padding(false, &s), FCGI_SCAN_REJECT);
+	ck_assert_ptr_nonnull(s.reason);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	return unit_suite_of("fcgi_scan", NULL, NULL,
@@ -323,5 +360,5 @@ Suite *unit_suite(void)
 			     test_pair_length_split_across_records, test_huge_pair_lengths_rejected_at_once,
 			     test_pair_running_past_the_params_end, test_params_cap, test_record_cap,
 			     test_body_over_cap_completes_early, test_records_no_web_server_sends,
-			     test_padding_of_the_last_record_awaited);
+			     test_padding_of_the_last_record_awaited, test_padding_libfcgi_reads_as_a_header_rejected);
 }
