@@ -86,6 +86,8 @@ const struct metrics_pool_counter metrics_pool_counters[METRICS_N_POOL_COUNTERS]
 		     "Pings on borrow of a connection idle longer than database.validation_idle_ms."),
 	POOL_COUNTER(keepalive_pings, "keepalive_pings", "Pings of idle connections by the pool's housekeeper."),
 	POOL_COUNTER(rollbacks, "rollbacks", "Connections returned inside a transaction and rolled back."),
+	POOL_COUNTER(cuts, "statement_deadline_cuts",
+		     "Borrowed connections cut at their statement deadline (database.statement_timeout_ms + 500 ms)."),
 };
 
 static long long unix_ms(void)

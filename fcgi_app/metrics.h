@@ -36,7 +36,7 @@
 #define METRICS_N_CODES 33     /* the status codes taskapi can answer, and "other" */
 #define METRICS_N_BUCKETS 14   /* request duration: 1 ms .. 10 s, +Inf */
 #define METRICS_N_WAIT_BUCKETS 13 /* pool wait: 100 us .. 10 s, +Inf */
-#define METRICS_N_POOL_COUNTERS 8 /* rows of metrics_pool_counters */
+#define METRICS_N_POOL_COUNTERS 9 /* rows of metrics_pool_counters */
 
 /* Connections the FastCGI intake ended without serving them, by why (intake.c). */
 enum metrics_intake_close {

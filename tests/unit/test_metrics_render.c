@@ -34,7 +34,7 @@ static const struct metrics_snapshot fixture_snapshot = {
 		.connections = 9, .slow = 1, .all_busy = 2,
 		.intake_closed = { 21, 22, 23, 24, 25 },
 		/* By metrics_pool_counters row: timeouts, evictions, retirements, created, connect failures, ... */
-		.pool = { 11, 12, 15, 13, 14, 16, 17, 18 },
+		.pool = { 11, 12, 15, 13, 14, 16, 17, 18, 19 },
 	},
 	.start_ms = 1700000000123LL, .taken_ms = 1700003600999LL,
 	.restarts = 1, .workers_started = 3, .max_active = 4, .listen_queue_max = 7,
@@ -238,6 +238,9 @@ static const char prometheus_text[] =
 	"# HELP taskapi_db_pool_rollbacks_total Connections returned inside a transaction and rolled back.\n"
 	"# TYPE taskapi_db_pool_rollbacks_total counter\n"
 	"taskapi_db_pool_rollbacks_total 18\n"
+	"# HELP taskapi_db_pool_statement_deadline_cuts_total Borrowed connections cut at their statement deadline (database.statement_timeout_ms + 500 ms).\n"
+	"# TYPE taskapi_db_pool_statement_deadline_cuts_total counter\n"
+	"taskapi_db_pool_statement_deadline_cuts_total 19\n"
 	"# HELP taskapi_listen_queue Connections waiting in the FastCGI socket's accept queue.\n"
 	"# TYPE taskapi_listen_queue gauge\n"
 	"taskapi_listen_queue 3\n"
@@ -267,7 +270,7 @@ static const char status_full[] =
 	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"
 	"\"size\":10,\"in_use\":2,\"idle\":5,\"waiters\":1,\"acquire_timeouts\":11,\"evictions\":12,"
 	"\"lifetime_retirements\":15,\"connections_created\":13,\"connect_failures\":14,"
-	"\"validations\":16,\"keepalive_pings\":17,\"rollbacks\":18},\"processes\":[{\"pid\":101,"
+	"\"validations\":16,\"keepalive_pings\":17,\"rollbacks\":18,\"statement_deadline_cuts\":19},\"processes\":[{\"pid\":101,"
 	"\"state\":\"running\",\"generation\":1,\"start_time\":1700000001,\"uptime_seconds\":3599,"
 	"\"requests\":7,\"accepted_conn\":5,\"active_threads\":2,\"idle_threads\":2,\"total_threads\":4,"
 	"\"db_pool\":{\"size\":5,\"in_use\":1,\"idle\":3,\"waiters\":0}},{\"pid\":102,\"state\":\"leaving\","
@@ -285,7 +288,7 @@ static const char status_short[] =
 	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"
 	"\"size\":10,\"in_use\":2,\"idle\":5,\"waiters\":1,\"acquire_timeouts\":11,\"evictions\":12,"
 	"\"lifetime_retirements\":15,\"connections_created\":13,\"connect_failures\":14,"
-	"\"validations\":16,\"keepalive_pings\":17,\"rollbacks\":18}}\n"
+	"\"validations\":16,\"keepalive_pings\":17,\"rollbacks\":18,\"statement_deadline_cuts\":19}}\n"
 ;
 
 START_TEST(test_prometheus_golden)
