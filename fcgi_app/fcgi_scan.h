@@ -52,9 +52,10 @@ struct fcgi_scan {
 /*
  * Scans the len bytes at data (the connection's input from its start).
  * COMPLETE also when the body is larger than max_body_bytes: as soon as
- * max_body_bytes + 1 bytes of it are there, with FCGI_SCAN_BODY_CAP set and
- * request_bytes covering the records read so far, so that the request is
- * answered 413 (and its connection closed) without waiting for the rest.
+ * the params end with a CONTENT_LENGTH over it, or max_body_bytes + 1 bytes
+ * of the body are there, with FCGI_SCAN_BODY_CAP set and request_bytes
+ * covering the records read so far, so that the request is answered 413
+ * (and its connection closed) without waiting for the rest.
  */
 enum fcgi_scan_status fcgi_scan(const unsigned char *data, size_t len,
 				const struct fcgi_scan_limits *limits, struct fcgi_scan *out);

@@ -231,6 +231,45 @@ START_TEST(test_body_over_cap_completes_early)
 }
 END_TEST
 
+/* BEGIN and params ending with CONTENT_LENGTH = length, then the start of a body. */
+static size_t declared_body(struct wire *w, const char *length)
+{
+	unsigned char params[128];
+	size_t n = pair(params, "CONTENT_LENGTH", length), head;
+
+	n += pair(params + n, "REQUEST_METHOD", "POST");
+	w->n = 0;
+	begin(w, 1, 1);
+	record(w, 4, 1, params, n, 0);
+	record(w, 4, 1, NULL, 0, 0);
+	head = w->n;
+	record(w, 5, 1, "{\"title\":", 9, 0);
+	return head;
+}
+
+START_TEST(test_content_length_over_cap_completes_after_the_params)
+{
+	static struct wire w;
+	struct fcgi_scan_limits small = { 65536, 1000, 64 };
+	struct fcgi_scan s;
+	size_t head = declared_body(&w, "70000");
+
+	/* The answer is 413 whatever the body: it is not waited for (a sender may wait for us to read). */
+	ck_assert_int_eq(fcgi_scan(w.b, head, &small, &s), FCGI_SCAN_COMPLETE);
+	ck_assert_int_eq(s.flags, FCGI_SCAN_BODY_CAP);
+	ck_assert_uint_eq(s.request_bytes, head);
+	ck_assert_int_eq(fcgi_scan(w.b, head - 1, &small, &s), FCGI_SCAN_MORE);
+	/* Within the cap, or not a number: the body is awaited as usual. */
+	head = declared_body(&w, "1000");
+	ck_assert_int_eq(fcgi_scan(w.b, w.n, &small, &s), FCGI_SCAN_MORE);
+	head = declared_body(&w, "70000x");
+	ck_assert_int_eq(fcgi_scan(w.b, w.n, &small, &s), FCGI_SCAN_MORE);
+	head = declared_body(&w, "99999999999999999999");
+	ck_assert_int_eq(fcgi_scan(w.b, w.n, &small, &s), FCGI_SCAN_MORE);
+	ck_assert_uint_gt(head, 0);
+}
+END_TEST
+
 static enum fcgi_scan_status scan_one(void (*build)(struct wire *), struct fcgi_scan *s)
 {
 	static struct wire w;
@@ -359,6 +398,7 @@ Suite *unit_suite(void)
 			     test_whole_request_and_every_prefix, test_next_request_after_this_one_is_left,
 			     test_pair_length_split_across_records, test_huge_pair_lengths_rejected_at_once,
 			     test_pair_running_past_the_params_end, test_params_cap, test_record_cap,
-			     test_body_over_cap_completes_early, test_records_no_web_server_sends,
+			     test_body_over_cap_completes_early,
+			     test_content_length_over_cap_completes_after_the_params, test_records_no_web_server_sends,
 			     test_padding_of_the_last_record_awaited, test_padding_libfcgi_reads_as_a_header_rejected);
 }
