@@ -111,7 +111,7 @@ enum fcgi_scan_status fcgi_scan(const unsigned char *data, size_t len,
 	unsigned request_id = 0;
 	size_t at = 0;
 
-	*out = (struct fcgi_scan){ 0 };
+	*out = (struct fcgi_scan){ .content_length = -1 };
 	while (len - at >= HEADER_LEN) {
 		const unsigned char *h = data + at;
 		unsigned type = h[1];
@@ -179,12 +179,14 @@ enum fcgi_scan_status fcgi_scan(const unsigned char *data, size_t len,
 				 * sender's buffer are free, and the intake consumes nothing
 				 * until the request is whole): such a request never would be.
 				 */
+				out->content_length = walk.content_length;
 				if (walk.content_length > (long long)limits->max_body_bytes) {
 					out->flags = FCGI_SCAN_BODY_CAP;
 					out->request_bytes = at + record;
 					return FCGI_SCAN_COMPLETE;
 				}
 				stage = IN_STDIN;
+				out->flags = FCGI_SCAN_PARAMS_DONE;
 			}
 		} else {
 			if (type != TYPE_STDIN)
@@ -203,6 +205,7 @@ enum fcgi_scan_status fcgi_scan(const unsigned char *data, size_t len,
 				if (len - at < record)
 					return FCGI_SCAN_MORE; /* its padding is still on the way */
 				out->request_bytes = at + record;
+				out->flags = 0;
 				return FCGI_SCAN_COMPLETE;
 			}
 		}

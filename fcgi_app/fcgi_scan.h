@@ -39,13 +39,16 @@ enum fcgi_scan_status {
 
 /* In a COMPLETE result: the body is larger than max_body_bytes. */
 #define FCGI_SCAN_BODY_CAP 1
+/* In a MORE result: the params are whole and valid; only body records are awaited. */
+#define FCGI_SCAN_PARAMS_DONE 2
 
 struct fcgi_scan {
 	size_t request_bytes; /* COMPLETE: how many bytes the request takes */
 	size_t params_bytes;  /* PARAMS content seen so far */
 	size_t body_bytes;    /* STDIN content seen so far */
 	unsigned records;     /* records seen so far */
-	int flags;            /* COMPLETE: FCGI_SCAN_BODY_CAP or 0 */
+	long long content_length; /* CONTENT_LENGTH once the params ended; -1 when absent or not a number */
+	int flags;            /* FCGI_SCAN_BODY_CAP (COMPLETE), FCGI_SCAN_PARAMS_DONE (MORE), or 0 */
 	const char *reason;   /* REJECT: a static phrase for the log ("record version 2", ...) */
 };
 

@@ -22,6 +22,9 @@
 #define LOG_INTERVAL_MS 10000
 /* Record headers and padding a whole request may add to its params and body. */
 #define RECORD_OVERHEAD (8 + 255)
+/* A request stalled this long with this much body waiting is handed over before it is whole. */
+#define STALL_MS 1000
+#define STALL_MIN_BODY_BYTES 16384
 
 /* epoll keys of the two descriptors that are not connections. */
 #define KEY_LISTEN UINT64_MAX
@@ -51,6 +54,12 @@ struct intake_conn {
 	int list;               /* LIST_*, the one it waits on */
 	int prev, next;         /* neighbours on that list; next also chains free slots */
 	long long deadline_ms;
+	/* The request arriving, as last examined (by its owner; read by the sweep once seized). */
+	size_t seen_bytes;      /* bytes waiting in the socket */
+	size_t body_bytes;      /* of which body, in whole records */
+	long long grew_ms;      /* when seen_bytes last changed */
+	bool params_done;
+	bool hand_over;         /* the sweep found it stalled: serve it as it is */
 };
 
 static uint64_t tag(uint64_t generation, int state)
@@ -109,6 +118,16 @@ static void waitlist_push(struct intake *in, int slot, int l, long long deadline
 	in->tail[l] = slot;
 }
 
+/* Forgets what was seen of a request: the connection waits for a new one. */
+static void request_reset(struct intake_conn *c)
+{
+	c->seen_bytes = 0;
+	c->body_bytes = 0;
+	c->grew_ms = 0;
+	c->params_done = false;
+	c->hand_over = false;
+}
+
 /* A free slot, now OWNED by the caller under a new generation; -1 when all are taken. */
 static int slot_take(struct intake *in, int fd)
 {
@@ -122,6 +141,7 @@ static int slot_take(struct intake *in, int fd)
 	c->fd = fd;
 	c->list = LIST_NONE;
 	c->prev = c->next = -1;
+	request_reset(c);
 	atomic_store(&c->pending, 0);
 	atomic_store(&c->owner, tag((atomic_load(&c->owner) >> 2) + 1, CONN_OWNED));
 	return slot;
@@ -299,6 +319,37 @@ static void conn_gone(struct intake *in, int slot)
 }
 
 /*
+ * Serves a request whose params are whole but whose body is still arriving
+ * from a sender that waits for the socket to drain (the sweep chose it):
+ * libfcgi reads the params now (they are all there) and the body as it
+ * comes, until the request's deadline.
+ */
+static bool hand_over_partial(struct intake *in, struct intake_reader *r, int slot)
+{
+	struct intake_conn *c = &in->conns[slot];
+
+	pthread_mutex_lock(&in->lock);
+	r->deadline_ms = c->deadline_ms;
+	waitlist_unlink(in, slot);
+	pthread_mutex_unlock(&in->lock);
+	atomic_fetch_add(&in->partial_active, 1);
+	r->slot = slot;
+	r->partial = true;
+	if (read_request(r, c->fd))
+		return true;
+	atomic_fetch_sub(&in->partial_active, 1);
+	r->partial = false;
+	r->slot = -1;
+	if (r->fcgx.ipcFd < 0) {
+		conn_gone(in, slot);
+	} else {
+		r->fcgx.ipcFd = -1;
+		conn_close(in, slot, METRICS_INTAKE_REJECTED, "a request libfcgi could not read");
+	}
+	return false;
+}
+
+/*
  * Looks at what waits on a connection the caller owns (peer_done: the peer
  * has shut down its side; what it sent may still be read). Returns true with
  * its request read into r->fcgx (the connection stays owned, in r->slot);
@@ -332,6 +383,15 @@ static bool examine(struct intake *in, struct intake_reader *r, int slot, bool p
 			conn_close(in, slot, METRICS_INTAKE_REJECTED, "a request larger than the caps allow");
 			return false;
 		}
+		if ((size_t)n != c->seen_bytes) {
+			c->seen_bytes = (size_t)n;
+			c->grew_ms = clock_ms();
+		}
+		c->body_bytes = scan.body_bytes;
+		c->params_done = (scan.flags & FCGI_SCAN_PARAMS_DONE) != 0;
+		if (c->hand_over && c->params_done)
+			return hand_over_partial(in, r, slot);
+		c->hand_over = false;
 		/* The first bytes of a request: from now on it has request_timeout_ms to be whole. */
 		if (c->list != LIST_RECEIVING)
 			wait_on(in, slot, LIST_RECEIVING, in->limits.request_timeout_ms);
@@ -486,6 +546,37 @@ static int accept_ready(struct intake *in)
 	return first;
 }
 
+/*
+ * Among the requests still arriving, finds those whose sender waits for the
+ * socket to drain: params whole, STALL_MIN_BODY_BYTES of body or more
+ * waiting, nothing new for STALL_MS. Each is re-reported (epoll_ctl MOD
+ * queues an event, its bytes being there) marked hand_over, while fewer
+ * than max_partial threads serve such requests. A trickling peer that
+ * sends a few bytes now and then is never chosen; one that sends 16 KiB of
+ * body and stops holds at most one of those threads until its deadline.
+ * Lock held.
+ */
+static void find_stalled(struct intake *in, long long now)
+{
+	int room = in->limits.max_partial - atomic_load(&in->partial_active);
+
+	for (int slot = in->head[LIST_RECEIVING]; slot >= 0 && room > 0; slot = in->conns[slot].next) {
+		struct intake_conn *c = &in->conns[slot];
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET };
+		uint64_t owner;
+
+		if (c->hand_over || !c->params_done || c->body_bytes < STALL_MIN_BODY_BYTES ||
+		    now - c->grew_ms < STALL_MS || !seize(c))
+			continue;
+		c->hand_over = true;
+		owner = atomic_load(&c->owner);
+		ev.data.u64 = event_key(owner >> 2, slot);
+		atomic_store(&c->owner, tag(owner >> 2, CONN_PARKED));
+		epoll_ctl(in->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+		room--;
+	}
+}
+
 /* Closes every waiting connection past its deadline; at most once per SWEEP_MS per process. */
 static void sweep(struct intake *in)
 {
@@ -513,6 +604,7 @@ static void sweep(struct intake *in)
 			slot = next;
 		}
 	}
+	find_stalled(in, now);
 	closes_line(in, now, line, sizeof line);
 	pthread_mutex_unlock(&in->lock);
 	atomic_fetch_sub(&in->open_conns, closed);
@@ -563,6 +655,10 @@ void intake_finish(struct intake *in, struct intake_reader *r, bool close)
 		r->fcgx.keepConnection = 0;
 	FCGX_Finish_r(&r->fcgx);
 	r->slot = -1;
+	if (r->partial) {
+		r->partial = false;
+		atomic_fetch_sub(&in->partial_active, 1);
+	}
 	if (r->fcgx.ipcFd < 0) { /* libfcgi closed it: no keep-alive, or an error */
 		conn_gone(in, slot);
 		return;
@@ -572,6 +668,7 @@ void intake_finish(struct intake *in, struct intake_reader *r, bool close)
 		conn_close(in, slot, -1, NULL);
 		return;
 	}
+	request_reset(&in->conns[slot]);
 	wait_on(in, slot, LIST_KEPT, in->limits.keepalive_timeout_ms);
 	let_go(in, slot);
 }
@@ -636,6 +733,7 @@ int intake_open(struct intake *in, int listen_fd, const struct intake_limits *li
 	atomic_init(&in->state, INTAKE_RUN);
 	atomic_init(&in->open_conns, 0);
 	atomic_init(&in->next_sweep_ms, clock_ms() + SWEEP_MS);
+	atomic_init(&in->partial_active, 0);
 	pthread_mutex_init(&in->lock, NULL);
 	in->conns = xcalloc((size_t)n, sizeof *in->conns);
 	for (int i = 0; i < n; i++) {
@@ -685,6 +783,8 @@ void intake_reader_init(struct intake *in, struct intake_reader *r)
 	r->peek_cap = request_bytes_max(&in->limits);
 	r->peek = xmalloc(r->peek_cap);
 	r->slot = -1;
+	r->partial = false;
+	r->deadline_ms = 0;
 }
 
 void intake_reader_release(struct intake_reader *r)

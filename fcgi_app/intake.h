@@ -36,7 +36,14 @@
  *
  * A whole request must fit in the socket's buffer to be peeked at: the
  * caps (max_params_bytes + max_body_bytes) keep it there; on TCP the intake
- * sizes the listener's receive buffer for them.
+ * sizes the listener's receive buffer for them. One kind of sender cannot be
+ * waited for: one that sends the next body record only once the socket
+ * reports room (Apache's mod_proxy_fcgi polls for POLLOUT, which a unix
+ * socket reports only while under a quarter of the sender's buffer is in
+ * flight). A request whose params are whole, with at least 16 KiB of body
+ * waiting and nothing new for a second, is handed over before it is whole
+ * (intake_reader.partial), to at most max_partial threads at once, each
+ * bounded by the request's deadline.
  */
 
 /* How far the process is in leaving; only ever moves forward. */
@@ -53,6 +60,7 @@ struct intake_limits {
 	int request_timeout_ms;
 	int keepalive_timeout_ms;
 	int max_connections;
+	int max_partial;              /* threads that may serve a request still arriving (see intake.c) */
 	struct fcgi_scan_limits scan; /* params, body, records of one request */
 };
 
@@ -68,6 +76,7 @@ struct intake {
 	atomic_int state;      /* enum intake_state */
 	atomic_long open_conns;/* accepted and not yet closed */
 	atomic_llong next_sweep_ms;
+	atomic_int partial_active; /* requests handed over before they were whole */
 	/* Below: guarded by lock. */
 	pthread_mutex_t lock;
 	struct intake_conn *conns; /* max_connections slots */
@@ -86,6 +95,13 @@ struct intake_reader {
 	unsigned char *peek; /* room for the largest request the caps allow */
 	size_t peek_cap;
 	int slot;            /* the connection being served, -1 when none */
+	/*
+	 * The request was handed over before its body had fully arrived (a
+	 * web server that waits for the socket to drain): reading its body may
+	 * block, and must end by deadline_ms (server.c interrupts it there).
+	 */
+	bool partial;
+	long long deadline_ms;
 };
 
 /*

@@ -72,6 +72,12 @@ void server_prepare_signals(void)
 	 * (a blocked signal with a handler is queued, never lost or ignored).
 	 */
 	set_handler(SIGPIPE, SA_RESTART);
+	/*
+	 * SERVER_DEADLINE_SIGNAL ends a serving thread's blocking read at its
+	 * request's deadline (a timer aimed at that thread): without SA_RESTART,
+	 * read() returns EINTR, which libfcgi reports as a read error.
+	 */
+	set_handler(SERVER_DEADLINE_SIGNAL, 0);
 	server_control_signals(&set);
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sigismember(&set, sig) == 1)
@@ -89,8 +95,39 @@ struct thread_ctx {
 	struct server *server;
 	struct intake_reader reader;
 	struct pipeline pipeline;
+	timer_t deadline;        /* signals this thread at a partial request's deadline */
+	bool has_deadline_timer;
+	bool deadline_armed;
 	bool started;
 };
+
+/* Arms (ms > 0) or disarms (0) the thread's deadline timer. */
+static void deadline_set(struct thread_ctx *t, long long ms)
+{
+	struct itimerspec its;
+
+	if (!t->has_deadline_timer || (ms == 0 && !t->deadline_armed))
+		return;
+	memset(&its, 0, sizeof its);
+	its.it_value.tv_sec = (time_t)(ms / 1000);
+	its.it_value.tv_nsec = (long)(ms % 1000) * 1000000L;
+	timer_settime(t->deadline, 0, &its, NULL);
+	t->deadline_armed = ms > 0;
+}
+
+/* A timer that interrupts this thread's blocking reads (see server_prepare_signals). */
+static void deadline_timer_create(struct thread_ctx *t)
+{
+	struct sigevent sev;
+
+	memset(&sev, 0, sizeof sev);
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SERVER_DEADLINE_SIGNAL;
+	sev._sigev_un._tid = gettid(); /* sigev_notify_thread_id, which glibc 2.36 does not define yet */
+	t->has_deadline_timer = timer_create(CLOCK_MONOTONIC, &sev, &t->deadline) == 0;
+	if (!t->has_deadline_timer)
+		log_warn("no deadline timer for a serving thread: %s", strerror(errno));
+}
 
 struct server {
 	const struct config *cfg;
@@ -106,16 +143,19 @@ struct server {
 
 static const char *fcgx_param(void *ctx, const char *name)
 {
-	FCGX_Request *fcgx = ctx;
+	struct thread_ctx *t = ctx;
 
-	return FCGX_GetParam(name, fcgx->envp);
+	return FCGX_GetParam(name, t->reader.fcgx.envp);
 }
 
 static long fcgx_read(void *ctx, char *data, size_t n)
 {
-	FCGX_Request *fcgx = ctx;
+	struct thread_ctx *t = ctx;
+	FCGX_Request *fcgx = &t->reader.fcgx;
 	int got = FCGX_GetStr(data, (int)n, fcgx->in);
 
+	if (got <= 0)
+		deadline_set(t, 0); /* the body is read (or lost): nothing else may be interrupted */
 	if (got < 0 || (got == 0 && FCGX_GetError(fcgx->in) != 0))
 		return -1;
 	return got;
@@ -123,8 +163,10 @@ static long fcgx_read(void *ctx, char *data, size_t n)
 
 static int fcgx_write(void *ctx, const char *data, size_t len)
 {
-	FCGX_Request *fcgx = ctx;
+	struct thread_ctx *t = ctx;
+	FCGX_Request *fcgx = &t->reader.fcgx;
 
+	deadline_set(t, 0);
 	if (FCGX_PutStr(data, (int)len, fcgx->out) >= 0)
 		return 0;
 	log_debug("client went away before the response was written");
@@ -137,7 +179,7 @@ static void serve_one(struct thread_ctx *t)
 	struct server *s = t->server;
 	long long start_ns = clock_ns();
 	const struct pipeline_frontend fe = {
-		.ctx = &t->reader.fcgx,
+		.ctx = t,
 		.param = fcgx_param,
 		.envp = t->reader.fcgx.envp,
 		.read = fcgx_read,
@@ -148,7 +190,21 @@ static void serve_one(struct thread_ctx *t)
 	long served;
 
 	metrics_busy_begin();
+	/*
+	 * A request handed over before its body had arrived (intake.h) may
+	 * block in reading it: no longer than its deadline. The timer is off
+	 * again once the body is read, before any database work.
+	 */
+	if (t->reader.partial) {
+		long long left = t->reader.deadline_ms - clock_ms();
+
+		deadline_set(t, left > 0 ? left : 1);
+	}
 	result = pipeline_serve(&t->pipeline, s->app, &fe, start_ns);
+	if (t->deadline_armed) {
+		deadline_set(t, 0);
+		result |= PIPELINE_CLOSE;
+	}
 	metrics_busy_end();
 	intake_finish(&s->intake, &t->reader, (result & PIPELINE_CLOSE) != 0);
 	served = atomic_fetch_add(&s->served, 1) + 1;
@@ -162,8 +218,11 @@ static void *thread_main(void *arg)
 	struct server *s = t->server;
 
 	mysql_thread_init();
+	deadline_timer_create(t);
 	while (intake_next(&s->intake, &t->reader) == 1)
 		serve_one(t);
+	if (t->has_deadline_timer)
+		timer_delete(t->deadline);
 	mysql_thread_end();
 	atomic_fetch_sub(&s->running, 1);
 	return NULL;
@@ -179,6 +238,8 @@ static int server_open(struct server *s, const struct config *cfg, const struct 
 		.request_timeout_ms = cfg->server.request_timeout_ms,
 		.keepalive_timeout_ms = cfg->server.keepalive_timeout_ms,
 		.max_connections = cfg->server.max_connections,
+		/* A quarter of the threads at most (one at least) serve requests still arriving. */
+		.max_partial = (cfg->server.threads + 3) / 4,
 		.scan = {
 			.max_params_bytes = (size_t)cfg->server.max_params_bytes,
 			.max_body_bytes = (size_t)cfg->server.max_body_bytes,

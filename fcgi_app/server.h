@@ -21,7 +21,10 @@
  *                    each after its answer), then stop;
  *   SIGUSR1          reopen log files.
  * After server.max_requests requests the process drains by itself (recycling).
+ * SERVER_DEADLINE_SIGNAL is not blocked in serving threads: a per-thread
+ * timer sends it to end a blocking read at a request's deadline.
  */
+#define SERVER_DEADLINE_SIGNAL (SIGRTMIN + 1)
 
 /*
  * Installs signal handling. Must run before FCGX_Init and before any thread

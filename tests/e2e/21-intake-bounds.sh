@@ -123,6 +123,55 @@ time.sleep(0.3)
 say("after_all", fp.ask(sock)[0])
 PY
 
+# Senders that wait for the socket to drain, on an instance with the default body cap.
+proc_taskapi drain --set server.workers=1 --set server.threads=2 --set server.request_timeout_ms=2500
+python3 - "$E2E_DIR" "$PROC_SOCK" >>"$E2E_TMP/intake.out" <<'PY'
+import select, sys, time
+sys.path.insert(0, sys.argv[1])
+import fcgi_peer as fp
+sock = sys.argv[2]
+
+def say(name, value):
+    print(name, value, flush=True)
+
+# A sender that writes the next record only once the socket reports room (Apache's
+# mod_proxy_fcgi: POLLOUT, which a unix socket reports only while under a quarter of
+# the sender's buffer is in flight): a 60 KB body is served, within a few seconds.
+body = b'{"title":"drained"' + b" " * 60000 + b"}"
+data = fp.request(b"POST", b"/tasks/", body, record_size=8192)
+s = fp.connect(sock)
+s.setblocking(False)
+start, sent, stuck = time.time(), 0, False
+while sent < len(data):
+    if not select.select([], [s], [], 8)[1]:
+        stuck = True
+        break
+    try:
+        sent += s.send(data[sent:sent + 8200])
+    except OSError:  # closed at the deadline: never served
+        stuck = True
+        break
+s.setblocking(True)
+status = fp.status_of(fp.read_answer(s, 8.0)) if not stuck else 0
+say("drained_sender", "%d_%s" % (status, "fast" if time.time() - start < 6 else "slow"))
+s.close()
+
+# Three senders that stop after 20 KB of body: at most a quarter of the threads (here
+# one of two) serves such requests; the other answers meanwhile, and all three are cut
+# at request_timeout_ms.
+stalled = []
+for _ in range(3):
+    c = fp.connect(sock)
+    c.sendall(fp.request(b"POST", b"/tasks/", b"x" * 40000, record_size=8192)[:20500])
+    stalled.append(c)
+time.sleep(2.2)  # found stalled at a sweep (once a second) after a second without news
+answers = [fp.ask(sock, timeout=1.0) for _ in range(3)]
+say("during_stalled_ok", sum(1 for st, t in answers if st == 200 and t < 1.0))
+cut = [fp.closed_within(c, 5.0) for c in stalled]
+say("stalled_cut", sum(1 for t in cut if t is not None))
+
+PY
+
 declare -A got
 while read -r k v; do got[$k]=$v; done <"$E2E_TMP/intake.out"
 
@@ -140,6 +189,12 @@ check "a body over max_body_bytes without CONTENT_LENGTH: 413 without waiting fo
 check "2 tricklers on 2 threads: 5 of 5 real requests answered 200 within 1 s (${got[during_trickle_ok]:-none})" \
   test "${got[during_trickle_ok]:-}" = 5
 check "the tricklers are cut at request_timeout_ms (${got[tricklers_cut]:-none} of 2)" test "${got[tricklers_cut]:-}" = 2
+check "a sender that waits for the socket to drain gets its 60 KB request served (${got[drained_sender]:-none})" \
+  test "${got[drained_sender]:-}" = 201_fast
+check "3 senders stalled mid-body on 2 threads: 3 of 3 real requests answered within 1 s (${got[during_stalled_ok]:-none})" \
+  test "${got[during_stalled_ok]:-}" = 3
+check "... and the stalled senders are cut at request_timeout_ms (${got[stalled_cut]:-none} of 3)" \
+  test "${got[stalled_cut]:-}" = 3
 check "silent connections stay open before idle_timeout_ms (${got[silent_open_early]:-none} of 20)" \
   test "${got[silent_open_early]:-}" = 20
 check "... and are closed after it (${got[silent_cut]:-none} of 20)" test "${got[silent_cut]:-}" = 20

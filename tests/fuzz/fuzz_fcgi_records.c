@@ -67,8 +67,14 @@ static enum fcgi_scan_status scan(const uint8_t *data, size_t len, const struct 
 		FUZZ_CHECK(out->params_bytes <= lim->max_params_bytes && out->records <= lim->max_records,
 			   "COMPLETE past the caps: %zu params bytes, %u records", out->params_bytes, out->records);
 		FUZZ_CHECK(out->flags == 0 || out->flags == FCGI_SCAN_BODY_CAP, "flags %d", out->flags);
-		FUZZ_CHECK((out->flags == FCGI_SCAN_BODY_CAP) == (out->body_bytes > lim->max_body_bytes),
-			   "a body of %zu bytes with flags %d", out->body_bytes, out->flags);
+		/* Over the cap: the body's bytes, or the CONTENT_LENGTH the params declare (then no body is awaited). */
+		FUZZ_CHECK((out->flags == FCGI_SCAN_BODY_CAP) ==
+				   (out->body_bytes > lim->max_body_bytes ||
+				    out->content_length > (long long)lim->max_body_bytes),
+			   "a body of %zu bytes, CONTENT_LENGTH %lld, with flags %d", out->body_bytes,
+			   out->content_length, out->flags);
+		if (out->flags == FCGI_SCAN_BODY_CAP && out->body_bytes <= lim->max_body_bytes)
+			FUZZ_CHECK(out->body_bytes == 0, "a declared oversized body completes at the end of the params");
 	}
 	return s;
 }
@@ -176,7 +182,10 @@ static void check_libfcgi(const uint8_t *data, const struct fcgi_scan *out, cons
 	 * request_read_body does: what follows them was never scanned, and
 	 * libfcgi would parse it (management records included).
 	 */
-	for (;;) {
+	/* A CONTENT_LENGTH over the cap is answered 413 without reading the body, as the pipeline does. */
+	bool declared_over = out->flags == FCGI_SCAN_BODY_CAP && out->body_bytes <= lim->max_body_bytes;
+
+	for (; !declared_over;) {
 		size_t want = sizeof chunk;
 
 		if (out->flags == FCGI_SCAN_BODY_CAP && lim->max_body_bytes + 1 - body < want)
@@ -185,7 +194,9 @@ static void check_libfcgi(const uint8_t *data, const struct fcgi_scan *out, cons
 			break;
 		body += (size_t)got;
 	}
-	if (out->flags == FCGI_SCAN_BODY_CAP) {
+	if (declared_over) {
+		FUZZ_CHECK(out->content_length > (long long)lim->max_body_bytes, "no body read without a reason");
+	} else if (out->flags == FCGI_SCAN_BODY_CAP) {
 		FUZZ_CHECK(body > lim->max_body_bytes, "%zu body bytes read of a body over the cap of %zu", body,
 			   lim->max_body_bytes);
 	} else {
