@@ -262,6 +262,10 @@ START_TEST(test_content_length_over_cap_completes_after_the_params)
 	/* Within the cap, or not a number: the body is awaited as usual. */
 	head = declared_body(&w, "1000");
 	ck_assert_int_eq(fcgi_scan(w.b, w.n, &small, &s), FCGI_SCAN_MORE);
+	ck_assert_int_eq(s.flags, FCGI_SCAN_PARAMS_DONE); /* only body records are awaited */
+	ck_assert_int_eq(s.content_length, 1000);
+	ck_assert_int_eq(fcgi_scan(w.b, head - 1, &small, &s), FCGI_SCAN_MORE);
+	ck_assert_int_eq(s.flags, 0);
 	head = declared_body(&w, "70000x");
 	ck_assert_int_eq(fcgi_scan(w.b, w.n, &small, &s), FCGI_SCAN_MORE);
 	head = declared_body(&w, "99999999999999999999");
