@@ -411,15 +411,18 @@ void db_conn_arm(struct db_conn *conn, long long deadline_ms)
 	pthread_mutex_unlock(&conn->cut_lock);
 }
 
-bool db_conn_cut_if_overdue(struct db_conn *conn, long long now_ms, long long *next_ms)
+bool db_conn_cut_if_overdue(struct db_conn *conn, long long now_ms, long long *next_ms,
+			    unsigned long long *cuts)
 {
 	bool cut = false;
 
 	pthread_mutex_lock(&conn->cut_lock);
 	if (conn->cut_deadline_ms != 0 && now_ms >= conn->cut_deadline_ms) {
+		if (cuts != NULL)
+			__atomic_add_fetch(cuts, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&conn->cut, true, __ATOMIC_RELEASE);
 		if (conn->cut_fd >= 0)
 			shutdown(conn->cut_fd, SHUT_RDWR);
-		__atomic_store_n(&conn->cut, true, __ATOMIC_RELAXED);
 		conn->cut_fd = -1;
 		conn->cut_deadline_ms = 0;
 		cut = true;
@@ -432,7 +435,7 @@ bool db_conn_cut_if_overdue(struct db_conn *conn, long long now_ms, long long *n
 
 bool db_conn_was_cut(const struct db_conn *conn)
 {
-	return __atomic_load_n(&conn->cut, __ATOMIC_RELAXED);
+	return __atomic_load_n(&conn->cut, __ATOMIC_ACQUIRE);
 }
 
 /*

@@ -131,11 +131,13 @@ int db_conn_ping(struct db_conn *conn, const char *who, long long deadline_ms);
 void db_conn_arm(struct db_conn *conn, long long deadline_ms);
 
 /*
- * Any thread: when armed and now_ms is past the deadline, cuts (shuts the
- * socket down, disarms) and returns true. When armed with a deadline still
- * ahead, lowers *next_ms to it.
+ * Any thread: when armed and now_ms is past the deadline, cuts (counts it in
+ * *cuts when not NULL, marks the connection cut, then shuts the socket down,
+ * so that the holder woken by the shutdown already sees both) and returns
+ * true. When armed with a deadline still ahead, lowers *next_ms to it.
  */
-bool db_conn_cut_if_overdue(struct db_conn *conn, long long now_ms, long long *next_ms);
+bool db_conn_cut_if_overdue(struct db_conn *conn, long long now_ms, long long *next_ms,
+			    unsigned long long *cuts);
 
 /* True when the connection was cut since it was opened. */
 bool db_conn_was_cut(const struct db_conn *conn);

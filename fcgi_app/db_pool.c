@@ -555,9 +555,8 @@ static void *watchdog_main(void *arg)
 		long long next = now + WATCH_IDLE_MS;
 
 		for (unsigned i = 0; i < pool->popt.size; i++) {
-			if (!db_conn_cut_if_overdue(pool->slots[i].conn, now, &next))
+			if (!db_conn_cut_if_overdue(pool->slots[i].conn, now, &next, &pool->n.cuts))
 				continue;
-			bump(&pool->n.cuts);
 			log_warn("db_pool: cut a connection whose deadline passed (the database did not answer)");
 		}
 		pool->watch_next_ms = next;

@@ -341,15 +341,15 @@ START_TEST(test_cut_at_the_deadline)
 	long long now = clock_ms(), next = now + 60000;
 
 	db_conn_arm(conn, now + 10000);
-	ck_assert(!db_conn_cut_if_overdue(conn, now, &next)); /* not yet */
+	ck_assert(!db_conn_cut_if_overdue(conn, now, &next, NULL)); /* not yet */
 	ck_assert_int_eq(next, now + 10000);                  /* the next wake-up */
 	ck_assert_int_eq(mysql_query(db_conn_mysql(conn), "SELECT 1"), 0);
 	mysql_free_result(mysql_store_result(db_conn_mysql(conn)));
 	ck_assert(!db_conn_is_broken(conn));
-	ck_assert(db_conn_cut_if_overdue(conn, now + 10000, &next));
+	ck_assert(db_conn_cut_if_overdue(conn, now + 10000, &next, NULL));
 	ck_assert(db_conn_was_cut(conn));
 	ck_assert(db_conn_is_broken(conn));
-	ck_assert(!db_conn_cut_if_overdue(conn, now + 20000, &next)); /* once */
+	ck_assert(!db_conn_cut_if_overdue(conn, now + 20000, &next, NULL)); /* once */
 	ck_assert_int_ne(mysql_query(db_conn_mysql(conn), "SELECT 1"), 0);
 	ck_assert_msg(db_error_is_connection_lost(mysql_errno(db_conn_mysql(conn))), "error %u",
 		      mysql_errno(db_conn_mysql(conn)));
@@ -359,7 +359,7 @@ START_TEST(test_cut_at_the_deadline)
 	ck_assert(!db_conn_was_cut(conn) && !db_conn_is_broken(conn));
 	db_conn_arm(conn, now);
 	db_conn_arm(conn, 0);
-	ck_assert(!db_conn_cut_if_overdue(conn, now + 20000, &next));
+	ck_assert(!db_conn_cut_if_overdue(conn, now + 20000, &next, NULL));
 	ck_assert_int_eq(db_conn_ping(conn, "test", clock_ms() + 1000), 0);
 	db_conn_free(conn);
 }
