@@ -230,8 +230,6 @@ MYSQL *db_connect_by(const struct db_options *opt, long long deadline_ms, char *
 	unsigned port = socket ? 0 : opt->port;
 	MYSQL *ret = NULL;
 	my_bool off = 0;
-	bool late = false;
-	int status;
 
 	if (mysql == NULL) {
 		snprintf(err, errlen, "out of memory creating a MariaDB handle");
@@ -248,20 +246,31 @@ MYSQL *db_connect_by(const struct db_options *opt, long long deadline_ms, char *
 		snprintf(err, errlen, "out of memory setting up a MariaDB handle");
 		goto fail;
 	}
-	if (deadline_ms == 0) {
-		ret = mysql_real_connect(mysql, host, opt->user, opt->password, opt->database, port, socket,
-					 opt->client_flags);
-	} else {
-		status = mysql_real_connect_start(&ret, mysql, host, opt->user, opt->password, opt->database,
-						  port, socket, opt->client_flags);
-		while (status != 0)
-			status = mysql_real_connect_cont(&ret, mysql, await_io(mysql, status, deadline_ms, &late));
+	/*
+	 * The connect itself blocks, bounded by the deadline in whole seconds
+	 * (MYSQL_OPT_CONNECT_TIMEOUT, which also bounds the handshake). Not the
+	 * non-blocking mysql_real_connect_start: when the connection is refused
+	 * (the server down), Connector/C 3.3 closes the socket twice, and in a
+	 * threaded server the second close() hits whatever descriptor took that
+	 * number meanwhile — a FastCGI connection, reset under nginx's request
+	 * (seen as a 502 in e2e 75; strace: close(3) = 0, close(3) = EBADF).
+	 */
+	if (deadline_ms != 0) {
+		long long left_ms = deadline_ms - clock_ms();
+		unsigned bound = left_ms <= 1000 ? 1 : (unsigned)((left_ms + 999) / 1000);
+
+		if (bound < opt->connect_timeout_s)
+			mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &bound);
 	}
-	if (ret == NULL || late) {
-		snprintf(err, errlen, "cannot connect to MariaDB at %s as '%s': %s (%u)",
+	ret = mysql_real_connect(mysql, host, opt->user, opt->password, opt->database, port, socket,
+				 opt->client_flags);
+	if (ret == NULL) {
+		bool late = deadline_ms != 0 && clock_ms() >= deadline_ms;
+
+		snprintf(err, errlen, "cannot connect to MariaDB at %s as '%s': %s%s (%u)",
 			 socket ? socket : opt->host, opt->user,
-			 late ? "no answer before the deadline (database.acquire_timeout_ms)" : mysql_error(mysql),
-			 mysql_errno(mysql));
+			 late ? "no answer before the deadline (database.acquire_timeout_ms): " : "",
+			 mysql_error(mysql), mysql_errno(mysql));
 		goto fail;
 	}
 	if (set_session(mysql, opt, deadline_ms, err, errlen) < 0)

@@ -69,9 +69,10 @@ void db_conn_free(struct db_conn *conn);
 
 /*
  * db_connect bounded by deadline_ms (monotonic; 0: only by the options'
- * timeouts, in whole seconds): the handshake and the session set-up run
- * through Connector/C's non-blocking API, polled until the deadline, and a
- * server that has not answered by then (a frozen one) is given up on.
+ * timeouts): the connect and handshake by a connect timeout of the whole
+ * seconds left (at least 1), the session set-up through Connector/C's
+ * non-blocking API, polled until the deadline; a server that has not
+ * answered by then (a frozen one) is given up on.
  */
 MYSQL *db_connect_by(const struct db_options *opt, long long deadline_ms, char *err, size_t errlen);
 

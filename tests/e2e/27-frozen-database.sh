@@ -106,7 +106,9 @@ for rnd in (1, 2):
     r = round_of(6)
     new += r
     print("#   round %d: %s" % (rnd, ", ".join("%d in %.2f s" % (x["status"], x["took"]) for x in r)))
-bound = acquire + 1
+# acquire + 1 s is taskapi's bound (a connect gets a whole second at most: Connector/C's
+# connect timeout is in seconds); 0.3 s more is this client's own time on a loaded machine.
+bound = acquire + 1.3
 ok(all(proper_503(x) for x in new),
    "frozen: %d new GET/POST requests, %d JSON 503 with Retry-After"
    % (len(new), sum(1 for x in new if proper_503(x))))
