@@ -319,12 +319,14 @@ static void conn_gone(struct intake *in, int slot)
 }
 
 /*
- * Serves a request whose params are whole but whose body is still arriving
- * from a sender that waits for the socket to drain (the sweep chose it):
- * libfcgi reads the params now (they are all there) and the body as it
- * comes, until the request's deadline.
+ * Hands the connection the caller owns to libfcgi, which reads its request
+ * into r->fcgx: true then (the connection stays owned, in r->slot); else
+ * the connection is gone. partial: the params are whole but the body is
+ * still arriving, from a sender that waits for the socket to drain (the
+ * sweep chose it): libfcgi reads the params now and the body as it comes,
+ * until the request's deadline (server.c enforces it).
  */
-static bool hand_over_partial(struct intake *in, struct intake_reader *r, int slot)
+static bool take_request(struct intake *in, struct intake_reader *r, int slot, bool partial)
 {
 	struct intake_conn *c = &in->conns[slot];
 
@@ -332,12 +334,14 @@ static bool hand_over_partial(struct intake *in, struct intake_reader *r, int sl
 	r->deadline_ms = c->deadline_ms;
 	waitlist_unlink(in, slot);
 	pthread_mutex_unlock(&in->lock);
-	atomic_fetch_add(&in->partial_active, 1);
+	if (partial)
+		atomic_fetch_add(&in->partial_active, 1);
 	r->slot = slot;
-	r->partial = true;
+	r->partial = partial;
 	if (read_request(r, c->fd))
 		return true;
-	atomic_fetch_sub(&in->partial_active, 1);
+	if (partial)
+		atomic_fetch_sub(&in->partial_active, 1);
 	r->partial = false;
 	r->slot = -1;
 	if (r->fcgx.ipcFd < 0) {
@@ -390,7 +394,7 @@ static bool examine(struct intake *in, struct intake_reader *r, int slot, bool p
 		c->body_bytes = scan.body_bytes;
 		c->params_done = (scan.flags & FCGI_SCAN_PARAMS_DONE) != 0;
 		if (c->hand_over && c->params_done)
-			return hand_over_partial(in, r, slot);
+			return take_request(in, r, slot, true);
 		c->hand_over = false;
 		/* The first bytes of a request: from now on it has request_timeout_ms to be whole. */
 		if (c->list != LIST_RECEIVING)
@@ -400,20 +404,7 @@ static bool examine(struct intake *in, struct intake_reader *r, int slot, bool p
 	case FCGI_SCAN_COMPLETE:
 		break;
 	}
-	pthread_mutex_lock(&in->lock);
-	waitlist_unlink(in, slot);
-	pthread_mutex_unlock(&in->lock);
-	r->slot = slot;
-	if (read_request(r, c->fd))
-		return true;
-	r->slot = -1;
-	if (r->fcgx.ipcFd < 0) {
-		conn_gone(in, slot);
-	} else {
-		r->fcgx.ipcFd = -1;
-		conn_close(in, slot, METRICS_INTAKE_REJECTED, "a request libfcgi could not read");
-	}
-	return false;
+	return take_request(in, r, slot, false);
 }
 
 /*
