@@ -2,31 +2,84 @@
 
 #include <stdio.h>
 
+#include "auth.h"
 #include "health.h"
 #include "log.h"
+#include "metrics.h"
 #include "openapi.h"
 #include "task_store.h"
 #include "tasks.h"
 
 const struct route app_routes[] = {
-	{ HTTP_GET, "/healthz", health_live, "healthz" },
-	{ HTTP_GET, "/readyz", health_ready, "readyz" },
-	{ HTTP_GET, "/tasks", tasks_list, "tasks.list" },
-	{ HTTP_POST, "/tasks", tasks_create, "tasks.create" },
-	{ HTTP_GET, "/tasks/{task_id}", tasks_get, "tasks.get" },
-	{ HTTP_PATCH, "/tasks/{task_id}", tasks_patch, "tasks.patch" },
-	{ HTTP_DELETE, "/tasks/{task_id}", tasks_delete, "tasks.delete" },
-	{ HTTP_GET, "/openapi.json", openapi_serve, "openapi" },
+	{ HTTP_GET, "/healthz", health_live, "healthz", 0 },
+	{ HTTP_GET, "/readyz", health_ready, "readyz", 0 },
+	{ HTTP_GET, "/tasks", tasks_list, "tasks.list", AUTH_SCOPE_READ },
+	{ HTTP_POST, "/tasks", tasks_create, "tasks.create", AUTH_SCOPE_WRITE },
+	{ HTTP_GET, "/tasks/{task_id}", tasks_get, "tasks.get", AUTH_SCOPE_READ },
+	{ HTTP_PATCH, "/tasks/{task_id}", tasks_patch, "tasks.patch", AUTH_SCOPE_WRITE },
+	{ HTTP_DELETE, "/tasks/{task_id}", tasks_delete, "tasks.delete", AUTH_SCOPE_WRITE },
+	{ HTTP_GET, "/openapi.json", openapi_serve, "openapi", 0 },
 };
 const size_t app_n_routes = sizeof app_routes / sizeof app_routes[0];
 
-const char *app_handle(const struct app *app, struct request *req, struct response *resp)
+/* The answer to a refused caller: 401/403 with the RFC 6750 challenge, or 503. */
+static void respond_refused(const struct app *app, const struct request *req, struct response *resp,
+			   enum auth_verdict verdict, enum auth_reason why, unsigned need)
+{
+	bool remote_user = auth_mode_of(app->auth) == AUTH_MODE_REMOTE_USER;
+
+	metrics_auth_refused(why);
+	switch (verdict) {
+	case AUTH_OK:
+		break;
+	case AUTH_UNAUTHENTICATED:
+		if (remote_user) {
+			/* The web server authenticates here: a request without REMOTE_USER passed it by. */
+			response_error(resp, 401, why == AUTH_REASON_MISSING
+				       ? "Not authenticated: the web server passed no REMOTE_USER"
+				       : "Not authenticated: REMOTE_USER is not a valid owner name");
+			response_header(resp, "WWW-Authenticate", "Basic realm=\"taskapi\"");
+			break;
+		}
+		response_error(resp, 401, why == AUTH_REASON_MISSING ? "Not authenticated"
+			       : why == AUTH_REASON_EXPIRED ? "The token has expired"
+			       : why == AUTH_REASON_REVOKED ? "The token has been revoked"
+			       : "The token is not valid");
+		/* RFC 6750 3.1: no error code when the request carried no credential at all. */
+		response_header(resp, "WWW-Authenticate", why == AUTH_REASON_MISSING
+				? "Bearer realm=\"taskapi\""
+				: "Bearer realm=\"taskapi\", error=\"invalid_token\"");
+		break;
+	case AUTH_FORBIDDEN:
+		response_error(resp, 403, need & AUTH_SCOPE_WRITE
+			       ? "The token does not have the scope tasks:write"
+			       : "The token does not have the scope tasks:read");
+		if (!remote_user)
+			response_header(resp, "WWW-Authenticate", need & AUTH_SCOPE_WRITE
+					? "Bearer realm=\"taskapi\", error=\"insufficient_scope\", scope=\"tasks:write\""
+					: "Bearer realm=\"taskapi\", error=\"insufficient_scope\", scope=\"tasks:read\"");
+		break;
+	case AUTH_UNAVAILABLE:
+		response_error(resp, 503, "The credential cannot be checked now; retry shortly");
+		response_header(resp, "Retry-After", "1");
+		break;
+	}
+	(void)req;
+}
+
+const char *app_handle(const struct app *app, struct request *req, struct response *resp,
+		       struct auth_identity *who)
 {
 	struct route_match m;
 	struct handler_ctx ctx;
+	enum auth_verdict verdict;
+	enum auth_reason why;
 	char allow[96];
 
 	response_reset(resp);
+	who->owner_len = 0;
+	who->owner[0] = '\0';
+	who->credential_id[0] = '\0';
 	switch (router_match(app_routes, app_n_routes, req->method, req->path.data, req->path.len, &m)) {
 	case ROUTER_NOT_FOUND:
 		response_error(resp, 404, "Not Found");
@@ -39,6 +92,14 @@ const char *app_handle(const struct app *app, struct request *req, struct respon
 	case ROUTER_MATCH:
 		break;
 	}
+	if (m.route->scopes != 0) {
+		verdict = auth_check(app->auth, req, m.route->scopes, who, &why);
+		if (verdict != AUTH_OK) {
+			respond_refused(app, req, resp, verdict, why, m.route->scopes);
+			return m.route->name;
+		}
+	}
+	ctx.who = who;
 	ctx.app = app;
 	ctx.req = req;
 	ctx.resp = resp;

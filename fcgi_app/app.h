@@ -14,10 +14,14 @@
  * response. Knows nothing of FastCGI; shared read-only by every thread.
  */
 struct health_cache;
+struct auth;
+struct auth_identity;
 
 struct app {
 	const struct config *cfg;
 	struct db_pool *pool;
+	/* Who is asking (auth.h): never NULL; a route with scopes is refused without it. */
+	struct auth *auth;
 	/* /readyz's last answer (health.h); NULL: every /readyz asks the database. */
 	struct health_cache *ready_cache;
 };
@@ -29,6 +33,8 @@ struct handler_ctx {
 	struct response *resp;
 	const char *path_arg;
 	size_t path_arg_len;
+	/* The caller, on routes with scopes: its owner goes into every statement. */
+	const struct auth_identity *who;
 };
 
 /* The route table, exported so tests can check it against docs/openapi.yaml. */
@@ -38,8 +44,11 @@ extern const size_t app_n_routes;
 /*
  * Answers one request. Always leaves a complete response in resp; returns
  * the matched route's name (for the access log), or a fixed placeholder.
+ * who is filled with the caller on routes that ask (owner_len 0 when none
+ * was asked or proven), for the access log.
  */
-const char *app_handle(const struct app *app, struct request *req, struct response *resp);
+const char *app_handle(const struct app *app, struct request *req, struct response *resp,
+		       struct auth_identity *who);
 
 /*
  * Borrows a connection for a handler. On failure fills resp with a JSON 503

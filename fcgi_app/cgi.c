@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "auth.h"
 #include "buf.h"
 #include "clock.h"
 #include "db_config.h"
@@ -153,6 +154,11 @@ int cgi_main(const struct config *cfg)
 	db_config_pool(cfg, 1, &popt);
 	popt.min_idle = 0;
 	app.pool = db_pool_new(&db, &popt);
+	if (auth_new(cfg, app.pool, &app.auth, err, sizeof err) < 0) {
+		log_error("%s", err);
+		db_pool_free(app.pool);
+		return 1;
+	}
 	buf_init(&env.uri);
 	pipeline_init(&p);
 
@@ -161,6 +167,7 @@ int cgi_main(const struct config *cfg)
 
 	pipeline_release(&p);
 	buf_release(&env.uri);
+	auth_free(app.auth);
 	db_pool_free(app.pool);
 	return rc;
 }

@@ -14,6 +14,7 @@
 
 #include "db_pool.h"
 #include "log.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 /* A numeric default from another module's header, as the option table's text. */
@@ -93,6 +94,22 @@ static const struct config_key options[] = {
 	{ "database", "migrate_password_file", OPT_STRING, OFF(database.migrate_password_file), "", 0, 0, false },
 	{ "api", "default_limit", OPT_INT, OFF(api.default_limit), "10", 1, 100000, false },
 	{ "api", "max_limit", OPT_INT, OFF(api.max_limit), "100", 1, 100000, false },
+	{ "auth", "mode", OPT_STRING, OFF(auth.mode), "", 0, 0, false },
+	{ "auth", "default_owner", OPT_STRING, OFF(auth.default_owner), "local", 0, 0, false },
+	{ "auth", "max_tasks_per_owner", OPT_LONG, OFF(auth.max_tasks_per_owner), "0", 0, 1000000000L, false },
+	{ "auth", "token_key_file", OPT_STRING, OFF(auth.token_key_file), "", 0, 0, false },
+	{ "auth", "token_max_lifetime_days", OPT_INT, OFF(auth.token_max_lifetime_days), "90", 1, 3650, false },
+	{ "auth", "token_cache_ms", OPT_INT, OFF(auth.token_cache_ms), "2000", 0, 4000, false },
+	{ "auth", "token_admin_user", OPT_STRING, OFF(auth.token_admin_user), "taskapi_tokens", 0, 0, false },
+	{ "auth", "token_admin_password", OPT_STRING, OFF(auth.token_admin_password), "", 0, 0, true },
+	{ "auth", "token_admin_password_file", OPT_STRING, OFF(auth.token_admin_password_file), "", 0, 0, false },
+	{ "auth", "remote_user_any_socket", OPT_BOOL, OFF(auth.remote_user_any_socket), "false", 0, 0, false },
+	{ "auth", "jwt_jwks_file", OPT_STRING, OFF(auth.jwt_jwks_file), "", 0, 0, false },
+	{ "auth", "jwt_hs256_secret_file", OPT_STRING, OFF(auth.jwt_hs256_secret_file), "", 0, 0, false },
+	{ "auth", "jwt_issuer", OPT_STRING, OFF(auth.jwt_issuer), "", 0, 0, false },
+	{ "auth", "jwt_audience", OPT_STRING, OFF(auth.jwt_audience), "", 0, 0, false },
+	{ "auth", "jwt_owner_claim", OPT_STRING, OFF(auth.jwt_owner_claim), "sub", 0, 0, false },
+	{ "auth", "jwt_leeway_s", OPT_INT, OFF(auth.jwt_leeway_s), "30", 0, 600, false },
 	{ "log", "level", OPT_STRING, OFF(log.level), "info", 0, 0, false },
 	{ "log", "access_log", OPT_AUTO_BOOL, OFF(log.access_log), "auto", 0, 0, false },
 	{ "log", "access_format", OPT_STRING, OFF(log.access_format), "text", 0, 0, false },
@@ -480,6 +497,26 @@ int config_finish(struct config *cfg, struct config_problems *problems)
 	if (cfg->api.default_limit > cfg->api.max_limit)
 		config_problem(problems, "api.default_limit (%d) is larger than api.max_limit (%d)",
 			       cfg->api.default_limit, cfg->api.max_limit);
+	if (cfg->auth.mode[0] != '\0' && strcmp(cfg->auth.mode, "token") != 0 &&
+	    strcmp(cfg->auth.mode, "remote_user") != 0 && strcmp(cfg->auth.mode, "jwt") != 0 &&
+	    strcmp(cfg->auth.mode, "none") != 0)
+		config_problem(problems, "invalid value for auth.mode: '%s' (expected %s)", cfg->auth.mode,
+			       CONFIG_AUTH_MODES);
+	if (config_owner_check(cfg->auth.default_owner, strlen(cfg->auth.default_owner)) < 0)
+		config_problem(problems, "auth.default_owner must be 1 to %d bytes of printable UTF-8 without spaces",
+			       CONFIG_OWNER_MAX);
+	if (strcmp(cfg->auth.mode, "token") == 0 && cfg->auth.token_key_file[0] == '\0')
+		config_problem(problems, "auth.mode = token needs auth.token_key_file (a file of at least 32 "
+			       "random bytes, e.g. head -c 32 /dev/urandom | base64 > FILE; chmod 0640 FILE)");
+	if (strcmp(cfg->auth.mode, "jwt") == 0 && cfg->auth.jwt_jwks_file[0] == '\0' &&
+	    cfg->auth.jwt_hs256_secret_file[0] == '\0')
+		config_problem(problems, "auth.mode = jwt needs auth.jwt_jwks_file (or auth.jwt_hs256_secret_file)");
+	if (cfg->auth.jwt_owner_claim[0] == '\0')
+		config_problem(problems, "auth.jwt_owner_claim must not be empty");
+	if (cfg->auth.token_admin_password_file[0] != '\0' &&
+	    config_read_secret_file(cfg->auth.token_admin_password_file, &cfg->auth.token_admin_password,
+				    err, sizeof err) < 0)
+		config_problem(problems, "auth.token_admin_password_file: %s", err);
 	if (cfg->database.name[0] == '\0' || cfg->database.user[0] == '\0')
 		config_problem(problems, "database.name and database.user must not be empty");
 	if (cfg->database.password_file[0] != '\0' &&
@@ -490,6 +527,24 @@ int config_finish(struct config *cfg, struct config_problems *problems)
 				    err, sizeof err) < 0)
 		config_problem(problems, "database.migrate_password_file: %s", err);
 	return config_problems_count(problems) > before ? -1 : 0;
+}
+
+int config_owner_check(const char *owner, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)owner;
+
+	if (len == 0 || len > CONFIG_OWNER_MAX)
+		return -1;
+	/* A space or a control character would make an access line ambiguous. */
+	for (size_t i = 0; i < len; i++)
+		if (p[i] <= 0x20 || p[i] == 0x7f)
+			return -1;
+	return utf8_is_valid(owner, len) ? 0 : -1;
+}
+
+bool config_auth_chosen(const struct config *cfg)
+{
+	return cfg->auth.mode[0] != '\0';
 }
 
 int config_workers(const struct config *cfg)

@@ -70,6 +70,24 @@ struct config {
 		int max_limit;
 	} api;
 	struct {
+		char *mode;               /* token, remote_user, jwt or none; "" = not chosen: serve refuses */
+		char *default_owner;      /* the owner in mode none, and of tasks older than migration 003 */
+		long max_tasks_per_owner; /* 0 = no quota */
+		char *token_key_file;     /* HMAC-SHA-256 key for taskapi's own tokens (mode token) */
+		int token_max_lifetime_days; /* the longest a token may live; also the default */
+		int token_cache_ms;       /* how long a worker trusts a token it looked up */
+		char *token_admin_user;   /* database account of `taskapi token` (rights on api_tokens only) */
+		char *token_admin_password;
+		char *token_admin_password_file;
+		bool remote_user_any_socket; /* mode remote_user over TCP or a shared socket: allowed */
+		char *jwt_jwks_file;      /* public keys (JWKS), reread by every new worker (SIGHUP) */
+		char *jwt_hs256_secret_file; /* HS256 is accepted only with this secret */
+		char *jwt_issuer;         /* required "iss" when set */
+		char *jwt_audience;       /* required in "aud" when set */
+		char *jwt_owner_claim;    /* the claim that names the owner */
+		int jwt_leeway_s;         /* clock skew allowed on exp and nbf */
+	} auth;
+	struct {
 		char *level;
 		int access_log;         /* -1 auto (config_access_log), 0 off, 1 on */
 		char *access_format;    /* "text" or "json" */
@@ -152,6 +170,20 @@ int config_workers(const struct config *cfg);
  * server's error log: one line per request there is noise.
  */
 bool config_access_log(const struct config *cfg, bool cgi);
+
+/* The accepted values of auth.mode, for messages. */
+#define CONFIG_AUTH_MODES "token, remote_user, jwt or none"
+/* The longest owner name, in bytes (the owner column is VARBINARY(255)). */
+#define CONFIG_OWNER_MAX 255
+
+/*
+ * Whether auth.mode was set at all. There is no default: serving without a
+ * choice is refused, so an upgraded install is never opened or locked by surprise.
+ */
+bool config_auth_chosen(const struct config *cfg);
+
+/* 0 when owner[0..len) may name an owner: 1..CONFIG_OWNER_MAX bytes, no control characters or spaces. */
+int config_owner_check(const char *owner, size_t len);
 
 /* Pool size after defaults: pool_size, or threads when pool_size is 0. */
 int config_pool_size(const struct config *cfg);

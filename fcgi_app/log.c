@@ -431,10 +431,16 @@ void log_access(const struct log_access_entry *e, struct buf *line)
 		buf_puts(line, ",\"pool_wait_ms\":");
 		put_ms(line, e->pool_wait_ns);
 		put_json_str(line, "route", e->route);
+		put_json_str(line, "owner", e->owner);
+		put_json_str(line, "credential", e->credential);
 		buf_puts(line, "}\n");
 	} else {
 		put_text_head(line, "access", e, true);
 		put_field(line, e->route);
+		buf_puts(line, " owner=");
+		put_field(line, e->owner);
+		buf_puts(line, " cred=");
+		put_field(line, e->credential);
 		buf_putc(line, '\n');
 	}
 	write_to(STREAM_ACCESS, line->data, line->len);

@@ -93,6 +93,8 @@ struct log_access_entry {
 	long long duration_ns;
 	long long pool_wait_ns; /* time spent waiting in db_pool_acquire */
 	const char *route;
+	const char *owner;      /* the caller's owner (auth.h); NULL: "-" */
+	const char *credential; /* the id of the credential that proved it, never a secret; NULL: "-" */
 	/* slow lines only: the SQL statements run (names), and rows fetched */
 	const char *const *statements;
 	unsigned n_statements;     /* how many ran; more than listed when over the cap */
@@ -103,9 +105,9 @@ struct log_access_entry {
 /*
  * Formats the entry as one access line into line (reset first) and writes
  * it to the access stream. text:
- *   2026-11-25T14:29:09.462Z [pid] access: ID METHOD URI STATUS BYTES 0.383ms wait=0.012ms ROUTE
+ *   2026-11-25T14:29:09.462Z [pid] access: ID METHOD URI STATUS BYTES 0.383ms wait=0.012ms ROUTE owner=OWNER cred=ID
  * json: {"time":...,"pid":...,"request_id":...,"method":...,"uri":...,"status":...,
- *        "bytes":...,"duration_ms":...,"pool_wait_ms":...,"route":...}
+ *        "bytes":...,"duration_ms":...,"pool_wait_ms":...,"route":...,"owner":...,"credential":...}
  * Strings are escaped (log_escape): control characters, quotes,
  * backslashes and every byte >= 0x80.
  */

@@ -15,6 +15,7 @@
 
 #include "admin.h"
 #include "app.h"
+#include "auth.h"
 #include "cgi.h"
 #include "db_config.h"
 #include "db_pool.h"
@@ -237,6 +238,11 @@ static int check_config(const struct cli *cli)
 	if (cfg.database.migrate_password_file[0] != '\0')
 		printf("taskapi: migration password file %s\n", cfg.database.migrate_password_file);
 	fflush(stdout);
+	if (!config_auth_chosen(&cfg)) {
+		config_problem(&problems, "auth.mode is not set: choose one of %s in the [auth] section",
+			       CONFIG_AUTH_MODES);
+		rc = -1;
+	}
 	if (src.file == NULL && src.env[0] == '\0' && cli->n_sets == 0) {
 		config_problem(&problems, "no configuration at all: give a file with --config or "
 			       "TASKAPI_CONFIG, install %s, or set TASKAPI_* variables", TASKAPI_CONFIG_FILE);
@@ -295,6 +301,7 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 	struct db_options opt;
 	struct db_pool_options popt;
 	struct app app;
+	char err[512];
 	int rc;
 
 	(void)ctx;
@@ -303,6 +310,12 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 	app.cfg = cfg;
 	app.pool = db_pool_new(&opt, &popt);
 	app.ready_cache = health_cache_new();
+	if (auth_new(cfg, app.pool, &app.auth, err, sizeof err) < 0) {
+		log_error("%s", err);
+		db_pool_free(app.pool);
+		health_cache_free(app.ready_cache);
+		return 1;
+	}
 	db_pool_start_housekeeping(app.pool);
 	rc = server_run(cfg, &app, listen_fd);
 	if (rc == SERVER_ABANDONED) {
@@ -310,6 +323,7 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 		fflush(NULL);
 		_exit(0);
 	}
+	auth_free(app.auth);
 	db_pool_free(app.pool);
 	health_cache_free(app.ready_cache);
 	return rc;
@@ -349,6 +363,24 @@ static int setup_observability(const struct config *cfg, int listen_fd, char *er
 	return admin_open(cfg, listen_fd, err, errlen);
 }
 
+/*
+ * What the chosen mode needs before anything listens: its key files load
+ * (a worker would fail the same way, over and over), and none is said aloud.
+ */
+static int check_auth_mode(const struct config *cfg, char *err, size_t errlen)
+{
+	struct auth *auth;
+
+	if (auth_new(cfg, NULL, &auth, err, errlen) < 0)
+		return -1;
+	/* Not per CGI request: that would be one line per request in the web server's log. */
+	if (auth_mode_of(auth) == AUTH_MODE_NONE && !cgi_detect())
+		log_warn("auth.mode = none: there is no authentication; every request is the owner '%s' "
+			 "and may read, change and delete every task of it", cfg->auth.default_owner);
+	auth_free(auth);
+	return 0;
+}
+
 static int serve(const struct config *cfg, struct cli *cli)
 {
 	struct master_hooks hooks = { run_worker, reload_config, cli };
@@ -356,6 +388,13 @@ static int serve(const struct config *cfg, struct cli *cli)
 	char err[512];
 	int listen_fd, rc;
 
+	/* No silent default: an upgraded install is never opened or locked by surprise. */
+	if (!config_auth_chosen(cfg))
+		die("auth.mode is not set: choose one of " CONFIG_AUTH_MODES " in the [auth] section "
+		    "(token: taskapi's own bearer tokens; remote_user: the web server authenticates; "
+		    "jwt: tokens of an identity provider; none: no authentication, one owner for every request)");
+	if (check_auth_mode(cfg, err, sizeof err) < 0)
+		die(err);
 	/* ---- deployment modes: who may run (privileges.c) ---- */
 	if (privileges_check(cfg, err, sizeof err) < 0)
 		die(err);

@@ -276,6 +276,12 @@ void metrics_intake_closed(enum metrics_intake_close why)
 		__atomic_add_fetch(&my_slot->c.intake_closed[why], 1, RELAXED);
 }
 
+void metrics_auth_refused(unsigned reason)
+{
+	if (my_slot != NULL && reason < METRICS_N_AUTH_REASONS)
+		__atomic_add_fetch(&my_slot->c.auth_refused[reason], 1, RELAXED);
+}
+
 void metrics_busy_begin(void)
 {
 	int busy, active, max;

@@ -50,6 +50,9 @@ enum metrics_intake_close {
 /* Their /status keys and /metrics reason labels, in enum order. */
 extern const char *const metrics_intake_close_names[METRICS_N_INTAKE_CLOSES];
 
+/* Room for every auth_reason of auth.h (checked there at compile time). */
+#define METRICS_N_AUTH_REASONS 16
+
 /*
  * The pool's cumulative counters, one row per counter of struct db_pool_stats,
  * in the order /metrics and /status show them. metrics_publish_pool copies them
@@ -110,6 +113,8 @@ void metrics_attach_self(int threads);
 void metrics_connection_accepted(void);
 /* The intake closed a connection without serving it. */
 void metrics_intake_closed(enum metrics_intake_close why);
+/* A caller refused with 401/403/503 by auth_check, by its auth_reason (auth.h). */
+void metrics_auth_refused(unsigned reason);
 /* A thread starts / finishes answering a request. */
 void metrics_busy_begin(void);
 void metrics_busy_end(void);
@@ -141,6 +146,7 @@ struct metrics_counters {
 	uint64_t slow;
 	uint64_t all_busy;        /* times every thread of a worker was busy at once */
 	uint64_t intake_closed[METRICS_N_INTAKE_CLOSES];
+	uint64_t auth_refused[METRICS_N_AUTH_REASONS]; /* by enum auth_reason */
 	/* db_pool_stats counters as each worker last published them, by metrics_pool_counters row */
 	uint64_t pool[METRICS_N_POOL_COUNTERS];
 };

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "auth.h"
+
 /* ---- Prometheus text --------------------------------------------------------- */
 
 /* /status "intake_closed": {"idle": n, "slow": n, ...} */
@@ -13,6 +15,16 @@ static json_t *intake_closed_object(const struct metrics_counters *t)
 
 	for (int i = 0; i < METRICS_N_INTAKE_CLOSES; i++)
 		json_object_set_new(o, metrics_intake_close_names[i], json_integer((json_int_t)t->intake_closed[i]));
+	return o;
+}
+
+/* /status "auth_refused": {"missing": n, ...}, every refusal reason */
+static json_t *auth_refused_object(const struct metrics_counters *t)
+{
+	json_t *o = json_object();
+
+	for (unsigned i = AUTH_REASON_NONE + 1; i < AUTH_REASON_COUNT; i++)
+		json_object_set_new(o, auth_reason_name(i), json_integer((json_int_t)t->auth_refused[i]));
 	return o;
 }
 
@@ -141,6 +153,14 @@ void metrics_render_prometheus(const struct metrics_snapshot *snap, const struct
 		snprintf(label, sizeof label, "reason=\"%s\"", metrics_intake_close_names[i]);
 		gauge_line(out, "taskapi_intake_closed_total", label, (long long)t->intake_closed[i]);
 	}
+	family(out, "taskapi_auth_refused_total", "counter",
+	       "Requests refused by authentication (401), scope (403) or an unavailable check (503), by reason.");
+	for (unsigned i = AUTH_REASON_NONE + 1; i < AUTH_REASON_COUNT; i++) {
+		char label[48];
+
+		snprintf(label, sizeof label, "reason=\"%s\"", auth_reason_name(i));
+		gauge_line(out, "taskapi_auth_refused_total", label, (long long)t->auth_refused[i]);
+	}
 
 	family(out, "taskapi_threads", "gauge", "Serving threads of live workers, busy with a request or idle.");
 	gauge_line(out, "taskapi_threads", "state=\"busy\"", snap->busy);
@@ -240,6 +260,7 @@ void metrics_render_status(const struct metrics_snapshot *snap, const struct met
 	json_object_set_new(root, "requests", json_integer((json_int_t)metrics_requests_sum(&snap->total)));
 	json_object_set_new(root, "slow_requests", json_integer((json_int_t)snap->total.slow));
 	json_object_set_new(root, "intake_closed", intake_closed_object(&snap->total));
+	json_object_set_new(root, "auth_refused", auth_refused_object(&snap->total));
 	json_object_set_new(root, "listen_queue", listen_figure(listen, listen->queue));
 	json_object_set_new(root, "max_listen_queue", listen_figure(listen, snap->listen_queue_max));
 	json_object_set_new(root, "listen_queue_len", listen_figure(listen, listen->backlog));

@@ -69,6 +69,8 @@ static void request_done(struct pipeline *p, const struct app *app, const struct
 	e.bytes = p->resp.has_body ? p->resp.body.len : 0;
 	e.duration_ns = ns;
 	e.route = route;
+	e.owner = p->who.owner_len > 0 ? p->who.owner : NULL;
+	e.credential = p->who.credential_id[0] ? p->who.credential_id : NULL;
 	if (fe->traced) {
 		e.pool_wait_ns = tr->pool_wait_ns;
 		e.statements = tr->stmts;
@@ -90,9 +92,10 @@ int pipeline_serve(struct pipeline *p, const struct app *app, const struct pipel
 	int result = 0;
 
 	response_reset(&p->resp);
+	memset(&p->who, 0, sizeof p->who);
 	switch (read_request(p, app, fe, err, sizeof err)) {
 	case REQUEST_OK:
-		route = app_handle(app, &p->req, &p->resp);
+		route = app_handle(app, &p->req, &p->resp, &p->who);
 		break;
 	case REQUEST_BAD:
 		response_error(&p->resp, 400, err);

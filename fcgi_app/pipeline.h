@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "app.h"
+#include "auth.h"
 #include "buf.h"
 #include "request.h"
 #include "response.h"
@@ -71,6 +72,7 @@ struct pipeline {
 	struct response resp;
 	struct buf out;  /* the serialized answer */
 	struct buf line; /* scratch for the log lines */
+	struct auth_identity who; /* the caller of the last request, for its access line */
 };
 
 void pipeline_init(struct pipeline *p);

@@ -48,6 +48,8 @@ void request_reset(struct request *req)
 	req->request_id = NULL;
 	req->if_match = NULL;
 	req->if_none_match = NULL;
+	req->authorization = NULL;
+	req->remote_user = NULL;
 }
 
 enum http_method request_method_parse(const char *name)
@@ -219,6 +221,8 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 	req->request_id = get(ctx, "REQUEST_ID");
 	req->if_match = get(ctx, "HTTP_IF_MATCH");
 	req->if_none_match = get(ctx, "HTTP_IF_NONE_MATCH");
+	req->authorization = get(ctx, "HTTP_AUTHORIZATION");
+	req->remote_user = get(ctx, "REMOTE_USER");
 	return REQUEST_OK;
 }
 
@@ -230,7 +234,7 @@ static const struct {
 } picked[] = {
 	PICK("REQUEST_METHOD"), PICK("REQUEST_URI"), PICK("QUERY_STRING"), PICK("CONTENT_TYPE"),
 	PICK("CONTENT_LENGTH"), PICK("REQUEST_ID"), PICK("HTTP_IF_MATCH"), PICK("HTTP_IF_NONE_MATCH"),
-	PICK("SCRIPT_NAME"), PICK("PATH_INFO"),
+	PICK("SCRIPT_NAME"), PICK("PATH_INFO"), PICK("HTTP_AUTHORIZATION"), PICK("REMOTE_USER"),
 };
 #define N_PICKED (sizeof picked / sizeof picked[0])
 

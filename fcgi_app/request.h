@@ -49,6 +49,8 @@ struct request {
 	const char *request_id;   /* nginx's $request_id, or NULL */
 	const char *if_match;
 	const char *if_none_match;
+	const char *authorization; /* the Authorization header (HTTP_AUTHORIZATION), or NULL */
+	const char *remote_user;   /* REMOTE_USER: who the web server authenticated, or NULL */
 	struct buf body;
 };
 

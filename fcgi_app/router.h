@@ -19,6 +19,8 @@ struct route {
 	const char *pattern;
 	handler_fn handler;
 	const char *name; /* for logs and metrics, e.g. "tasks.list" */
+	/* The scopes a caller must hold (AUTH_SCOPE_* of auth.h); 0: public, no identity asked. */
+	unsigned scopes;
 };
 
 enum router_result {

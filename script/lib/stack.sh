@@ -240,6 +240,9 @@ migrate_password_file = $SECRETS_DIR/migrate.pass
 [log]
 level = ${TASKAPI_LOG_LEVEL:-info}
 access_log = true
+
+[auth]
+mode = ${TASKAPI_AUTH:-none}
 EOF
   )
 }

@@ -1,5 +1,7 @@
 #include "db_env.h"
 
+#include "auth.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,12 +98,16 @@ void app_fixture_init(struct app_fixture *f, const struct db_options *opt, unsig
 {
 	struct db_pool_options popt;
 
+	char err[256];
+
 	config_init(&f->cfg);
+	ck_assert_int_eq(config_set(&f->cfg, "auth", "mode", "none", err, sizeof err), 0);
 	db_pool_options_init(&popt, size);
 	popt.acquire_timeout_ms = 300;
 	f->app.cfg = &f->cfg;
 	f->app.pool = db_pool_new(opt, &popt);
 	f->app.ready_cache = NULL; /* each /readyz asks: tests see the database's answer at once */
+	ck_assert_int_eq(auth_new(&f->cfg, f->app.pool, &f->app.auth, err, sizeof err), 0);
 	request_init(&f->req);
 	response_init(&f->resp);
 }
@@ -110,6 +116,7 @@ void app_fixture_release(struct app_fixture *f)
 {
 	response_release(&f->resp);
 	request_release(&f->req);
+	auth_free(f->app.auth);
 	db_pool_free(f->app.pool);
 	config_release(&f->cfg);
 }

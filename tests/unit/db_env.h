@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "app.h"
+#include "auth.h"
 #include "config.h"
 #include "db_conn.h"
 #include "request.h"
@@ -54,6 +55,7 @@ struct app_fixture {
 	struct app app;
 	struct request req;
 	struct response resp;
+	struct auth_identity who;
 };
 
 void app_fixture_init(struct app_fixture *f, const struct db_options *opt, unsigned size);

@@ -18,7 +18,7 @@ static struct db_env env;
 /* A handler's view of the fixture, with a fresh response. */
 static struct handler_ctx ctx_of(struct app_fixture *f)
 {
-	struct handler_ctx ctx = { &f->app, &f->req, &f->resp, NULL, 0 };
+	struct handler_ctx ctx = { &f->app, &f->req, &f->resp, NULL, 0, &f->who };
 
 	response_reset(&f->resp);
 	return ctx;
@@ -29,7 +29,7 @@ static const char *handle(struct app_fixture *f, enum http_method method, const 
 	request_reset(&f->req);
 	f->req.method = method;
 	buf_append(&f->req.path, path, strlen(path));
-	return app_handle(&f->app, &f->req, &f->resp);
+	return app_handle(&f->app, &f->req, &f->resp, &f->who);
 }
 
 /* True when the response carries the header line "name: value". */

@@ -401,7 +401,7 @@ START_TEST(test_access_and_slow_lines)
 	struct log_files files = { NULL, access, slow };
 	struct log_access_entry e = {
 		"0123456789abcdef0123456789abcdef", "GET", "/tasks/?q=\"x\"\n y", 200, 15, 1500000, 250400,
-		"tasks.list", stmts, 3, 2, 4,
+		"tasks.list", "alice", "7", stmts, 3, 2, 4,
 	};
 	struct buf line = BUF_INIT;
 
@@ -417,9 +417,9 @@ START_TEST(test_access_and_slow_lines)
 	slurp(access, text, sizeof text);
 	/* Text: a URI with a space and a newline stays one line and one field. */
 	ck_assert_ptr_nonnull(strstr(text, " access: 0123456789abcdef0123456789abcdef GET "
-					   "/tasks/?q=\\\"x\\\"\\u000a+y 200 15 1.500ms wait=0.250ms tasks.list\n"));
+					   "/tasks/?q=\\\"x\\\"\\u000a+y 200 15 1.500ms wait=0.250ms tasks.list owner=alice cred=7\n"));
 	ck_assert_ptr_nonnull(strstr(text, ",\"uri\":\"/tasks/?q=\\\"x\\\"\\u000a y\",\"status\":200,\"bytes\":15,"
-					   "\"duration_ms\":1.500,\"pool_wait_ms\":0.250,\"route\":\"tasks.list\"}\n"));
+					   "\"duration_ms\":1.500,\"pool_wait_ms\":0.250,\"route\":\"tasks.list\",\"owner\":\"alice\",\"credential\":\"7\"}\n"));
 	slurp(slow, text, sizeof text);
 	ck_assert_ptr_nonnull(strstr(text, " slow: 0123456789abcdef0123456789abcdef GET "));
 	ck_assert_ptr_nonnull(strstr(text, " 200 1.500ms wait=0.250ms route=tasks.list sql=update,get,+1 rows=4\n"));
@@ -432,7 +432,7 @@ START_TEST(test_access_and_slow_lines)
 		ck_assert_int_eq(log_reopen(err, sizeof err), 0);
 		log_access(&e, &line);
 		slurp(access, text, sizeof text);
-		ck_assert_ptr_nonnull(strstr(text, "\"route\":\"tasks.list\"}\n"));
+		ck_assert_ptr_nonnull(strstr(text, "\"route\":\"tasks.list\",\"owner\":\"alice\",\"credential\":\"7\"}\n"));
 		ck_assert_ptr_null(strstr(text, " access: "));
 		unlink(moved);
 	}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
@@ -122,8 +123,10 @@ static void setup(void)
 
 	config_init(&cfg);
 	cfg.server.max_body_bytes = 16;
+	ck_assert_int_eq(config_set(&cfg, "auth", "mode", "none", err, sizeof err), 0);
 	app.cfg = &cfg;
 	app.pool = NULL;
+	ck_assert_int_eq(auth_new(&cfg, NULL, &app.auth, err, sizeof err), 0);
 	pipeline_init(&pl);
 	memset(&mem, 0, sizeof mem);
 	buf_init(&mem.written);

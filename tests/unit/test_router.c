@@ -12,10 +12,10 @@ static void h_item(struct handler_ctx *c) { (void)c; }
 static void h_health(struct handler_ctx *c) { (void)c; }
 
 static const struct route routes[] = {
-	{ HTTP_GET, "/tasks", h_list, "tasks.list" },
-	{ HTTP_POST, "/tasks", h_create, "tasks.create" },
-	{ HTTP_GET | HTTP_PATCH | HTTP_DELETE, "/tasks/{id}", h_item, "tasks.item" },
-	{ HTTP_GET, "/healthz", h_health, "healthz" },
+	{ HTTP_GET, "/tasks", h_list, "tasks.list", 0 },
+	{ HTTP_POST, "/tasks", h_create, "tasks.create", 0 },
+	{ HTTP_GET | HTTP_PATCH | HTTP_DELETE, "/tasks/{id}", h_item, "tasks.item", 0 },
+	{ HTTP_GET, "/healthz", h_health, "healthz", 0 },
 };
 #define N (sizeof routes / sizeof routes[0])
 
