@@ -16,6 +16,7 @@
 #include "admin.h"
 #include "app.h"
 #include "auth.h"
+#include "auth_socket.h"
 #include "cgi.h"
 #include "db_config.h"
 #include "db_pool.h"
@@ -385,7 +386,7 @@ static int serve(const struct config *cfg, struct cli *cli)
 {
 	struct master_hooks hooks = { run_worker, reload_config, cli };
 	struct listener listener;
-	char err[512];
+	char err[1024];
 	int listen_fd, rc;
 
 	/* No silent default: an upgraded install is never opened or locked by surprise. */
@@ -408,6 +409,11 @@ static int serve(const struct config *cfg, struct cli *cli)
 	listen_fd = listener_take(&listener, cfg, err, sizeof err);
 	if (listen_fd < 0)
 		die(err);
+	/* remote_user: only the web server may be able to connect (auth_socket.h). */
+	if (auth_socket_check(cfg, listen_fd, err, sizeof err) < 0) {
+		listener_close(&listener);
+		die(err);
+	}
 	/* ---- deployment modes: root is given up once the sockets are open, before workers (privileges.c) ---- */
 	if (setup_observability(cfg, listen_fd, err, sizeof err) < 0 ||
 	    privileges_drop(cfg, err, sizeof err) < 0) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "auth_socket.h"
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
@@ -230,11 +231,13 @@ static void reload(struct master *m)
 {
 	struct config *next = xcalloc(1, sizeof *next);
 	unsigned old_generation = m->generation;
-	char err[CONFIG_ERR_SIZE];
+	char err[1024];
 
 	m->last_reload_ms = clock_ms();
 	m->reload_pending = false;
-	if (m->hooks->reload(next, err, sizeof err, m->hooks->ctx) < 0) {
+	/* The socket stays: a reload into auth.mode = remote_user must pass its check too. */
+	if (m->hooks->reload(next, err, sizeof err, m->hooks->ctx) < 0 ||
+	    auth_socket_check(next, m->listen_fd, err, sizeof err) < 0) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		config_release(next);
 		free(next);
