@@ -170,12 +170,13 @@ task_json() {
   python3 -c 'import json, sys; print(json.dumps({"title": sys.argv[1]}))' "$1" >"$E2E_TMP/task.json"
 }
 
-# ngx_front NAME UPSTREAM — a private nginx running the shipped site
+# ngx_front NAME UPSTREAM [SERVER_LINES] — a private nginx running the shipped site
 # (nginx/taskapi.conf + nginx/taskapi-fastcgi.conf) with its upstream server replaced
-# by UPSTREAM ("unix:/path", "127.0.0.1:9000", "[::1]:9000"), on a free port. Sets
-# FRONT_URL and FRONT_PID; stopped when the test ends. False when it does not come up.
+# by UPSTREAM ("unix:/path", "127.0.0.1:9000", "[::1]:9000"), on a free port;
+# SERVER_LINES (e.g. auth_basic ...) go into its server block. Sets FRONT_URL and
+# FRONT_PID; stopped when the test ends. False when it does not come up.
 ngx_front() {
-  local name=$1 upstream=$2 dir=$E2E_TMP/$1 port site
+  local name=$1 upstream=$2 extra=${3:-} dir=$E2E_TMP/$1 port site
   mkdir -p "$dir/tmp" "$dir/snippets"
   cp /etc/nginx/fastcgi_params "$dir/"
   cp "$TOP/nginx/taskapi-fastcgi.conf" "$dir/snippets/"
@@ -183,6 +184,7 @@ ngx_front() {
   site=$(<"$TOP/nginx/taskapi.conf")
   site=${site//"unix:/run/taskapi/taskapi.sock"/"$upstream"}
   site=${site//"listen 80;"/"listen 127.0.0.1:$port;"}
+  [ -z "$extra" ] || site=${site//"server_tokens off;"/"server_tokens off;"$'\n'"$extra"}
   # The stack's main context and limit key (script/lib/stack.sh): on 127.0.0.1 the
   # per-address limits count nobody.
   ngx_site_keyed "$site" >"$dir/taskapi-site.conf"

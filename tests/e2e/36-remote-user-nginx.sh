@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# 36-remote-user-nginx: [auth] mode = remote_user behind the shipped nginx site with
+# auth_basic. nginx answers 401 itself without credentials or with a wrong password;
+# alice and bob, authenticated by nginx, reach taskapi as REMOTE_USER (the shipped
+# snippet passes it: Debian's fastcgi_params does not) and each sees only their own
+# tasks (another's is 404). And the socket rule (fcgi_app/auth_socket.h): remote_user
+# refuses to serve on TCP, on a handed-over TCP socket (spawn-fcgi, fd 0), on a unix
+# socket others may write or whose group is shared, unless
+# auth.remote_user_any_socket = true.
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/e2e/deploy-lib.sh
+. "$E2E_DIR/deploy-lib.sh"
+
+ini=$(instance_config remote-user)
+root_args
+tag=$$
+ru=(-c "$ini" "${ROOT_ARGS[@]}" --set auth.mode=remote_user)
+# The message names the rule's way out, whatever the reason.
+refusal='remote_user.*refusing to serve because .*remote_user_any_socket = true'
+
+# ---- the socket rule: refusals ----
+port=$(free_port)
+ta_start tcp "$TASKAPI_BIN" "${ru[@]}" --set server.listen="127.0.0.1:$port"
+check "remote_user on TCP 127.0.0.1:$port: taskapi exits non-zero, saying why" \
+  ta_died_with tcp "$TA_PID" "$refusal"
+check '... naming the listener and who could connect' \
+  grep -qE "127\.0\.0\.1:$port, a network socket: every local process" "$E2E_TMP/tcp.log"
+grep -E 'error' "$E2E_TMP/tcp.log" | head -n 2 | sed 's/^/# /'
+check '... and it never listened' test -z "$(ss -ltnH "sport = :$port" 2>/dev/null)"
+
+sock_dir=$E2E_TMP/sock
+mkdir -p "$sock_dir"
+ta_start open "$TASKAPI_BIN" "${ru[@]}" --set server.listen="$sock_dir/open.sock" --set server.socket_mode=0666
+check 'remote_user on a unix socket of mode 0666: refused (writable by others)' \
+  ta_died_with open "$TA_PID" "$refusal"
+check '... the message says so' grep -q 'open.sock (mode 0666) is writable by others' "$E2E_TMP/open.log"
+check '... and the socket file it made is removed' test ! -e "$sock_dir/open.sock"
+
+if getent group www-data >/dev/null; then
+  ta_start shared "$TASKAPI_BIN" "${ru[@]}" --set server.listen="$sock_dir/shared.sock" \
+    --set server.socket_group=www-data
+  check 'remote_user on a unix socket 0660 of group www-data: refused (a shared group)' \
+    ta_died_with shared "$TA_PID" "$refusal"
+  check '... naming the group' grep -q 'writable by its group www-data, a group systems share' "$E2E_TMP/shared.log"
+else
+  ok 'remote_user on a socket of group www-data is refused # SKIP no group www-data here'
+fi
+
+# spawn-fcgi hands the socket over on fd 0: it is judged all the same.
+port=$(free_port)
+ta_start spawned spawn-fcgi -n -a 127.0.0.1 -p "$port" -- "$TASKAPI_BIN" "${ru[@]}"
+check "remote_user on a TCP socket handed over by spawn-fcgi (fd 0): refused" \
+  ta_died_with spawned "$TA_PID" "$refusal"
+
+# ---- ... unless auth.remote_user_any_socket = true ----
+port=$(free_port)
+ta_start anytcp "$TASKAPI_BIN" "${ru[@]}" --set server.listen="127.0.0.1:$port" \
+  --set auth.remote_user_any_socket=true
+anypid=$TA_PID
+if wait_for 30 fcgi_ok "127.0.0.1:$port"; then
+  ok "remote_user on TCP with auth.remote_user_any_socket = true: it serves"
+else
+  not_ok "remote_user on TCP with auth.remote_user_any_socket = true serves within 30s"
+  diag "$(tail -n 5 "$E2E_TMP/anytcp.log")"
+fi
+check '... with a warning at start that names the risk' \
+  grep -qE 'warn: auth.mode = remote_user trusts REMOTE_USER .*serving anyway \(auth.remote_user_any_socket = true\)' \
+  "$E2E_TMP/anytcp.log"
+fcgi GET /tasks/ "127.0.0.1:$port"
+expect_json 'remote_user: a request without REMOTE_USER is 401 from taskapi' 401 '"REMOTE_USER" in j["detail"]'
+check '... with WWW-Authenticate: Basic' grep -qi '^WWW-Authenticate: Basic realm="taskapi"' "$HEADERS"
+ta_stop "$anypid"
+
+# ---- behind nginx with auth_basic, on a unix socket only nginx can write ----
+sock=$sock_dir/taskapi.sock
+# As root: 0660 with root's group (nginx's workers run as root here), which no other
+# account holds. Otherwise nginx runs as this user: 0600, whatever this user's group is.
+mode=0600
+if is_root; then mode=0660; fi
+ta_start app "$TASKAPI_BIN" "${ru[@]}" --set server.listen="$sock" --set server.socket_mode=$mode
+apid=$TA_PID
+if wait_for 30 fcgi_ok "$sock"; then
+  ok "remote_user on a unix socket $(stat -c '%a %U:%G' "$sock" 2>/dev/null): it serves"
+else
+  not_ok "remote_user on a unix socket serves within 30s"
+  diag "$(tail -n 5 "$E2E_TMP/app.log")"
+fi
+
+pw_alice="a-$tag-secret" pw_bob="b-$tag-secret"
+htpasswd=$E2E_TMP/htpasswd
+{
+  printf 'alice:%s\n' "$(openssl passwd -apr1 "$pw_alice")"
+  printf 'bob:%s\n' "$(openssl passwd -apr1 "$pw_bob")"
+} >"$htpasswd"
+chmod 0644 "$htpasswd"
+if ! ngx_front ngx "unix:$sock" "    auth_basic \"taskapi\";
+    auth_basic_user_file $htpasswd;"; then
+  not_ok 'nginx with auth_basic in front of the remote_user instance came up'
+  diag "$(tail -n 5 "$E2E_TMP/ngx/error.log" "$E2E_TMP/ngx/stderr.log" 2>/dev/null)"
+  exit 0
+fi
+ok 'nginx (the shipped site with auth_basic added) is up'
+TASKAPI_URL=$FRONT_URL
+
+http GET /tasks/
+check "no credentials: nginx answers 401 (got $STATUS)" test "$STATUS" = 401
+check '... with WWW-Authenticate: Basic realm="taskapi"' grep -qi '^WWW-Authenticate: Basic realm="taskapi"' "$HEADERS"
+http GET /tasks/ -u "alice:wrong-$tag"
+check "a wrong password: 401 (got $STATUS)" test "$STATUS" = 401
+http GET /tasks/ -u "nobody-$tag:$pw_alice"
+check "an unknown user: 401 (got $STATUS)" test "$STATUS" = 401
+
+# create AS TITLE — POST as alice or bob; prints the new id.
+create() {
+  local pw=$pw_alice
+  [ "$1" = bob ] && pw=$pw_bob
+  task_json "$2"
+  http POST /tasks/ -u "$1:$pw" -H 'Content-Type: application/json' --data-binary @"$E2E_TMP/task.json"
+}
+as() {
+  local who=$1 pw=$pw_alice
+  shift
+  [ "$who" = bob ] && pw=$pw_bob
+  http "$@" -u "$who:$pw"
+}
+
+create alice "alice's $tag"
+expect_json 'alice creates a task: 201' 201 "j['title'] == \"alice's $tag\""
+a_id=$(json_field 'j["id"]' || true)
+create bob "bob's $tag"
+expect_json 'bob creates a task: 201' 201 "j['title'] == \"bob's $tag\""
+b_id=$(json_field 'j["id"]' || true)
+check "the access log names the owner (alice) of the request" \
+  grep -qE "POST /tasks/.*owner[=\":]+alice" "$E2E_TMP/app.log"
+
+as alice GET "/tasks/$a_id"
+expect_json "alice GETs her task $a_id: 200" 200 "j['id'] == ${a_id:-0}"
+as bob GET "/tasks/$b_id"
+expect_json "bob GETs his task $b_id: 200" 200 "j['id'] == ${b_id:-0}"
+as alice GET "/tasks/$b_id"
+expect_json "alice GETs bob's task $b_id: 404, as if it did not exist" 404 'j == {"detail": "Task not found"}'
+as bob GET "/tasks/$a_id"
+expect_json "bob GETs alice's task $a_id: 404" 404 'j == {"detail": "Task not found"}'
+as bob PATCH "/tasks/$a_id?completed=true"
+check "bob PATCHes alice's task: 404 (got $STATUS)" test "$STATUS" = 404
+as bob DELETE "/tasks/$a_id"
+check "bob DELETEs alice's task: 404 (got $STATUS)" test "$STATUS" = 404
+as alice GET "/tasks/$a_id"
+expect_json "... and alice's task is unchanged" 200 'j["is_completed"] is False'
+
+as alice GET "/tasks/?limit=100&after_id=$((${a_id:-1} - 1))"
+expect_json "alice's list has her task and not bob's" 200 \
+  "${a_id:-0} in [t['id'] for t in j] and ${b_id:-0} not in [t['id'] for t in j]"
+as bob GET "/tasks/?limit=100&after_id=$((${a_id:-1} - 1))"
+expect_json "bob's list has his task and not alice's" 200 \
+  "${b_id:-0} in [t['id'] for t in j] and ${a_id:-0} not in [t['id'] for t in j]"
+
+as alice DELETE "/tasks/$a_id"
+check "alice DELETEs her task: 204 (got $STATUS)" test "$STATUS" = 204
+as bob DELETE "/tasks/$b_id"
+check "bob DELETEs his task: 204 (got $STATUS)" test "$STATUS" = 204
+
+ta_stop "$apid"
+check "SIGTERM: exit 0 (got $TA_EXIT)" test "$TA_EXIT" = 0
+sanitizer_check
