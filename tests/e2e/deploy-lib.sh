@@ -25,17 +25,25 @@ instance_config() {
 
 # web_config NAME — a configuration for taskapi started by a web server as its own
 # user (www-data when the tests run as root): $E2E_TMP/NAME/taskapi.ini and the
-# application's password file beside it, both 0600 and that user's, without the
-# migration credentials (serving needs none). Sets WEB_INI and WEB_USER.
+# application's password file beside it (and the token key file, when the stack's
+# configuration names one), all 0600 and that user's, without the migration and
+# token-account credentials (serving needs neither). Sets WEB_INI and WEB_USER.
 web_config() {
-  local dir=$E2E_TMP/$1
+  local dir=$E2E_TMP/$1 key
   WEB_USER=$(id -un)
   if is_root; then WEB_USER=www-data; fi
   mkdir -p "$dir"
   chmod 0711 "$dir"
   cp "$SECRETS_DIR/app.pass" "$dir/app.pass"
+  key=$(sed -nE 's/^token_key_file *= *//p' "$APP_CONF")
+  if [ -n "$key" ] && [ -r "$key" ]; then
+    cp "$key" "$dir/token.key"
+    chown "$WEB_USER" "$dir/token.key"
+    chmod 600 "$dir/token.key"
+  fi
   sed -e 's/^listen *=.*/listen =/' -e "s|^password_file *=.*|password_file = $dir/app.pass|" \
-    -e '/^migrate_/d' "$APP_CONF" >"$dir/taskapi.ini"
+    -e "s|^token_key_file *=.*|token_key_file = $dir/token.key|" \
+    -e '/^migrate_/d' -e '/^token_admin_password/d' "$APP_CONF" >"$dir/taskapi.ini"
   chown "$WEB_USER" "$dir/app.pass" "$dir/taskapi.ini"
   chmod 600 "$dir/app.pass" "$dir/taskapi.ini"
   WEB_INI=$dir/taskapi.ini
