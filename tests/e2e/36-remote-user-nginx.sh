@@ -3,10 +3,11 @@
 # auth_basic. nginx answers 401 itself without credentials or with a wrong password;
 # alice and bob, authenticated by nginx, reach taskapi as REMOTE_USER (the shipped
 # snippet passes it: Debian's fastcgi_params does not) and each sees only their own
-# tasks (another's is 404). And the socket rule (fcgi_app/auth_socket.h): remote_user
-# refuses to serve on TCP, on a handed-over TCP socket (spawn-fcgi, fd 0), on a unix
-# socket others may write or whose group is shared, unless
-# auth.remote_user_any_socket = true.
+# tasks (another's is 404). The same with auth_request, the user named by an
+# authentication service's answer (a Basic header the client adds names nobody). And
+# the socket rule (fcgi_app/auth_socket.h): remote_user refuses to serve on TCP, on a
+# handed-over TCP socket (spawn-fcgi, fd 0), on a unix socket others may write or whose
+# group is shared, unless auth.remote_user_any_socket = true.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/deploy-lib.sh
@@ -160,6 +161,57 @@ as alice DELETE "/tasks/$a_id"
 check "alice DELETEs her task: 204 (got $STATUS)" test "$STATUS" = 204
 as bob DELETE "/tasks/$b_id"
 check "bob DELETEs his task: 204 (got $STATUS)" test "$STATUS" = 204
+
+# ---- auth_request: the user comes from the authentication service's answer ----
+# The recipe of docs/deployment.md: auth_request_set overrides the snippet's
+# $taskapi_remote_user, so a Basic header the client adds names nobody.
+auth_port=$(free_port)
+python3 - "$auth_port" >>"$E2E_TMP/authsvc.log" 2>&1 <<'PY' &
+import http.server, sys
+KEYS = {"k-alice": "alice", "k-bob": "bob"}
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        user = KEYS.get(self.headers.get("X-Api-Key", ""))
+        self.send_response(204 if user else 401)
+        if user:
+            self.send_header("X-Auth-User", user)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+auth_pid=$!
+at_exit "kill $auth_pid 2>/dev/null || true"
+wait_for 15 port_in_use "$auth_port" || diag 'the authentication service did not come up'
+if ngx_front ngx-ar "unix:$sock" "    auth_request /_auth;
+    auth_request_set \$taskapi_remote_user \$upstream_http_x_auth_user;
+    location = /_auth {
+        internal;
+        proxy_pass http://127.0.0.1:$auth_port/check;
+        proxy_pass_request_body off;
+        proxy_set_header Content-Length \"\";
+    }"; then
+  ok 'nginx (the shipped site with auth_request added) is up'
+  TASKAPI_URL=$FRONT_URL
+  http GET /tasks/
+  check "auth_request, no key: 401 from nginx (got $STATUS)" test "$STATUS" = 401
+  task_json "alice by key $tag"
+  http POST /tasks/ -H 'X-Api-Key: k-alice' -H 'Content-Type: application/json' --data-binary @"$E2E_TMP/task.json"
+  expect_json 'auth_request, alice'"'"'s key: POST 201' 201 "j['title'] == 'alice by key $tag'"
+  k_id=$(json_field 'j["id"]' || true)
+  # alice's key and a Basic header claiming bob: the service's answer wins.
+  http GET "/tasks/$k_id" -H 'X-Api-Key: k-alice' -u "bob:whatever"
+  expect_json "auth_request, alice's key plus a Basic header naming bob: still alice (200)" 200 "j['id'] == ${k_id:-0}"
+  http GET "/tasks/$k_id" -H 'X-Api-Key: k-bob'
+  expect_json "auth_request, bob's key: alice's task is 404" 404 'j == {"detail": "Task not found"}'
+  check "the owner in the database is alice" \
+    test "$(sql "SELECT owner FROM tasks WHERE id = ${k_id:-0}")" = alice
+  http DELETE "/tasks/$k_id" -H 'X-Api-Key: k-alice'
+  check "auth_request, alice deletes it: 204 (got $STATUS)" test "$STATUS" = 204
+else
+  not_ok 'nginx with auth_request in front of the remote_user instance came up'
+  diag "$(tail -n 5 "$E2E_TMP/ngx-ar/error.log" "$E2E_TMP/ngx-ar/stderr.log" 2>/dev/null)"
+fi
 
 ta_stop "$apid"
 check "SIGTERM: exit 0 (got $TA_EXIT)" test "$TA_EXIT" = 0
