@@ -168,6 +168,37 @@ int auth_socket_inspect(int fd, struct auth_socket_facts *f, char *err, size_t e
 	return 0;
 }
 
+int auth_socket_preview(const struct config *cfg, struct auth_socket_facts *f, char *err, size_t errlen)
+{
+	const char *listen_on = cfg->server.listen;
+	const char *owner = cfg->server.socket_owner[0] ? cfg->server.socket_owner : cfg->server.user;
+	const char *group = cfg->server.socket_group[0] ? cfg->server.socket_group : cfg->server.group;
+	char msg[CONFIG_ERR_SIZE];
+	gid_t primary;
+
+	memset(f, 0, sizeof *f);
+	snprintf(f->address, sizeof f->address, "%s", listen_on);
+	/* listener_bind's test: a '/' makes it a unix socket path. */
+	if (strchr(listen_on, '/') == NULL) {
+		f->family = AF_INET;
+		return 0;
+	}
+	f->family = AF_UNIX;
+	f->has_file = true;
+	f->mode = (mode_t)cfg->server.socket_mode & 07777;
+	f->uid = geteuid();
+	f->gid = getegid();
+	if ((owner[0] && privileges_lookup_user(owner, &f->uid, &primary, msg, sizeof msg) < 0) ||
+	    (group[0] && privileges_lookup_group(group, &f->gid, msg, sizeof msg) < 0)) {
+		snprintf(err, errlen, "%s", msg);
+		return -1;
+	}
+	user_name(f->uid, f->owner, sizeof f->owner);
+	group_name(f->gid, f->group, sizeof f->group);
+	f->group_accounts = auth_socket_group_accounts(f->gid, f->uid, f->group_account, sizeof f->group_account);
+	return 0;
+}
+
 int auth_socket_judge(const struct auth_socket_facts *f, char *why, size_t whylen)
 {
 	if (f->family != AF_UNIX) {
@@ -186,9 +217,9 @@ int auth_socket_judge(const struct auth_socket_facts *f, char *why, size_t whyle
 		return -1;
 	}
 	if ((f->mode & S_IWGRP) && auth_socket_shared_group(f->group)) {
-		snprintf(why, whylen, "the socket %s (mode %04o) is writable by its group %s, a group "
-			 "systems share among services (" AUTH_SOCKET_SHARED_GROUPS "): any program run "
-			 "with it can connect", f->address, (unsigned)f->mode, f->group);
+		snprintf(why, whylen, "the socket %s (mode %04o) is writable by its group %s, which "
+			 "systems share among services: other programs run with it can connect",
+			 f->address, (unsigned)f->mode, f->group);
 		return -1;
 	}
 	if ((f->mode & S_IWGRP) && f->group_accounts > 1) {

@@ -61,6 +61,15 @@ struct auth_socket_facts {
 int auth_socket_inspect(int fd, struct auth_socket_facts *f, char *err, size_t errlen);
 
 /*
+ * The facts of the listener server.listen would give, found without opening
+ * anything (for --check-config): a network address, or a unix socket file
+ * with socket_mode, owned by socket_owner (else server.user, else this
+ * process's user) and of socket_group (else server.group, else this
+ * process's group). Returns -1 with err when a name does not resolve.
+ */
+int auth_socket_preview(const struct config *cfg, struct auth_socket_facts *f, char *err, size_t errlen);
+
+/*
  * The rule above on f: 0 when only the web server can connect; -1 with
  * why (a sentence naming who else could) otherwise.
  */

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
+#include "auth_socket.h"
 #include "listener.h"
 #include "privileges.h"
 
@@ -115,6 +117,21 @@ static void check_reload_reads(const struct config *cfg, const char *config_file
 	}
 }
 
+/* auth.mode = remote_user on the socket server.listen would make: the rule of auth_socket.h. */
+static void check_remote_user_socket(const struct config *cfg, struct config_problems *warnings)
+{
+	struct auth_socket_facts f;
+	enum auth_mode mode;
+	char why[768];
+
+	if (auth_mode_parse(cfg->auth.mode, &mode) < 0 || mode != AUTH_MODE_REMOTE_USER ||
+	    cfg->auth.remote_user_any_socket)
+		return;
+	if (auth_socket_preview(cfg, &f, why, sizeof why) == 0 && auth_socket_judge(&f, why, sizeof why) == 0)
+		return;
+	config_problem(warnings, "auth.mode = remote_user would refuse this listener: %s", why);
+}
+
 void preflight_check(const struct config *cfg, const char *config_file, struct config_problems *warnings)
 {
 	char err[512];
@@ -145,6 +162,8 @@ void preflight_check(const struct config *cfg, const char *config_file, struct c
 		if (privileges_lookup_group(cfg->server.socket_group, &gid, err, sizeof err) < 0)
 			config_problem(warnings, "server.socket_group: %s", err);
 	}
+	if (!handed_over && !cgi && cfg->server.listen[0] != '\0')
+		check_remote_user_socket(cfg, warnings);
 	check_log_file("log.error_log", cfg->log.error_log, warnings);
 	check_log_file("log.access_log_file", cfg->log.access_log_file, warnings);
 	check_log_file("log.slow_log_file", cfg->log.slow_log_file, warnings);

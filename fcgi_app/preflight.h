@@ -12,6 +12,8 @@
  *  - server.listen empty with no listening socket passed (fd 0, LISTEN_FDS);
  *  - a unix socket path whose folder is missing, or taken by another file;
  *  - socket_owner/socket_group that do not exist;
+ *  - auth.mode = remote_user on a listener its socket rule refuses
+ *    (auth_socket.h), judged from server.listen and the socket settings;
  *  - log files that cannot be written;
  *  - started as root with server.user: files a reload (SIGHUP) reads again
  *    as that user (config_file, the password files) that it cannot read.

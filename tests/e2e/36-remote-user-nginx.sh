@@ -30,6 +30,11 @@ check '... naming the listener and who could connect' \
 grep -E 'error' "$E2E_TMP/tcp.log" | head -n 2 | sed 's/^/# /'
 check '... and it never listened' test -z "$(ss -ltnH "sport = :$port" 2>/dev/null)"
 
+"$TASKAPI_BIN" --check-config "${ru[@]}" --set server.listen="127.0.0.1:$port" >"$E2E_TMP/check.txt" 2>&1 || true
+check '--check-config warns that remote_user would refuse the TCP listener' \
+  grep -q "warning: auth.mode = remote_user would refuse this listener: the listener is 127.0.0.1:$port" \
+  "$E2E_TMP/check.txt"
+
 sock_dir=$E2E_TMP/sock
 mkdir -p "$sock_dir"
 ta_start open "$TASKAPI_BIN" "${ru[@]}" --set server.listen="$sock_dir/open.sock" --set server.socket_mode=0666
@@ -43,7 +48,7 @@ if getent group www-data >/dev/null; then
     --set server.socket_group=www-data
   check 'remote_user on a unix socket 0660 of group www-data: refused (a shared group)' \
     ta_died_with shared "$TA_PID" "$refusal"
-  check '... naming the group' grep -q 'writable by its group www-data, a group systems share' "$E2E_TMP/shared.log"
+  check '... naming the group' grep -q 'writable by its group www-data, which systems share' "$E2E_TMP/shared.log"
 else
   ok 'remote_user on a socket of group www-data is refused # SKIP no group www-data here'
 fi

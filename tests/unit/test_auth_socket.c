@@ -3,8 +3,8 @@
  * listeners others can connect to. The rule itself on made-up facts (every branch,
  * and what the refusal says), then the facts read from real sockets (TCP, IPv6, a
  * unix socket file by mode, abstract, gone, replaced), the group's accounts from
- * the system's databases, and auth_socket_check on a listener handed over the way
- * systemd does. Each test runs in its own process (CK_FORK).
+ * the system's databases, auth_socket_check on a listener handed over the way
+ * systemd does, and the preview --check-config judges. Each test runs in its own process (CK_FORK).
  */
 #include <arpa/inet.h>
 #include <grp.h>
@@ -359,11 +359,50 @@ START_TEST(test_check_handed_over_socket)
 }
 END_TEST
 
+/* --check-config's view: the listener server.listen would make, nothing opened. */
+START_TEST(test_preview)
+{
+	struct config cfg;
+	struct auth_socket_facts f;
+	char err[512], why[768];
+
+	config_init(&cfg);
+	set(&cfg, "server", "listen", "127.0.0.1:9000");
+	ck_assert_msg(auth_socket_preview(&cfg, &f, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_ne(f.family, AF_UNIX);
+	ck_assert_int_eq(judge(&f, why, sizeof why), -1);
+	ck_assert_msg(strstr(why, "127.0.0.1:9000") != NULL, "%s", why);
+
+	set(&cfg, "server", "listen", "/run/taskapi/taskapi.sock");
+	set(&cfg, "server", "socket_mode", "0600");
+	ck_assert_msg(auth_socket_preview(&cfg, &f, err, sizeof err) == 0, "%s", err);
+	ck_assert(f.family == AF_UNIX && f.has_file);
+	ck_assert_uint_eq(f.mode, 0600);
+	ck_assert_uint_eq(f.uid, geteuid());
+	if (geteuid() != 65534)
+		ck_assert_msg(judge(&f, why, sizeof why) == 0, "%s", why);
+	set(&cfg, "server", "socket_mode", "0666");
+	ck_assert_msg(auth_socket_preview(&cfg, &f, err, sizeof err) == 0, "%s", err);
+	ck_assert_int_eq(judge(&f, why, sizeof why), -1);
+	if (getgrnam("www-data") != NULL) {
+		set(&cfg, "server", "socket_mode", "0660");
+		set(&cfg, "server", "socket_group", "www-data");
+		ck_assert_msg(auth_socket_preview(&cfg, &f, err, sizeof err) == 0, "%s", err);
+		ck_assert_str_eq(f.group, "www-data");
+		ck_assert_int_eq(judge(&f, why, sizeof why), -1);
+	}
+	set(&cfg, "server", "socket_group", "no-such-group-here");
+	ck_assert_int_eq(auth_socket_preview(&cfg, &f, err, sizeof err), -1);
+	ck_assert_msg(strstr(err, "no-such-group-here") != NULL, "%s", err);
+	config_release(&cfg);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	return unit_suite_of("auth_socket", NULL, remove_dir,
 			     test_network_and_fileless_sockets_are_refused, test_socket_file_modes,
 			     test_shared_groups, test_owner_nobody, test_inspect_tcp,
 			     test_inspect_unix_file, test_inspect_abstract, test_group_accounts,
-			     test_check_by_mode, test_check_handed_over_socket);
+			     test_check_by_mode, test_check_handed_over_socket, test_preview);
 }
