@@ -7,7 +7,8 @@
 # authentication service's answer (a Basic header the client adds names nobody). And
 # the socket rule (fcgi_app/auth_socket.h): remote_user refuses to serve on TCP, on a
 # handed-over TCP socket (spawn-fcgi, fd 0), on a unix socket others may write or whose
-# group is shared, unless auth.remote_user_any_socket = true.
+# group is shared, unless auth.remote_user_any_socket = true; also at a reload and in
+# --check-config.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/deploy-lib.sh
@@ -77,6 +78,21 @@ fcgi GET /tasks/ "127.0.0.1:$port"
 expect_json 'remote_user: a request without REMOTE_USER is 401 from taskapi' 401 '"REMOTE_USER" in j["detail"]'
 check '... with WWW-Authenticate: Basic' grep -qi '^WWW-Authenticate: Basic realm="taskapi"' "$HEADERS"
 ta_stop "$anypid"
+
+# ---- a reload (SIGHUP) keeps the socket: one into remote_user on TCP is refused ----
+rini=$(instance_config reload)
+port=$(free_port)
+ta_start reload "$TASKAPI_BIN" -c "$rini" "${ROOT_ARGS[@]}" --set server.listen="127.0.0.1:$port" --set server.workers=1
+rpid=$TA_PID
+wait_for 30 fcgi_ok "127.0.0.1:$port" || diag "$(tail -n 5 "$E2E_TMP/reload.log")"
+sed -i 's/^mode *=.*/mode = remote_user/' "$rini"
+kill -HUP "$rpid"
+check 'SIGHUP into auth.mode = remote_user on TCP: the reload is refused, saying why' \
+  wait_for 15 grep -q 'reload failed, keeping the running configuration: auth.mode = remote_user .*refusing to serve' \
+  "$E2E_TMP/reload.log"
+fcgi GET /tasks/ "127.0.0.1:$port"
+check "... and the running mode (none) still answers without REMOTE_USER (got $STATUS)" test "$STATUS" = 200
+ta_stop "$rpid"
 
 # ---- behind nginx with auth_basic, on a unix socket only nginx can write ----
 sock=$sock_dir/taskapi.sock
