@@ -418,6 +418,24 @@ static int read_key(struct key_ctx *c, json_t *key, struct jwks_key *out, char *
 	return 0;
 }
 
+/*
+ * A message is printed into a fixed buffer: a cut there, or jansson's quote
+ * of the text near a syntax error, can split a character. The start-up log
+ * takes valid UTF-8 only.
+ */
+static void repair(char *msg, size_t size)
+{
+	char copy[512];
+	size_t n = strlen(msg);
+
+	if (size == 0 || utf8_is_valid(msg, n))
+		return;
+	if (n >= sizeof copy)
+		n = sizeof copy - 1;
+	memcpy(copy, msg, n);
+	utf8_copy_clean(msg, size, copy, n);
+}
+
 int jwks_add_json(struct jwks *ks, const char *text, size_t len, struct jwks_load *load, char *err,
 		  size_t errlen)
 {
@@ -435,6 +453,7 @@ int jwks_add_json(struct jwks *ks, const char *text, size_t len, struct jwks_loa
 	doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (doc == NULL) {
 		snprintf(err, errlen, "not JSON: %s at line %d, column %d", jerr.text, jerr.line, jerr.column);
+		repair(err, errlen);
 		return -1;
 	}
 	keys = json_object_get(doc, "keys");
@@ -470,6 +489,9 @@ done:
 		key_clear(&got[i]);
 	free(got);
 	json_decref(doc);
+	if (rc < 0)
+		repair(err, errlen);
+	repair(load->first_skip, sizeof load->first_skip);
 	return rc;
 }
 

@@ -24,6 +24,7 @@
 #include "jwt.h"
 #include "jwt_auth.h"
 #include "unit.h"
+#include "utf8.h"
 
 #define NOW 1700000000LL
 #define ISS "https://idp.example"
@@ -841,6 +842,10 @@ START_TEST(test_jwks_documents)
 	load_fails("{\"keys\":{}}", "not a JWKS");
 	load_fails("{\"keys\":[1]}", "key 0: not a JSON object");
 	load_fails("{\"keys\":[],\"keys\":[]}", "duplicate");
+	/* jansson quotes the text near a syntax error byte by byte: the message is still UTF-8 (fuzz_jwt). */
+	ck_assert_int_eq(load("{\"keys\":[{\"kid\":\"ab\\u2\xf0\xac\xad\xad\"}]}", &l, err, sizeof err), -1);
+	ck_assert_msg(utf8_is_valid(err, strlen(err)), "not UTF-8: %s", err);
+	ck_assert_ptr_nonnull(strstr(err, "not JSON: invalid escape"));
 	ck_assert_int_eq(load("{\"keys\":[]}", &l, err, sizeof err), 0);
 	ck_assert_uint_eq(l.added + l.skipped, 0);
 	/* More than JWKS_MAX_KEYS. */
