@@ -220,6 +220,17 @@ as "$tok_ed" GET '/tasks/?limit=1'
 expect_json 'after SIGHUP: the kept key ed1 still accepted' 200 'isinstance(j, list)'
 check 'the reload started a second generation' grep -q 'starting generation 2' "$E2E_TMP/jwt.log"
 
+# ---- --check-config reads the key files as a worker would: check a new one before SIGHUP ----
+printf '{"keys": [' >"$kd/next.json"
+rc=0
+"$TASKAPI_BIN" -c "$ini" "${ROOT_ARGS[@]}" --set server.listen="$E2E_TMP/check.sock" --set auth.mode=jwt \
+  --set auth.jwt_jwks_file="$kd/next.json" --check-config >"$E2E_TMP/check.out" 2>&1 || rc=$?
+check "--check-config with a broken JWKS warns, naming the file and why (exit $rc)" \
+  grep -q "warning: auth.jwt_jwks_file '$kd/next.json': not JSON" "$E2E_TMP/check.out"
+"$TASKAPI_BIN" -c "$ini" "${ROOT_ARGS[@]}" --set server.listen="$E2E_TMP/check.sock" --set auth.mode=jwt \
+  --set auth.jwt_jwks_file="$jwks" --check-config >"$E2E_TMP/check.out" 2>&1 || true
+check '--check-config with the JWKS in use: configuration ok' grep -qx 'taskapi: configuration ok' "$E2E_TMP/check.out"
+
 # ---- the log: refusals by reason come out, no token does ----
 leaked=0
 for t in "$tok_rs" "$tok_ed" "$tok_read" "$tok_rs2"; do
