@@ -9,7 +9,8 @@
 # with `Bearer realm="taskapi", error="invalid_token"`, no token is 401 with the bare
 # challenge; a tasks:read token is 403 insufficient_scope on POST. After the JWKS file
 # is replaced and SIGHUP starts new workers, the new key is accepted and the removed
-# one refused. A JWKS file that cannot be used stops the start with its name and why.
+# one refused; a SIGHUP with a broken JWKS is refused and the running keys kept. A JWKS
+# file that cannot be used stops the start with its name and why.
 # No token reaches the log.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -219,6 +220,22 @@ check "after SIGHUP, 6 requests each: rsa2 accepted $n_new times, rsa1 refused $
 as "$tok_ed" GET '/tasks/?limit=1'
 expect_json 'after SIGHUP: the kept key ed1 still accepted' 200 'isinstance(j, list)'
 check 'the reload started a second generation' grep -q 'starting generation 2' "$E2E_TMP/jwt.log"
+
+# ---- SIGHUP with a JWKS that does not load: the reload is refused, the keys in use kept ----
+cp "$jwks" "$kd/jwks.good"
+printf '{"keys": [' >"$jwks"
+kill -HUP "$pid"
+check 'SIGHUP with a broken JWKS: the reload is refused, naming the file' \
+  wait_for 15 grep -q "reload failed, keeping the running configuration: auth.jwt_jwks_file '$jwks': not JSON" \
+  "$E2E_TMP/jwt.log"
+n_new=0
+for _ in 1 2 3 4 5 6; do
+  as "$tok_rs2" GET '/tasks/?limit=1'
+  [ "$STATUS" != 200 ] || n_new=$((n_new + 1))
+done
+check "after the refused reload the running workers still accept rsa2 ($n_new of 6)" test "$n_new" = 6
+check 'no third generation was started' bash -c "! grep -q 'starting generation 3' '$E2E_TMP/jwt.log'"
+mv "$kd/jwks.good" "$jwks"
 
 # ---- --check-config reads the key files as a worker would: check a new one before SIGHUP ----
 printf '{"keys": [' >"$kd/next.json"
