@@ -95,7 +95,11 @@ payload() {
 RS1='{"alg":"RS256","kid":"rsa1","typ":"JWT"}'
 ED1='{"alg":"EdDSA","kid":"ed1"}'
 RW='"scope":"tasks:read tasks:write"'
-tok_rs=$(sign RS256 "$kd/rsa1.pem" "$RS1" "$(payload 600 "{\"sub\":\"alice\",$RW,\"jti\":\"e2e-rs-1\"}")")
+# The one owner that writes a task: its tasks go when the test ends (later tests count the
+# stack owner's tasks, and every task in the table).
+writer=alice-jwt$$
+at_exit "sql \"DELETE FROM tasks WHERE owner = '$writer'\""
+tok_rs=$(sign RS256 "$kd/rsa1.pem" "$RS1" "$(payload 600 "{\"sub\":\"$writer\",$RW,\"jti\":\"e2e-rs-1\"}")")
 tok_ed=$(sign EdDSA "$kd/ed1.pem" "$ED1" "$(payload 600 "{\"sub\":\"bob\",$RW,\"jti\":\"e2e-ed-1\"}")")
 tok_read=$(sign EdDSA "$kd/ed1.pem" "$ED1" "$(payload 600 '{"sub":"carol","scp":["tasks:read"]}')")
 tok_rs2=$(sign RS256 "$kd/rsa2.pem" '{"alg":"RS256","kid":"rsa2"}' "$(payload 600 "{\"sub\":\"dave\",$RW}")")
@@ -142,6 +146,8 @@ expect_json 'EdDSA token without kid (the keys of its alg are tried): 200' 200 '
 task_json 'made with a JWT'
 as "$tok_rs" POST /tasks/ "$E2E_TMP/task.json"
 expect_json 'RS256 token with tasks:write: POST /tasks/ 201' 201 'j["title"] == "made with a JWT"'
+check "the task belongs to the token's sub ($writer)" \
+  test "$(sql "SELECT COUNT(*) FROM tasks WHERE owner = '$writer' AND title = 'made with a JWT'")" = 1
 
 # ---- no token, garbage ----
 as '' GET '/tasks/?limit=1'
@@ -185,8 +191,8 @@ mid=$(( ${#tok_rs} - 100 ))
 c=${tok_rs:$mid:1}
 if [ "$c" = A ]; then r=B; else r=A; fi
 refused 'one character of the signature changed' "${tok_rs:0:$mid}$r${tok_rs:$((mid + 1))}"
-# One character of the payload changed (sub alice -> alicf: still valid base64url and JSON).
-refused 'the payload changed (sub alice -> alicf), signature kept' "$(py tamper "$tok_rs" '"alice"' '"alicf"')"
+# One character of the payload changed (sub alice-jwt... -> alicf-jwt...: still base64url and JSON).
+refused 'the payload changed (sub alice -> alicf), signature kept' "$(py tamper "$tok_rs" '"alice-' '"alicf-')"
 
 # ---- scopes ----
 as "$tok_read" GET '/tasks/?limit=1'
