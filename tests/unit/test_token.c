@@ -1,13 +1,15 @@
 /*
  * Unit tests for token.c: the format, that the checksum catches every change
  * of one character and every truncation, HMAC-SHA-256 against RFC 4231, and
- * the constant-time compare.
+ * the constant-time compare. Also token_cli_duration and the scopes text.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "auth.h"
 #include "token.h"
+#include "token_cli.h"
+#include "token_store.h"
 #include "unit.h"
 
 static const char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -143,9 +145,63 @@ START_TEST(test_constant_time_equal)
 }
 END_TEST
 
+START_TEST(test_durations)
+{
+	long long s = 0;
+
+	ck_assert_int_eq(token_cli_duration("30s", &s), 0);
+	ck_assert_int_eq(s, 30);
+	ck_assert_int_eq(token_cli_duration("15m", &s), 0);
+	ck_assert_int_eq(s, 900);
+	ck_assert_int_eq(token_cli_duration("12h", &s), 0);
+	ck_assert_int_eq(s, 43200);
+	ck_assert_int_eq(token_cli_duration("90d", &s), 0);
+	ck_assert_int_eq(s, 90 * 86400);
+	ck_assert_int_eq(token_cli_duration("0s", &s), -1);
+	ck_assert_int_eq(token_cli_duration("10", &s), -1);
+	ck_assert_int_eq(token_cli_duration("d", &s), -1);
+	ck_assert_int_eq(token_cli_duration("-1d", &s), -1);
+	ck_assert_int_eq(token_cli_duration("1dd", &s), -1);
+	ck_assert_int_eq(token_cli_duration("99999999999999999999d", &s), -1);
+}
+END_TEST
+
+START_TEST(test_scopes)
+{
+	unsigned m = 0;
+
+	ck_assert_int_eq(token_scopes_parse("tasks:read", &m), 0);
+	ck_assert_uint_eq(m, AUTH_SCOPE_READ);
+	ck_assert_int_eq(token_scopes_parse("tasks:write", &m), 0);
+	ck_assert_uint_eq(m, AUTH_SCOPE_ALL);
+	ck_assert_int_eq(token_scopes_parse("tasks:read,tasks:write", &m), 0);
+	ck_assert_uint_eq(m, AUTH_SCOPE_ALL);
+	ck_assert_str_eq(token_scopes_text(AUTH_SCOPE_ALL), "tasks:read,tasks:write");
+	ck_assert_str_eq(token_scopes_text(AUTH_SCOPE_READ), "tasks:read");
+	ck_assert_int_eq(token_scopes_parse("", &m), -1);
+	ck_assert_int_eq(token_scopes_parse("tasks:admin", &m), -1);
+	ck_assert_int_eq(token_scopes_parse("tasks:reader", &m), -1);
+}
+END_TEST
+
+START_TEST(test_find_token_command)
+{
+	char w[][16] = { "taskapi", "--config", "token", "token", "create", "--owner", "x",
+			 "-c", "f.ini", "migrate", "-s", "a.b=c", "--set=x", "list" };
+	char *a[] = { w[0], w[1], w[2], w[3], w[4], w[5], w[6], NULL };
+	char *b[] = { w[0], w[7], w[8], w[9], w[3], NULL };
+	char *c[] = { w[0], w[10], w[11], w[12], w[3], w[13], NULL };
+
+	ck_assert_int_eq(token_cli_find(7, a), 3);
+	ck_assert_int_eq(token_cli_find(5, b), 5);
+	ck_assert_int_eq(token_cli_find(6, c), 4);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	return unit_suite_of("token", NULL, NULL, test_format, test_every_character_is_used,
 			     test_checksum_catches_one_character, test_truncated_and_extended,
-			     test_crc32_known_answer, test_hmac_rfc4231, test_constant_time_equal);
+			     test_crc32_known_answer, test_hmac_rfc4231, test_constant_time_equal, test_durations,
+			     test_scopes, test_find_token_command);
 }
