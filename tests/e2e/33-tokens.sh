@@ -164,7 +164,9 @@ busy() {
     CONTENT_LENGTH="$(stat -c %s "$E2E_TMP/patch.json")" HTTP_AUTHORIZATION="Bearer $rw" \
     timeout 60 cgi-fcgi -bind -connect "$sock" <"$E2E_TMP/patch.json" >"$E2E_TMP/patch.out" 2>&1 &
   patcher=$!
-  wait_for 15 busy_threads 1 || diag "no thread busy in the PATCH: $(head -c 300 "$ADMIN_BODY")"
+  wait_for 15 busy_threads 1 ||
+    diag "no thread busy in the PATCH: active_threads $(st 'j["active_threads"]')" \
+      "PATCH: $(head -c 300 "$E2E_TMP/patch.out")" "lock: $(cat "$E2E_TMP/locker.out")"
 }
 free() {
   sql "KILL $(sed -n 's/^cid=//p' "$E2E_TMP/locker.out")" || true
@@ -173,13 +175,13 @@ free() {
   wait_for 15 busy_threads 0 || diag "a thread stays busy: $(head -c 300 "$ADMIN_BODY")"
 }
 # both_answer STATUS AUTH — requests with AUTH, first with both workers idle, then with
-# one busy, until both workers have answered STATUS (at most 4 rounds); counts in ANSWERS
+# one busy, until both workers have answered STATUS (at most 6 rounds); counts in ANSWERS
 # the requests made and in ACCEPTED those answered 200.
 both_answer() {
   local want=$1 from round
   from=$(lines)
   ANSWERS=0 ACCEPTED=0
-  for round in 1 2 3 4; do
+  for round in 1 2 3 4 5 6; do
     if [ $((round % 2)) = 0 ]; then busy; fi
     req GET /tasks/ "$2"
     ANSWERS=$((ANSWERS + 1))
