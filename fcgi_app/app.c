@@ -137,6 +137,14 @@ void app_release_db(struct handler_ctx *ctx, struct db_conn **conn)
 
 void app_store_failure(struct handler_ctx *ctx, int store_status)
 {
+	if (store_status == STORE_QUOTA) {
+		char detail[160];
+
+		snprintf(detail, sizeof detail, "Task quota reached: an owner may keep at most %ld tasks; "
+			 "delete some before creating more", ctx->app->cfg->auth.max_tasks_per_owner);
+		response_error(ctx->resp, 409, detail);
+		return;
+	}
 	if (store_status == STORE_UNAVAILABLE) {
 		response_error(ctx->resp, 503, "The database is unavailable; retry shortly");
 		response_header(ctx->resp, "Retry-After", "1");

@@ -210,6 +210,17 @@ static void load_config(const struct cli *cli, struct config *cfg)
 	apply_log_level(cfg);
 }
 
+/* Loads what the auth mode needs (key files) once, to fail before any worker would. */
+static int check_auth_keys(const struct config *cfg, char *err, size_t errlen)
+{
+	struct auth *auth;
+
+	if (auth_new(cfg, NULL, &auth, err, errlen) < 0)
+		return -1;
+	auth_free(auth);
+	return 0;
+}
+
 /* master_reload_fn: the same sources as at start, read again. */
 static int reload_config(struct config *out, char *err, size_t errlen, void *ctx)
 {
@@ -221,6 +232,12 @@ static int reload_config(struct config *out, char *err, size_t errlen, void *ctx
 	}
 	if (open_log_files(out, err, errlen) < 0)
 		return -1;
+	/* A key file that no longer loads would fail every new worker: keep the running ones. */
+	if (!config_auth_chosen(out) || check_auth_keys(out, err, errlen) < 0) {
+		if (!config_auth_chosen(out))
+			snprintf(err, errlen, "auth.mode is not set");
+		return -1;
+	}
 	apply_log_level(out);
 	return 0;
 }

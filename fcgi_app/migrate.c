@@ -279,6 +279,37 @@ static void token_account(MYSQL *mysql, const struct config *cfg, FILE *out)
 	buf_release(&db);
 }
 
+/*
+ * Values a migration may need from the configuration, as session variables:
+ * @taskapi_default_owner (auth.default_owner) owns the tasks that existed
+ * before migration 003. Bound, so no value is ever spliced into SQL here.
+ */
+static int set_migration_variables(MYSQL *mysql, const struct config *cfg, char *err, size_t errlen)
+{
+	static const char sql[] = "SET @taskapi_default_owner = ?";
+	MYSQL_STMT *stmt = mysql_stmt_init(mysql);
+	MYSQL_BIND bind;
+	unsigned long len = strlen(cfg->auth.default_owner);
+	int rc = -1;
+
+	if (stmt == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(&bind, 0, sizeof bind);
+	bind.buffer_type = MYSQL_TYPE_STRING;
+	bind.buffer = cfg->auth.default_owner;
+	bind.buffer_length = len;
+	bind.length = &len;
+	if (mysql_stmt_prepare(stmt, sql, sizeof sql - 1) != 0 || mysql_stmt_bind_param(stmt, &bind) != 0 ||
+	    mysql_stmt_execute(stmt) != 0)
+		snprintf(err, errlen, "cannot set @taskapi_default_owner: %s", mysql_stmt_error(stmt));
+	else
+		rc = 0;
+	mysql_stmt_close(stmt);
+	return rc;
+}
+
 int migrate_run(const struct config *cfg, FILE *out, char *err, size_t errlen)
 {
 	const char *user = cfg->database.migrate_user[0] ? cfg->database.migrate_user : cfg->database.user;
@@ -309,7 +340,8 @@ int migrate_run(const struct config *cfg, FILE *out, char *err, size_t errlen)
 		goto out;
 	}
 	mysql = db_connect(&opt, err, errlen);
-	if (mysql == NULL || applied_version(mysql, &current, err, errlen) < 0)
+	if (mysql == NULL || applied_version(mysql, &current, err, errlen) < 0 ||
+	    set_migration_variables(mysql, cfg, err, errlen) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		if (list[i].version <= current)

@@ -15,6 +15,7 @@ enum {
 	STMT_LIST_BY_STATUS,
 	STMT_GET,
 	STMT_INSERT,
+	STMT_INSERT_WITHIN_QUOTA,
 	STMT_UPDATE,
 	STMT_DELETE,
 	STMT_SCHEMA_VERSION,
@@ -24,19 +25,29 @@ enum {
 #define TASK_COLUMNS "id, title, description, is_completed, version, created_at, updated_at"
 
 static const char *const sql_text[STMT_COUNT] = {
-	[STMT_LIST] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id > ? "
+	/* Served by the (owner, id) index. */
+	[STMT_LIST] = "SELECT " TASK_COLUMNS " FROM tasks WHERE owner = ? AND id > ? "
 		      "ORDER BY id LIMIT ? OFFSET ?",
-	/* Served by the (is_completed, id) index. */
-	[STMT_LIST_BY_STATUS] = "SELECT " TASK_COLUMNS " FROM tasks WHERE is_completed = ? AND id > ? "
+	/* Served by the (owner, is_completed, id) index. */
+	[STMT_LIST_BY_STATUS] = "SELECT " TASK_COLUMNS " FROM tasks WHERE owner = ? AND is_completed = ? AND id > ? "
 				"ORDER BY id LIMIT ? OFFSET ?",
-	[STMT_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?",
-	[STMT_INSERT] = "INSERT INTO tasks (title, description, is_completed, version, created_at, updated_at) "
-			"VALUES (?, ?, ?, 1, ?, ?)",
+	[STMT_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ? AND owner = ?",
+	[STMT_INSERT] = "INSERT INTO tasks (owner, title, description, is_completed, version, created_at, updated_at) "
+			"VALUES (?, ?, ?, ?, 1, ?, ?)",
+	/*
+	 * The count and the insert in one statement: under REPEATABLE READ the
+	 * count's shared locks on the owner's index range make two concurrent
+	 * creates at the limit deadlock, and the retry (execute_retrying) then
+	 * counts the other's row. No row inserted: the quota is reached.
+	 */
+	[STMT_INSERT_WITHIN_QUOTA] = "INSERT INTO tasks (owner, title, description, is_completed, version, created_at, updated_at) "
+				     "SELECT ?, ?, ?, ?, 1, ?, ? FROM DUAL "
+				     "WHERE (SELECT COUNT(*) FROM tasks WHERE owner = ?) < ?",
 	/* One statement, so concurrent PATCHes of different fields never undo each other. */
 	[STMT_UPDATE] = "UPDATE tasks SET title = IF(?, ?, title), description = IF(?, ?, description), "
 			"is_completed = IF(?, ?, is_completed), version = version + 1, updated_at = ? "
-			"WHERE id = ? AND version = IF(?, ?, version)",
-	[STMT_DELETE] = "DELETE FROM tasks WHERE id = ? AND version = IF(?, ?, version)",
+			"WHERE id = ? AND owner = ? AND version = IF(?, ?, version)",
+	[STMT_DELETE] = "DELETE FROM tasks WHERE id = ? AND owner = ? AND version = IF(?, ?, version)",
 	[STMT_SCHEMA_VERSION] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
 };
 
@@ -46,6 +57,7 @@ static const char *const stmt_name[STMT_COUNT] = {
 	[STMT_LIST_BY_STATUS] = "list_by_status",
 	[STMT_GET] = "get",
 	[STMT_INSERT] = "insert",
+	[STMT_INSERT_WITHIN_QUOTA] = "insert_within_quota",
 	[STMT_UPDATE] = "update",
 	[STMT_DELETE] = "delete",
 	[STMT_SCHEMA_VERSION] = "schema_version",
@@ -57,6 +69,7 @@ const char *store_strerror(enum store_status status)
 	case STORE_OK: return "ok";
 	case STORE_NOT_FOUND: return "not found";
 	case STORE_CONFLICT: return "version conflict";
+	case STORE_QUOTA: return "task quota reached";
 	case STORE_UNAVAILABLE: return "database unavailable";
 	case STORE_UNKNOWN_OUTCOME: return "database lost during a write";
 	case STORE_ERROR: return "database error";
@@ -215,6 +228,16 @@ static void bind_time(MYSQL_BIND *b, MYSQL_TIME *t)
 	b->buffer = t;
 }
 
+/* The owner as a binary string parameter; *len is the caller's storage for its length. */
+static void bind_owner(MYSQL_BIND *b, const struct task_owner *owner, unsigned long *len)
+{
+	*len = owner->len;
+	b->buffer_type = MYSQL_TYPE_STRING;
+	memcpy(&b->buffer, &owner->name, sizeof owner->name);
+	b->buffer_length = *len;
+	b->length = len;
+}
+
 /* Result columns of every statement that returns tasks (TASK_COLUMNS, in order). */
 struct task_row {
 	MYSQL_BIND bind[7];
@@ -289,12 +312,13 @@ static enum store_status run_select(struct db_conn *conn, MYSQL_STMT *stmt, unsi
 
 /* ---- statements ---------------------------------------------------------- */
 
-enum store_status task_store_list(struct db_conn *conn, const struct task_list_query *q,
-				  task_row_fn on_row, void *ctx)
+enum store_status task_store_list(struct db_conn *conn, const struct task_owner *owner,
+				  const struct task_list_query *q, task_row_fn on_row, void *ctx)
 {
 	unsigned id = q->completed >= 0 ? STMT_LIST_BY_STATUS : STMT_LIST;
 	MYSQL_STMT *stmt = prepared(conn, id);
-	MYSQL_BIND params[4], *p = params;
+	MYSQL_BIND params[5], *p = params;
+	unsigned long owner_len;
 	uint64_t after = q->after_id, limit = q->limit, skip = q->skip;
 	signed char completed = (signed char)(q->completed > 0);
 	size_t rows;
@@ -302,6 +326,7 @@ enum store_status task_store_list(struct db_conn *conn, const struct task_list_q
 	if (stmt == NULL)
 		return stmt_failure(conn, NULL, id);
 	memset(params, 0, sizeof params);
+	bind_owner(p++, owner, &owner_len);
 	if (q->completed >= 0)
 		bind_tiny(p++, &completed);
 	bind_u64(p++, &after);
@@ -316,28 +341,34 @@ static int copy_task(void *ctx, const struct task *task)
 	return 1;
 }
 
-enum store_status task_store_get(struct db_conn *conn, uint64_t id, struct task *out)
+enum store_status task_store_get(struct db_conn *conn, const struct task_owner *owner, uint64_t id,
+				 struct task *out)
 {
 	MYSQL_STMT *stmt = prepared(conn, STMT_GET);
-	MYSQL_BIND param;
+	MYSQL_BIND params[2];
+	unsigned long owner_len;
 	size_t rows;
 	enum store_status status;
 
 	if (stmt == NULL)
 		return stmt_failure(conn, NULL, STMT_GET);
-	memset(&param, 0, sizeof param);
-	bind_u64(&param, &id);
-	status = run_select(conn, stmt, STMT_GET, &param, copy_task, out, &rows);
+	memset(params, 0, sizeof params);
+	bind_u64(&params[0], &id);
+	bind_owner(&params[1], owner, &owner_len);
+	status = run_select(conn, stmt, STMT_GET, params, copy_task, out, &rows);
 	if (status == STORE_OK && rows == 0)
 		return STORE_NOT_FOUND;
 	return status;
 }
 
-enum store_status task_store_create(struct db_conn *conn, const struct task_fields *in,
-				    struct task *out)
+enum store_status task_store_create(struct db_conn *conn, const struct task_owner *owner,
+				    const struct task_fields *in, long max_tasks, struct task *out)
 {
-	MYSQL_STMT *stmt = prepared(conn, STMT_INSERT);
-	MYSQL_BIND params[5];
+	unsigned id = max_tasks > 0 ? STMT_INSERT_WITHIN_QUOTA : STMT_INSERT;
+	MYSQL_STMT *stmt = prepared(conn, id);
+	MYSQL_BIND params[8];
+	unsigned long owner_len, count_owner_len;
+	uint64_t limit = max_tasks > 0 ? (uint64_t)max_tasks : 0;
 	unsigned long title_len = in->title_len, description_len = in->description_len;
 	my_bool description_null = in->description == NULL;
 	signed char completed = in->is_completed;
@@ -350,16 +381,23 @@ enum store_status task_store_create(struct db_conn *conn, const struct task_fiel
 		return STORE_ERROR;
 	}
 	if (stmt == NULL)
-		return stmt_failure(conn, NULL, STMT_INSERT);
+		return stmt_failure(conn, NULL, id);
 	now_utc(&now);
 	memset(params, 0, sizeof params);
-	bind_text(&params[0], in->title, &title_len, NULL);
-	bind_text(&params[1], in->description ? in->description : "", &description_len, &description_null);
-	bind_tiny(&params[2], &completed);
-	bind_time(&params[3], &now);
+	bind_owner(&params[0], owner, &owner_len);
+	bind_text(&params[1], in->title, &title_len, NULL);
+	bind_text(&params[2], in->description ? in->description : "", &description_len, &description_null);
+	bind_tiny(&params[3], &completed);
 	bind_time(&params[4], &now);
-	if (bind_execute(conn, stmt, STMT_INSERT, params) != 0)
-		return write_failure(conn, stmt, STMT_INSERT);
+	bind_time(&params[5], &now);
+	if (id == STMT_INSERT_WITHIN_QUOTA) {
+		bind_owner(&params[6], owner, &count_owner_len);
+		bind_u64(&params[7], &limit);
+	}
+	if (bind_execute(conn, stmt, id, params) != 0)
+		return write_failure(conn, stmt, id);
+	if (mysql_stmt_affected_rows(stmt) == 0)
+		return STORE_QUOTA;
 
 	/* The row is exactly what was sent: answer from it instead of reading it back. */
 	memset(out, 0, sizeof *out);
@@ -378,19 +416,21 @@ enum store_status task_store_create(struct db_conn *conn, const struct task_fiel
 }
 
 /* After a guarded write touched no row: was the task missing, or at another version? */
-static enum store_status explain_miss(struct db_conn *conn, uint64_t id)
+static enum store_status explain_miss(struct db_conn *conn, const struct task_owner *owner, uint64_t id)
 {
 	struct task current;
-	enum store_status status = task_store_get(conn, id, &current);
+	enum store_status status = task_store_get(conn, owner, id, &current);
 
 	return status == STORE_OK ? STORE_CONFLICT : status;
 }
 
-enum store_status task_store_update(struct db_conn *conn, uint64_t id, const struct task_fields *in,
-				    const unsigned *expected_version, struct task *out)
+enum store_status task_store_update(struct db_conn *conn, const struct task_owner *owner, uint64_t id,
+				    const struct task_fields *in, const unsigned *expected_version,
+				    struct task *out)
 {
 	MYSQL_STMT *stmt;
-	MYSQL_BIND params[10];
+	MYSQL_BIND params[11];
+	unsigned long owner_len;
 	signed char set_title = in->set_title, set_description = in->set_description;
 	signed char set_completed = in->set_completed, completed = in->is_completed;
 	signed char check_version = expected_version != NULL;
@@ -402,7 +442,7 @@ enum store_status task_store_update(struct db_conn *conn, uint64_t id, const str
 
 	if (!in->set_title && !in->set_description && !in->set_completed) {
 		/* Nothing to change: the answer is the task as it is. */
-		status = task_store_get(conn, id, out);
+		status = task_store_get(conn, owner, id, out);
 		if (status == STORE_OK && expected_version != NULL && out->version != *expected_version)
 			return STORE_CONFLICT;
 		return status;
@@ -420,13 +460,14 @@ enum store_status task_store_update(struct db_conn *conn, uint64_t id, const str
 	bind_tiny(&params[5], &completed);
 	bind_time(&params[6], &now);
 	bind_u64(&params[7], &id);
-	bind_tiny(&params[8], &check_version);
-	bind_u32(&params[9], &version);
+	bind_owner(&params[8], owner, &owner_len);
+	bind_tiny(&params[9], &check_version);
+	bind_u32(&params[10], &version);
 	if (bind_execute(conn, stmt, STMT_UPDATE, params) != 0)
 		return write_failure(conn, stmt, STMT_UPDATE);
 	if (mysql_stmt_affected_rows(stmt) == 0)
-		return explain_miss(conn, id);
-	status = task_store_get(conn, id, out);
+		return explain_miss(conn, owner, id);
+	status = task_store_get(conn, owner, id, out);
 	/*
 	 * Deleted between our update and the read: the update happened, the task
 	 * is gone. The read lost its connection: the update happened, which the
@@ -435,10 +476,12 @@ enum store_status task_store_update(struct db_conn *conn, uint64_t id, const str
 	return status == STORE_UNAVAILABLE ? STORE_UNKNOWN_OUTCOME : status;
 }
 
-enum store_status task_store_delete(struct db_conn *conn, uint64_t id, const unsigned *expected_version)
+enum store_status task_store_delete(struct db_conn *conn, const struct task_owner *owner, uint64_t id,
+				    const unsigned *expected_version)
 {
 	MYSQL_STMT *stmt = prepared(conn, STMT_DELETE);
-	MYSQL_BIND params[3];
+	MYSQL_BIND params[4];
+	unsigned long owner_len;
 	signed char check_version = expected_version != NULL;
 	unsigned version = expected_version ? *expected_version : 0;
 
@@ -446,12 +489,13 @@ enum store_status task_store_delete(struct db_conn *conn, uint64_t id, const uns
 		return stmt_failure(conn, NULL, STMT_DELETE);
 	memset(params, 0, sizeof params);
 	bind_u64(&params[0], &id);
-	bind_tiny(&params[1], &check_version);
-	bind_u32(&params[2], &version);
+	bind_owner(&params[1], owner, &owner_len);
+	bind_tiny(&params[2], &check_version);
+	bind_u32(&params[3], &version);
 	if (bind_execute(conn, stmt, STMT_DELETE, params) != 0)
 		return write_failure(conn, stmt, STMT_DELETE);
 	if (mysql_stmt_affected_rows(stmt) == 0)
-		return explain_miss(conn, id);
+		return explain_miss(conn, owner, id);
 	return STORE_OK;
 }
 

@@ -14,7 +14,7 @@
  */
 
 /* The schema version this build needs (the highest migration in sql/). */
-#define TASK_STORE_SCHEMA_VERSION 2
+#define TASK_STORE_SCHEMA_VERSION 4
 
 #define TASK_TITLE_MAX_CHARS 50
 #define TASK_DESCRIPTION_MAX_CHARS 255
@@ -41,12 +41,24 @@ enum store_status {
 	STORE_OK = 0,
 	STORE_NOT_FOUND,
 	STORE_CONFLICT,    /* the row's version is not the expected one */
+	STORE_QUOTA,       /* the owner has as many tasks as it may keep */
 	STORE_UNAVAILABLE, /* the connection or the server is gone: 503 */
 	STORE_UNKNOWN_OUTCOME, /* lost during a write, which may have been applied: 503 saying so */
 	STORE_ERROR        /* anything else: 500, cause in the error log */
 };
 
 const char *store_strerror(enum store_status status);
+
+/*
+ * Whose tasks a statement sees. Every statement carries owner = ?: MariaDB
+ * has no row-level security, so this is the only thing between one
+ * owner's tasks and another's. Another owner's task is STORE_NOT_FOUND.
+ * name is borrowed and need not be NUL-terminated.
+ */
+struct task_owner {
+	const char *name;
+	size_t len;
+};
 
 /* Called once per row; return non-zero to stop early. The task is borrowed. */
 typedef int (*task_row_fn)(void *ctx, const struct task *task);
@@ -59,10 +71,11 @@ struct task_list_query {
 };
 
 /* Tasks ordered by id ascending, after the filters, skip rows skipped, at most limit. */
-enum store_status task_store_list(struct db_conn *conn, const struct task_list_query *q,
-				  task_row_fn on_row, void *ctx);
+enum store_status task_store_list(struct db_conn *conn, const struct task_owner *owner,
+				  const struct task_list_query *q, task_row_fn on_row, void *ctx);
 
-enum store_status task_store_get(struct db_conn *conn, uint64_t id, struct task *out);
+enum store_status task_store_get(struct db_conn *conn, const struct task_owner *owner, uint64_t id,
+				 struct task *out);
 
 /* Fields of a new task; strings are borrowed and need not be NUL-terminated. */
 struct task_fields {
@@ -81,21 +94,24 @@ struct task_fields {
  * insert produced and the timestamp taskapi chose: no second round trip.
  * A title or description longer than struct task holds
  * (TASK_TITLE_MAX_BYTES, TASK_DESCRIPTION_MAX_BYTES) is refused with
- * STORE_ERROR before anything is written.
+ * STORE_ERROR before anything is written. With max_tasks > 0, an owner
+ * who already has that many tasks gets STORE_QUOTA and nothing is written.
  */
-enum store_status task_store_create(struct db_conn *conn, const struct task_fields *in,
-				    struct task *out);
+enum store_status task_store_create(struct db_conn *conn, const struct task_owner *owner,
+				    const struct task_fields *in, long max_tasks, struct task *out);
 
 /*
  * Applies the set fields to task id in one statement (guarded by
  * *expected_version when not NULL) and reads the result back into *out.
  * STORE_NOT_FOUND when no such task, STORE_CONFLICT when its version differs.
  */
-enum store_status task_store_update(struct db_conn *conn, uint64_t id, const struct task_fields *in,
-				    const unsigned *expected_version, struct task *out);
+enum store_status task_store_update(struct db_conn *conn, const struct task_owner *owner, uint64_t id,
+				    const struct task_fields *in, const unsigned *expected_version,
+				    struct task *out);
 
 /* Deletes task id (guarded like task_store_update). */
-enum store_status task_store_delete(struct db_conn *conn, uint64_t id, const unsigned *expected_version);
+enum store_status task_store_delete(struct db_conn *conn, const struct task_owner *owner, uint64_t id,
+				    const unsigned *expected_version);
 
 /* The highest applied migration, 0 when none (or no schema_migrations table). */
 enum store_status task_store_schema_version(struct db_conn *conn, unsigned *version);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "etag.h"
 #include "jsonw.h"
@@ -48,6 +49,14 @@ static void respond_validation(struct handler_ctx *ctx, struct validation *v)
 {
 	response_json(ctx->resp, 422, validation_to_json(v));
 	validation_release(v);
+}
+
+/* The caller's owner, for the store: every statement is scoped to it. */
+static struct task_owner owner_of(const struct handler_ctx *ctx)
+{
+	struct task_owner owner = { ctx->who->owner, ctx->who->owner_len };
+
+	return owner;
 }
 
 static void respond_not_found(struct handler_ctx *ctx)
@@ -189,6 +198,7 @@ static void add_next_link(struct handler_ctx *ctx, const struct task_list_query 
 
 void tasks_list(struct handler_ctx *ctx)
 {
+	const struct task_owner owner = owner_of(ctx);
 	const struct config *cfg = ctx->app->cfg;
 	struct validation v;
 	struct task_list_query q = { 0, 0, 0, -1 };
@@ -219,7 +229,7 @@ void tasks_list(struct handler_ctx *ctx)
 		return;
 	page.out = response_body(ctx->resp, 200);
 	buf_putc(page.out, '[');
-	status = task_store_list(conn, &q, append_task, &page);
+	status = task_store_list(conn, &owner, &q, append_task, &page);
 	app_release_db(ctx, &conn);
 	if (status != STORE_OK) {
 		app_store_failure(ctx, status); /* replaces the half-written body */
@@ -234,6 +244,7 @@ void tasks_list(struct handler_ctx *ctx)
 
 void tasks_create(struct handler_ctx *ctx)
 {
+	const struct task_owner owner = owner_of(ctx);
 	struct validation v;
 	struct task_fields fields;
 	struct task task;
@@ -256,7 +267,7 @@ void tasks_create(struct handler_ctx *ctx)
 	conn = app_acquire_db(ctx);
 	if (conn == NULL)
 		goto out; /* app_acquire_db answered 503 */
-	status = task_store_create(conn, &fields, &task);
+	status = task_store_create(conn, &owner, &fields, ctx->app->cfg->auth.max_tasks_per_owner, &task);
 	app_release_db(ctx, &conn);
 	if (status != STORE_OK) {
 		app_store_failure(ctx, status);
@@ -290,6 +301,7 @@ static struct db_conn *task_id_and_conn(struct handler_ctx *ctx, uint64_t *id)
 
 void tasks_get(struct handler_ctx *ctx)
 {
+	const struct task_owner owner = owner_of(ctx);
 	struct task task;
 	uint64_t id = 0;
 	struct db_conn *conn = task_id_and_conn(ctx, &id);
@@ -297,7 +309,7 @@ void tasks_get(struct handler_ctx *ctx)
 
 	if (conn == NULL)
 		return;
-	status = task_store_get(conn, id, &task);
+	status = task_store_get(conn, &owner, id, &task);
 	app_release_db(ctx, &conn);
 	if (status == STORE_NOT_FOUND) {
 		respond_not_found(ctx);
@@ -340,6 +352,7 @@ static void respond_precondition_failed(struct handler_ctx *ctx)
  */
 static int write_guard(struct handler_ctx *ctx, struct db_conn *conn, uint64_t id, unsigned *guard)
 {
+	const struct task_owner owner = owner_of(ctx);
 	const char *if_match = ctx->req->if_match;
 	const char *if_none_match = ctx->req->if_none_match;
 	struct etag_list match, none_match;
@@ -355,7 +368,7 @@ static int write_guard(struct handler_ctx *ctx, struct db_conn *conn, uint64_t i
 	    etag_version(&match.tags[0], guard) == 0)
 		return 1;
 	/* "*", a list, If-None-Match: compare with the current version, then guard the write with it. */
-	status = task_store_get(conn, id, &current);
+	status = task_store_get(conn, &owner, id, &current);
 	if (status == STORE_NOT_FOUND) {
 		respond_not_found(ctx); /* RFC 9110 §13.2.1: a 404 ignores the preconditions */
 		return -1;
@@ -420,6 +433,7 @@ static void parse_patch(struct handler_ctx *ctx, struct validation *v, json_t **
 
 void tasks_patch(struct handler_ctx *ctx)
 {
+	const struct task_owner owner = owner_of(ctx);
 	struct validation v;
 	struct task_fields fields;
 	struct task task;
@@ -446,7 +460,7 @@ void tasks_patch(struct handler_ctx *ctx)
 		goto out;
 	guarded = write_guard(ctx, conn, id, &guard);
 	if (guarded >= 0) {
-		status = task_store_update(conn, id, &fields, guarded ? &guard : NULL, &task);
+		status = task_store_update(conn, &owner, id, &fields, guarded ? &guard : NULL, &task);
 		if (status == STORE_OK)
 			respond_task(ctx, 200, &task);
 		else
@@ -461,6 +475,7 @@ out:
 
 void tasks_delete(struct handler_ctx *ctx)
 {
+	const struct task_owner owner = owner_of(ctx);
 	uint64_t id = 0;
 	unsigned guard = 0;
 	struct db_conn *conn = task_id_and_conn(ctx, &id);
@@ -471,7 +486,7 @@ void tasks_delete(struct handler_ctx *ctx)
 		return;
 	guarded = write_guard(ctx, conn, id, &guard);
 	if (guarded >= 0) {
-		status = task_store_delete(conn, id, guarded ? &guard : NULL);
+		status = task_store_delete(conn, &owner, id, guarded ? &guard : NULL);
 		if (status == STORE_OK)
 			response_empty(ctx->resp, 204);
 		else

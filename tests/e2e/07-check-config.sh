@@ -55,7 +55,9 @@ check '... and the line that is no setting' says bad "error: $bad: line 3: synta
 check '... and the unknown key' says bad "error: $bad: line 7: unknown configuration key 'nosuch.key'"
 check '... and the bad environment variable' says bad 'error: environment TASKAPI_SERVER_BACKLOG: invalid value for server.backlog'
 check '... and the bad --set' says bad "error: --set server.workers=many: invalid value for server.workers: 'many'"
-check '... and counts them: 6 errors' says bad 'taskapi: configuration has 6 errors'
+check '... and that auth.mode is not chosen (there is no default)' says bad \
+  'error: auth.mode is not set: choose one of token, remote_user, jwt or none'
+check '... and counts them: 7 errors' says bad 'taskapi: configuration has 7 errors'
 check '... and never says ok' bash -c "! grep -q 'configuration ok' '$E2E_TMP/bad.txt'"
 diag "$(cat "$E2E_TMP/bad.txt")"
 

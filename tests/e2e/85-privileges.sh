@@ -127,6 +127,9 @@ cat >"$E2E_TMP/plain.ini" <<EOF
 [server]
 listen = $E2E_TMP/plain.sock
 user = www-data
+
+[auth]
+mode = none
 EOF
 chmod 644 "$E2E_TMP/plain.ini"
 web_bin # nobody runs it: a copy it can reach wherever the checkout is

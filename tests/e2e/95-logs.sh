@@ -29,7 +29,7 @@ access_ok() {
 import re, sys
 path, rid, method, uri, status, route = sys.argv[1:]
 pat = re.compile(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[\d+\] access: (\S+) (\S+) (\S+) (\d{3}) (\d+) '
-                 r'(\d+\.\d{3})ms wait=(\d+\.\d{3})ms (\S+)$')
+                 r'(\d+\.\d{3})ms wait=(\d+\.\d{3})ms (\S+) owner=(\S+) cred=(\S+)$')
 hits = [pat.match(l.rstrip("\n")) for l in open(path, encoding="utf-8", errors="replace") if " access: %s " % rid in l]
 if len(hits) != 1 or hits[0] is None:
     print("#   %d access lines for %s, or not in the expected shape" % (len(hits), rid)); sys.exit(1)
@@ -153,10 +153,10 @@ echo_id=$(sed -n 's/.*"id":\([0-9]*\).*/\1/p' "$E2E_TMP/fcgi.out" | head -n 1)
 fcgi "$PROC_SOCK" GET "/tasks/${echo_id:-0}"
 wait_for 3 grep -q "get: SELECT" "$E2E_TMP/echo.log" || true
 diag "$(grep ' sql: ' "$E2E_TMP/echo.log" | cut -c1-300)"
-check "SQL echo logs the INSERT at info level with its bound parameters (quotes escaped, NULL, booleans)" \
-  grep -Eq "\] info: sql: [0-9a-f]{32} insert: INSERT INTO tasks .*\('echo \\\\'quoted\\\\' 95', NULL, 1, 2[0-9-]+ [0-9:]+, 2[0-9-]+ [0-9:]+\)$" "$E2E_TMP/echo.log"
-check "SQL echo logs the GET's SELECT with the id bound" \
-  grep -Eq "\] info: sql: [0-9a-f]{32} get: SELECT .* WHERE id = \? \(${echo_id:-x}\)$" "$E2E_TMP/echo.log"
+check "SQL echo logs the INSERT at info level with its bound parameters (the owner, quotes escaped, NULL, booleans)" \
+  grep -Eq "\] info: sql: [0-9a-f]{32} insert: INSERT INTO tasks .*\('local', 'echo \\\\'quoted\\\\' 95', NULL, 1, 2[0-9-]+ [0-9:]+, 2[0-9-]+ [0-9:]+\)$" "$E2E_TMP/echo.log"
+check "SQL echo logs the GET's SELECT with the id and the owner bound" \
+  grep -Eq "\] info: sql: [0-9a-f]{32} get: SELECT .* WHERE id = \? AND owner = \? \(${echo_id:-x}, 'local'\)$" "$E2E_TMP/echo.log"
 leaks=0
 for pass in "$SECRETS_DIR"/*.pass; do
   pw=$(cat "$pass")

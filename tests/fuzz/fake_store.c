@@ -144,10 +144,13 @@ const char *store_strerror(enum store_status status)
 }
 
 /* Every store call starts here: a connection must be borrowed, and may be told to fail. */
-static enum store_status use(struct db_conn *conn)
+/* owner NULL: a statement that is nobody's (the schema version). */
+static enum store_status use(struct db_conn *conn, const struct task_owner *owner)
 {
 	if (conn != (struct db_conn *)(void *)&fake.conn_token || fake.in_use == 0)
 		abort(); /* the store called without a borrowed connection */
+	if (owner != NULL && (owner->name == NULL || owner->len == 0))
+		abort(); /* a task statement without an owner would see every owner's tasks */
 	return fake.fail == FAKE_FAIL_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_OK;
 }
 
@@ -221,10 +224,10 @@ static void apply(struct task *t, const struct task_fields *in)
 		t->is_completed = in->is_completed;
 }
 
-enum store_status task_store_list(struct db_conn *conn, const struct task_list_query *q,
-				  task_row_fn on_row, void *ctx)
+enum store_status task_store_list(struct db_conn *conn, const struct task_owner *owner,
+				  const struct task_list_query *q, task_row_fn on_row, void *ctx)
 {
-	enum store_status status = use(conn);
+	enum store_status status = use(conn, owner);
 	uint64_t skipped = 0;
 	unsigned sent = 0;
 
@@ -246,9 +249,10 @@ enum store_status task_store_list(struct db_conn *conn, const struct task_list_q
 	return STORE_OK;
 }
 
-enum store_status task_store_get(struct db_conn *conn, uint64_t id, struct task *out)
+enum store_status task_store_get(struct db_conn *conn, const struct task_owner *owner, uint64_t id,
+				 struct task *out)
 {
-	enum store_status status = use(conn);
+	enum store_status status = use(conn, owner);
 	const struct task *t;
 
 	if (status != STORE_OK)
@@ -260,15 +264,18 @@ enum store_status task_store_get(struct db_conn *conn, uint64_t id, struct task 
 	return STORE_OK;
 }
 
-enum store_status task_store_create(struct db_conn *conn, const struct task_fields *in, struct task *out)
+enum store_status task_store_create(struct db_conn *conn, const struct task_owner *owner,
+				    const struct task_fields *in, long max_tasks, struct task *out)
 {
-	enum store_status status = use(conn);
+	enum store_status status = use(conn, owner);
 	struct task *t;
 
 	if (status != STORE_OK)
 		return status;
 	if (!in->set_title || !fields_fit(in) || fake.n == FAKE_MAX_TASKS)
 		return STORE_ERROR;
+	if (max_tasks > 0 && fake.n >= (unsigned)max_tasks)
+		return STORE_QUOTA;
 	t = &fake.tasks[fake.n++];
 	memset(t, 0, sizeof *t);
 	t->id = fake.next_id++;
@@ -281,10 +288,11 @@ enum store_status task_store_create(struct db_conn *conn, const struct task_fiel
 	return STORE_OK;
 }
 
-enum store_status task_store_update(struct db_conn *conn, uint64_t id, const struct task_fields *in,
-				    const unsigned *expected_version, struct task *out)
+enum store_status task_store_update(struct db_conn *conn, const struct task_owner *owner, uint64_t id,
+				    const struct task_fields *in, const unsigned *expected_version,
+				    struct task *out)
 {
-	enum store_status status = use(conn);
+	enum store_status status = use(conn, owner);
 	struct task *t;
 
 	if (status != STORE_OK)
@@ -304,9 +312,10 @@ enum store_status task_store_update(struct db_conn *conn, uint64_t id, const str
 	return STORE_OK;
 }
 
-enum store_status task_store_delete(struct db_conn *conn, uint64_t id, const unsigned *expected_version)
+enum store_status task_store_delete(struct db_conn *conn, const struct task_owner *owner, uint64_t id,
+				    const unsigned *expected_version)
 {
-	enum store_status status = use(conn);
+	enum store_status status = use(conn, owner);
 	struct task *t;
 
 	if (status != STORE_OK)
@@ -323,7 +332,7 @@ enum store_status task_store_delete(struct db_conn *conn, uint64_t id, const uns
 
 enum store_status task_store_schema_version(struct db_conn *conn, unsigned *version)
 {
-	enum store_status status = use(conn);
+	enum store_status status = use(conn, NULL);
 
 	*version = 0;
 	if (status != STORE_OK)

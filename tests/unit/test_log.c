@@ -158,14 +158,14 @@ START_TEST(test_access_text_and_json)
 	use_files();
 	log_access(&e, &line);
 	ck_assert_ptr_nonnull(strstr(line.data,
-		" access: id1 PATCH /tasks/1?x=a+b 200 42 812.004ms wait=0.010ms tasks.patch\n"));
+		" access: id1 PATCH /tasks/1?x=a+b 200 42 812.004ms wait=0.010ms tasks.patch owner=- cred=-\n"));
 	e.method = NULL;
 	e.uri = NULL;
 	log_set_access_format(LOG_FORMAT_JSON);
 	log_access(&e, &line);
 	ck_assert_ptr_nonnull(strstr(line.data, "\"request_id\":\"id1\",\"method\":null,\"uri\":null,"
 					       "\"status\":200,\"bytes\":42,\"duration_ms\":812.004,"
-					       "\"pool_wait_ms\":0.010,\"route\":\"tasks.patch\"}\n"));
+					       "\"pool_wait_ms\":0.010,\"route\":\"tasks.patch\",\"owner\":null,\"credential\":null}\n"));
 	ck_assert(strncmp(line.data, "{\"time\":\"", 9) == 0);
 	text = file_text(access_path);
 	ck_assert_ptr_nonnull(strstr(text, " access: id1 PATCH "));

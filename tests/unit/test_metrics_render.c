@@ -33,6 +33,7 @@ static const struct metrics_snapshot fixture_snapshot = {
 		.wait = { [0] = 2, [4] = 1 }, .wait_sum_ns = 12345678901ULL,
 		.connections = 9, .slow = 1, .all_busy = 2,
 		.intake_closed = { 21, 22, 23, 24, 25 },
+		.auth_refused = { 99, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41 },
 		/* By metrics_pool_counters row: timeouts, evictions, retirements, created, connect failures, ... */
 		.pool = { 11, 12, 15, 13, 14, 16, 17, 18, 19 },
 	},
@@ -185,6 +186,19 @@ static const char prometheus_text[] =
 	"taskapi_intake_closed_total{reason=\"rejected\"} 23\n"
 	"taskapi_intake_closed_total{reason=\"refused\"} 24\n"
 	"taskapi_intake_closed_total{reason=\"evicted\"} 25\n"
+	"# HELP taskapi_auth_refused_total Requests refused by authentication (401), scope (403) or an unavailable check (503), by reason.\n"
+	"# TYPE taskapi_auth_refused_total counter\n"
+	"taskapi_auth_refused_total{reason=\"missing\"} 31\n"
+	"taskapi_auth_refused_total{reason=\"malformed\"} 32\n"
+	"taskapi_auth_refused_total{reason=\"unknown\"} 33\n"
+	"taskapi_auth_refused_total{reason=\"expired\"} 34\n"
+	"taskapi_auth_refused_total{reason=\"revoked\"} 35\n"
+	"taskapi_auth_refused_total{reason=\"not_yet_valid\"} 36\n"
+	"taskapi_auth_refused_total{reason=\"bad_signature\"} 37\n"
+	"taskapi_auth_refused_total{reason=\"bad_claims\"} 38\n"
+	"taskapi_auth_refused_total{reason=\"bad_owner\"} 39\n"
+	"taskapi_auth_refused_total{reason=\"insufficient_scope\"} 40\n"
+	"taskapi_auth_refused_total{reason=\"unavailable\"} 41\n"
 	"# HELP taskapi_threads Serving threads of live workers, busy with a request or idle.\n"
 	"# TYPE taskapi_threads gauge\n"
 	"taskapi_threads{state=\"busy\"} 3\n"
@@ -265,6 +279,7 @@ static const char status_full[] =
 	"{\"pool\":\"taskapi\",\"listen\":\"\",\"process_manager\":\"static\",\"version\":\"" PACKAGE_VERSION "\","
 	"\"start_time\":1700000000,\"uptime_seconds\":3600,\"accepted_conn\":9,\"requests\":11,"
 	"\"slow_requests\":1,\"intake_closed\":{\"idle\":21,\"slow\":22,\"rejected\":23,\"refused\":24,\"evicted\":25},"
+	"\"auth_refused\":{\"missing\":31,\"malformed\":32,\"unknown\":33,\"expired\":34,\"revoked\":35,\"not_yet_valid\":36,\"bad_signature\":37,\"bad_claims\":38,\"bad_owner\":39,\"insufficient_scope\":40,\"unavailable\":41},"
 	"\"listen_queue\":3,\"max_listen_queue\":7,\"listen_queue_len\":511,"
 	"\"idle_threads\":5,\"active_threads\":3,\"total_threads\":8,\"max_active_threads\":4,"
 	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"
@@ -283,6 +298,7 @@ static const char status_short[] =
 	"{\"pool\":\"taskapi\",\"listen\":\"\",\"process_manager\":\"static\",\"version\":\"" PACKAGE_VERSION "\","
 	"\"start_time\":1700000000,\"uptime_seconds\":3600,\"accepted_conn\":9,\"requests\":11,"
 	"\"slow_requests\":1,\"intake_closed\":{\"idle\":21,\"slow\":22,\"rejected\":23,\"refused\":24,\"evicted\":25},"
+	"\"auth_refused\":{\"missing\":31,\"malformed\":32,\"unknown\":33,\"expired\":34,\"revoked\":35,\"not_yet_valid\":36,\"bad_signature\":37,\"bad_claims\":38,\"bad_owner\":39,\"insufficient_scope\":40,\"unavailable\":41},"
 	"\"listen_queue\":null,\"max_listen_queue\":null,\"listen_queue_len\":null,"
 	"\"idle_threads\":5,\"active_threads\":3,\"total_threads\":8,\"max_active_threads\":4,"
 	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"

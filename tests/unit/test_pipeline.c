@@ -181,7 +181,7 @@ START_TEST(test_healthz_answered_and_logged)
 	ck_assert_int_eq(mem.seen_content_length, -1);
 	line = take_file(access_path);
 	ck_assert_ptr_nonnull(strstr(line, " access: abc123 GET /healthz 200 15 "));
-	ck_assert_ptr_nonnull(strstr(line, "ms healthz\n"));
+	ck_assert_ptr_nonnull(strstr(line, "ms healthz owner=- cred=-\n"));
 	ck_assert_str_eq(take_file(slow_path), ""); /* slow lines are off */
 }
 END_TEST
@@ -198,7 +198,7 @@ START_TEST(test_envp_parsed_like_params)
 	line = take_file(access_path);
 	/* Traced: without a REQUEST_ID a 32-digit one is made up. */
 	ck_assert_ptr_nonnull(strstr(line, " GET /nowhere 404 "));
-	ck_assert_ptr_nonnull(strstr(line, "ms not_found\n"));
+	ck_assert_ptr_nonnull(strstr(line, "ms not_found owner=- cred=-\n"));
 	ck_assert_ptr_null(strstr(line, " access: - "));
 }
 END_TEST
@@ -211,7 +211,7 @@ START_TEST(test_method_not_allowed_head_has_no_body)
 	set_params(params);
 	serve(0, 405);
 	ck_assert_ptr_nonnull(strstr(written(), "Allow: GET"));
-	ck_assert_ptr_nonnull(strstr(take_file(access_path), "ms method_not_allowed\n"));
+	ck_assert_ptr_nonnull(strstr(take_file(access_path), "ms method_not_allowed owner=- cred=-\n"));
 
 	buf_reset(&mem.written);
 	set_params(head);
@@ -235,7 +235,7 @@ START_TEST(test_too_large_closes)
 	set_params(chunked);
 	mem.body = "{\"title\":\"longer than sixteen\"}";
 	serve(PIPELINE_CLOSE, 413);
-	ck_assert_ptr_nonnull(strstr(take_file(access_path), "ms too_large\n"));
+	ck_assert_ptr_nonnull(strstr(take_file(access_path), "ms too_large owner=- cred=-\n"));
 }
 END_TEST
 
@@ -249,7 +249,7 @@ START_TEST(test_short_body_is_bad_request)
 	serve(0, 400);
 	ck_assert_int_eq(mem.seen_content_length, 10);
 	ck_assert_ptr_nonnull(strstr(written(), "shorter than its Content-Length"));
-	ck_assert_ptr_nonnull(strstr(take_file(access_path), "ms bad_request\n"));
+	ck_assert_ptr_nonnull(strstr(take_file(access_path), "ms bad_request owner=- cred=-\n"));
 }
 END_TEST
 
