@@ -23,6 +23,18 @@ taskapi_args
 tok() { "$TASKAPI_BIN" "${TASKAPI_ARGS[@]}" token "$@"; }
 
 # Entries live the longest allowed (4 s): a revocation must still reach every worker in 5.
+# A key file must be private and long enough: taskapi refuses to start otherwise.
+printf '%s\n' 0123456789abcdef >"$E2E_TMP/short.key"
+chmod 600 "$E2E_TMP/short.key"
+od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$E2E_TMP/open.key"
+chmod 644 "$E2E_TMP/open.key"
+for k in short open; do
+  ta_start "key-$k" "$TASKAPI_BIN" --config "$ini" "${ROOT_ARGS[@]}" --set "server.listen=$E2E_TMP/$k.sock" \
+    --set auth.mode=token --set "auth.token_key_file=$E2E_TMP/$k.key"
+  if [ "$k" = short ]; then want='the key is 16 bytes, at least 32 are needed'; else want='accessible by others'; fi
+  check "a $k key file is refused at start ('$want')" ta_died_with "key-$k" "$TA_PID" "$want"
+done
+
 # One thread per worker, and room for a PATCH that waits on a row lock (below).
 ta_start tokens "$TASKAPI_BIN" --config "$ini" "${ROOT_ARGS[@]}" --workers 2 --set server.threads=1 \
   --set database.statement_timeout_ms=60000 --set database.read_timeout_s=90 \
