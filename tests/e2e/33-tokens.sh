@@ -141,6 +141,14 @@ for m in POST PATCH DELETE; do
   check "the read-only token: $m $uri is 403 with $insufficient (got $STATUS, $(challenge))" \
     test "$STATUS" = 403 -a "$(challenge)" = "$insufficient"
 done
+rw_id=$(tok list --owner alice --format json |
+  python3 -c 'import json,sys; print([r["id"] for r in json.load(sys.stdin) if r["prefix"] == sys.argv[1]][0])' "${rw:0:8}")
+check "the access line names the owner and the token's id, not its secret (owner=alice cred=$rw_id)" \
+  grep -qE "access: .* POST /tasks/ 201 .* owner=alice cred=$rw_id\$" "$log"
+other=$(tok create --owner bob --scopes tasks:read 2>/dev/null) || other=''
+made "$other"
+req GET "/tasks/$id" "Bearer $other"
+check "another owner's token does not see alice's task (404; got $STATUS)" test "$STATUS" = 404
 req GET "/tasks/$id" "bearer   $rw  "
 check "'bearer' in lower case and extra spaces around the token still work (200; got $STATUS)" test "$STATUS" = 200
 
