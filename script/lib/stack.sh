@@ -241,7 +241,7 @@ token_key() {
 # taskapi_token ARGS... — `taskapi token ARGS...` against the private stack, as the
 # token account (e.g. taskapi_token create --owner alice --scopes tasks:write).
 taskapi_token() {
-  taskapi_args
+  taskapi_token_args
   "$TASKAPI_BIN" "${TASKAPI_ARGS[@]}" token "$@"
 }
 
@@ -274,15 +274,26 @@ access_log = true
 mode = ${TASKAPI_AUTH:-none}
 token_key_file = $TOKEN_KEY_FILE
 token_admin_user = $DB_TOKENS_USER
-token_admin_password_file = $SECRETS_DIR/tokens.pass
+; token_admin_password_file ($SECRETS_DIR/tokens.pass) is given to
+; `taskapi migrate` and `taskapi token` only (taskapi_token_args), as an operator
+; keeps it out of the serving configuration: a server reads every password file
+; named here, again at each reload as its service user.
 EOF
   )
 }
 
-# taskapi_migrate — apply pending migrations with the migration user. Its output is
-# also kept in migrate.log (script/test scans it for sanitizer reports).
-taskapi_migrate() {
+# taskapi_token_args — TASKAPI_ARGS plus the token account's password file, for the
+# commands that use that account (migrate creates it, token uses it).
+taskapi_token_args() {
   taskapi_args
+  TASKAPI_ARGS+=(--set "auth.token_admin_password_file=$SECRETS_DIR/tokens.pass")
+}
+
+# taskapi_migrate — apply pending migrations with the migration user (and create the
+# token account). Its output is also kept in migrate.log (script/test scans it for
+# sanitizer reports).
+taskapi_migrate() {
+  taskapi_token_args
   say "taskapi migrate"
   "$TASKAPI_BIN" migrate "${TASKAPI_ARGS[@]}" </dev/null 2>&1 | tee -a "$MIGRATE_LOG" >&2
 }

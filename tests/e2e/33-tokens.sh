@@ -18,9 +18,11 @@ sock=$E2E_TMP/tokens.sock
 admin=$E2E_TMP/tokens-admin.sock
 log=$E2E_TMP/tokens.log
 root_args
-taskapi_args
 # The token commands, as an operator runs them: the stack's config (token account, key).
-tok() { "$TASKAPI_BIN" "${TASKAPI_ARGS[@]}" token "$@"; }
+tok() { taskapi_token "$@"; }
+# Owners of this run only; their tasks go when it ends (later tests count every task).
+alice=alice-$$ bob=bob-$$ carol=carol-$$
+at_exit "sql \"DELETE FROM tasks WHERE owner LIKE '%-$$'\""
 
 # Entries live the longest allowed (4 s): a revocation must still reach every worker in 5.
 # A key file must be private and long enough: taskapi refuses to start otherwise.
@@ -54,22 +56,22 @@ secrets=$E2E_TMP/secrets.txt # every secret made here, for the no-secrets check 
 : >"$secrets"
 made() { printf '%s\n' "$1" >>"$secrets"; }
 
-rw=$(tok create --owner alice --scopes tasks:read,tasks:write --note "e2e 33 rw" 2>"$E2E_TMP/create.err") || rw=''
+rw=$(tok create --owner "$alice" --scopes tasks:read,tasks:write --note "e2e 33 rw" 2>"$E2E_TMP/create.err") || rw=''
 made "$rw"
 check "token create prints the secret alone: tka_ and 38 base62 characters ('${rw:0:8}...')" \
   grep -qxE 'tka_[0-9A-Za-z]{38}' <<<"$rw"
 check "token create names the token on stderr, never the secret" \
   bash -c '! grep -qF -- "$1" "$2" && grep -q "token [0-9]* (tka_" "$2"' _ "$rw" "$E2E_TMP/create.err"
-ro=$(tok create --owner alice --scopes tasks:read 2>/dev/null) || ro=''
+ro=$(tok create --owner "$alice" --scopes tasks:read 2>/dev/null) || ro=''
 made "$ro"
-two=$(tok create --owner alice --scopes tasks:write --expires 2x 2>&1 >/dev/null) && rc=0 || rc=$?
+two=$(tok create --owner "$alice" --scopes tasks:write --expires 2x 2>&1 >/dev/null) && rc=0 || rc=$?
 check "token create refuses a bad --expires (exit 2: '$two')" test "$rc" = 2
-long=$(tok create --owner alice --scopes tasks:write --expires 91d 2>&1 >/dev/null) && rc=0 || rc=$?
+long=$(tok create --owner "$alice" --scopes tasks:write --expires 91d 2>&1 >/dev/null) && rc=0 || rc=$?
 check "token create refuses an expiry past auth.token_max_lifetime_days (90): exit 2" \
   bash -c '[ "$1" = 2 ] && grep -q token_max_lifetime_days <<<"$2"' _ "$rc" "$long"
-bad=$(tok create --owner alice --scopes tasks:admin 2>&1 >/dev/null) && rc=0 || rc=$?
+bad=$(tok create --owner "$alice" --scopes tasks:admin 2>&1 >/dev/null) && rc=0 || rc=$?
 check "token create refuses an unknown scope (exit 2: '$bad')" test "$rc" = 2
-short=$(tok create --owner bob --scopes tasks:read,tasks:write --expires 1s 2>/dev/null) || short=''
+short=$(tok create --owner "$bob" --scopes tasks:read,tasks:write --expires 1s 2>/dev/null) || short=''
 made "$short"
 expire_at=$((SECONDS + 3))
 
@@ -141,14 +143,14 @@ for m in POST PATCH DELETE; do
   check "the read-only token: $m $uri is 403 with $insufficient (got $STATUS, $(challenge))" \
     test "$STATUS" = 403 -a "$(challenge)" = "$insufficient"
 done
-rw_id=$(tok list --owner alice --format json |
+rw_id=$(tok list --owner "$alice" --format json |
   python3 -c 'import json,sys; print([r["id"] for r in json.load(sys.stdin) if r["prefix"] == sys.argv[1]][0])' "${rw:0:8}")
-check "the access line names the owner and the token's id, not its secret (owner=alice cred=$rw_id)" \
-  grep -qE "access: .* POST /tasks/ 201 .* owner=alice cred=$rw_id\$" "$log"
-other=$(tok create --owner bob --scopes tasks:read 2>/dev/null) || other=''
+check "the access line names the owner and the token's id, not its secret (owner=$alice cred=$rw_id)" \
+  grep -qE "access: .* POST /tasks/ 201 .* owner=$alice cred=$rw_id\$" "$log"
+other=$(tok create --owner "$bob" --scopes tasks:read 2>/dev/null) || other=''
 made "$other"
 req GET "/tasks/$id" "Bearer $other"
-check "another owner's token does not see alice's task (404; got $STATUS)" test "$STATUS" = 404
+check "another owner's token does not see $alice's task (404; got $STATUS)" test "$STATUS" = 404
 req GET "/tasks/$id" "bearer   $rw  "
 check "'bearer' in lower case and extra spaces around the token still work (200; got $STATUS)" test "$STATUS" = 200
 
@@ -212,9 +214,9 @@ both_answer() {
   WORKERS=$(served_by "$from" "$want" | wc -l)
 }
 
-victim=$(tok create --owner carol --scopes tasks:read 2>/dev/null) || victim=''
+victim=$(tok create --owner "$carol" --scopes tasks:read 2>/dev/null) || victim=''
 made "$victim"
-victim_id=$(tok list --owner carol --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
+victim_id=$(tok list --owner "$carol" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
 both_answer 200 "Bearer $victim"
 check "both workers accepted the token, and so hold it in their caches ($WORKERS of 2, $ANSWERS requests)" \
   test "$WORKERS" = 2
@@ -237,13 +239,13 @@ tok list >"$E2E_TMP/list.txt" 2>&1 || true
 tok list --format json >"$E2E_TMP/list.json" 2>&1 || true
 check "token list shows each token's prefix (${rw:0:8})" grep -qF "${rw:0:8}" "$E2E_TMP/list.txt"
 check "token list --format json has id, owner, scopes, prefix, created, expires, last used, revoked" \
-  python3 - "$E2E_TMP/list.json" "${rw:0:8}" "$victim_id" <<'PY'
+  python3 - "$E2E_TMP/list.json" "${rw:0:8}" "$victim_id" "$alice" <<'PY'
 import json, sys
 rows = json.load(open(sys.argv[1]))
 keys = {"id", "owner", "scopes", "prefix", "note", "created_at", "expires_at", "last_used_at", "revoked_at"}
 by_prefix = [r for r in rows if r["prefix"] == sys.argv[2]]
 victim = [r for r in rows if r["id"] == int(sys.argv[3])]
-ok = all(set(r) == keys for r in rows) and len(by_prefix) == 1 and by_prefix[0]["owner"] == "alice" \
+ok = all(set(r) == keys for r in rows) and len(by_prefix) == 1 and by_prefix[0]["owner"] == sys.argv[4] \
     and by_prefix[0]["scopes"] == "tasks:read,tasks:write" and by_prefix[0]["note"] == "e2e 33 rw" \
     and victim and victim[0]["revoked_at"] is not None and by_prefix[0]["revoked_at"] is None
 sys.exit(0 if ok else 1)
@@ -257,7 +259,7 @@ done <"$secrets"
 check "token list never shows a secret ($leaked found)" test "$leaked" = 0
 # last_used_at is written off the request path, soon after the first use.
 used() {
-  tok list --owner alice --format json | python3 -c '
+  tok list --owner "$alice" --format json | python3 -c '
 import json, sys; rows = json.load(sys.stdin); sys.exit(0 if any(r["prefix"] == sys.argv[1] and r["last_used_at"] for r in rows) else 1)' "${rw:0:8}"
 }
 check "last_used_at of a used token is set by the background writer" wait_for 15 used

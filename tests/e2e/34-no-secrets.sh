@@ -19,8 +19,10 @@ sock=$E2E_TMP/nosecrets.sock
 admin=$E2E_TMP/nosecrets-admin.sock
 log=$E2E_TMP/nosecrets.log
 root_args
-taskapi_args
-tok() { "$TASKAPI_BIN" "${TASKAPI_ARGS[@]}" token "$@"; }
+tok() { taskapi_token "$@"; }
+# The owner of this run only; its tasks go when it ends (later tests count every task).
+dora=dora-$$
+at_exit "sql \"DELETE FROM tasks WHERE owner = '$dora'\""
 secrets=$E2E_TMP/secrets.txt
 : >"$secrets"
 
@@ -35,9 +37,9 @@ if ! wait_for 20 fcgi_ok "$sock" || ! ngx_front front "unix:$sock"; then
 fi
 ok "a token-mode instance behind nginx is up (debug log, SQL echo, slow log for every request)"
 
-a=$(tok create --owner dora --scopes tasks:read,tasks:write --note "e2e 34" 2>/dev/null) || a=''
-b=$(tok create --owner dora --scopes tasks:read 2>/dev/null) || b=''
-c=$(tok create --sql --owner dora --scopes tasks:read 2>"$E2E_TMP/insert.sql") || c=''
+a=$(tok create --owner "$dora" --scopes tasks:read,tasks:write --note "e2e 34" 2>/dev/null) || a=''
+b=$(tok create --owner "$dora" --scopes tasks:read 2>/dev/null) || b=''
+c=$(tok create --sql --owner "$dora" --scopes tasks:read 2>"$E2E_TMP/insert.sql") || c=''
 printf '%s\n%s\n%s\n' "$a" "$b" "$c" >>"$secrets"
 check "three tokens made (two stored, one as SQL)" bash -c '[ "${#1}" = 42 ] && [ "${#2}" = 42 ] && [ "${#3}" = 42 ]' _ "$a" "$b" "$c"
 check "the --sql INSERT holds the hash and the prefix, not the secret" \
@@ -55,7 +57,7 @@ front -H "Authorization: Bearer ${a:0:30}X${a:31}" "$FRONT_URL/tasks/"
 check "a mistyped token is refused (401, got $STATUS)" test "$STATUS" = 401
 front -H "Authorization: Bearer ${a:0:41}" "$FRONT_URL/tasks/"
 check "a truncated token is refused (401, got $STATUS)" test "$STATUS" = 401
-id=$(tok list --owner dora --format json | python3 -c 'import json,sys; print([r for r in json.load(sys.stdin) if r["scopes"] == "tasks:read"][0]["id"])')
+id=$(tok list --owner "$dora" --format json | python3 -c 'import json,sys; print([r for r in json.load(sys.stdin) if r["scopes"] == "tasks:read"][0]["id"])')
 tok revoke "$id" >/dev/null 2>&1 || true
 sleep 5
 front -H "Authorization: Bearer $b" "$FRONT_URL/tasks/"

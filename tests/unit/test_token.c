@@ -1,13 +1,18 @@
 /*
  * Unit tests for token.c: the format, that the checksum catches every change
  * of one character and every truncation, HMAC-SHA-256 against RFC 4231, and
- * the constant-time compare. Also token_cli_duration and the scopes text.
+ * the constant-time compare. Also token_cli_duration, the scopes text, the key
+ * file's rules and token_auth_check without a database.
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "auth.h"
+#include "config.h"
 #include "token.h"
+#include "token_auth.h"
 #include "token_cli.h"
 #include "token_store.h"
 #include "unit.h"
@@ -198,10 +203,84 @@ START_TEST(test_find_token_command)
 }
 END_TEST
 
+/* A key file of text with mode in a scratch folder; its path in path. */
+static void key_file(char *path, size_t len, const char *dir, const char *text, mode_t mode)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/token.key", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static const char good_key[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n";
+
+START_TEST(test_key_file_rules)
+{
+	char dir[UNIT_DIR_SIZE], path[UNIT_DIR_SIZE + 32], err[256], *key = NULL;
+	size_t len = 0;
+
+	unit_dir_make(dir, "token");
+	key_file(path, sizeof path, dir, good_key, 0640);
+	ck_assert_int_eq(token_key_load(path, &key, &len, err, sizeof err), 0);
+	ck_assert_uint_eq(len, 64); /* the first line, without its newline */
+	token_key_free(key, len);
+	key_file(path, sizeof path, dir, "short key\n", 0600);
+	ck_assert_int_eq(token_key_load(path, &key, &len, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "at least 32"));
+	ck_assert_ptr_null(key);
+	key_file(path, sizeof path, dir, good_key, 0644);
+	ck_assert_int_eq(token_key_load(path, &key, &len, err, sizeof err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "accessible by others"));
+	ck_assert_int_eq(token_key_load("", &key, &len, err, sizeof err), -1);
+	unit_dir_remove(dir);
+}
+END_TEST
+
+/* Without a pool (serve's start-up check): the path runs up to the database and stops there. */
+START_TEST(test_check_without_database)
+{
+	char dir[UNIT_DIR_SIZE], path[UNIT_DIR_SIZE + 32], err[256], t[TOKEN_LEN + 1];
+	struct config cfg;
+	struct token_auth *ta = NULL;
+	struct auth_identity who;
+	enum auth_reason why;
+
+	unit_dir_make(dir, "token");
+	key_file(path, sizeof path, dir, good_key, 0600);
+	config_init(&cfg);
+	ck_assert_int_eq(config_set(&cfg, "auth", "token_key_file", path, err, sizeof err), 0);
+	ck_assert_int_eq(token_auth_new(&cfg, NULL, &ta, err, sizeof err), 0);
+	ck_assert_int_eq(token_generate(t), 0);
+	memset(&who, 0, sizeof who);
+	/* well formed: it needs the database, which is not there */
+	ck_assert_int_eq(token_auth_check(ta, t, TOKEN_LEN, &who, &why), AUTH_UNAVAILABLE);
+	ck_assert_int_eq(why, AUTH_REASON_UNAVAILABLE);
+	ck_assert_str_eq(who.owner, "");
+	/* malformed: refused before the hash and the database */
+	t[10] = t[10] == 'a' ? 'b' : 'a';
+	ck_assert_int_eq(token_auth_check(ta, t, TOKEN_LEN, &who, &why), AUTH_UNAUTHENTICATED);
+	ck_assert_int_eq(why, AUTH_REASON_MALFORMED);
+	ck_assert_int_eq(token_auth_check(ta, t, 20, &who, &why), AUTH_UNAUTHENTICATED);
+	ck_assert_int_eq(why, AUTH_REASON_MALFORMED);
+	token_auth_free(ta);
+	/* a missing key file: no token_auth */
+	ck_assert_int_eq(config_set(&cfg, "auth", "token_key_file", "/nonexistent/key", err, sizeof err), 0);
+	ck_assert_int_eq(token_auth_new(&cfg, NULL, &ta, err, sizeof err), -1);
+	ck_assert_ptr_null(ta);
+	config_release(&cfg);
+	unit_dir_remove(dir);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	return unit_suite_of("token", NULL, NULL, test_format, test_every_character_is_used,
 			     test_checksum_catches_one_character, test_truncated_and_extended,
 			     test_crc32_known_answer, test_hmac_rfc4231, test_constant_time_equal, test_durations,
-			     test_scopes, test_find_token_command);
+			     test_scopes, test_find_token_command, test_key_file_rules,
+			     test_check_without_database);
 }
