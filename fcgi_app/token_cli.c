@@ -31,15 +31,22 @@ int token_cli_find(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		size_t n = strlen(a);
 
 		if (strcmp(a, "--") == 0)
 			return argc;
-		if (a[0] == '-' && a[1] != '\0') {
-			/* Options whose value is the next word: skip it. */
-			if (strcmp(a, "--config") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "--workers") == 0 ||
-			    (a[1] != '-' && (a[n - 1] == 'c' || a[n - 1] == 's')))
+		if (a[0] == '-' && a[1] == '-') {
+			/* Long options whose value is the next word: skip it. */
+			if (strcmp(a, "--config") == 0 || strcmp(a, "--set") == 0 || strcmp(a, "--workers") == 0)
 				i++;
+			continue;
+		}
+		if (a[0] == '-' && a[1] != '\0') {
+			/* Short ones: -t, -h, -V, then -c or -s with its value here ("-sKEY=V") or next. */
+			for (const char *p = a + 1; *p != '\0'; p++)
+				if (*p == 'c' || *p == 's') {
+					i += p[1] == '\0';
+					break;
+				}
 			continue;
 		}
 		return strcmp(a, "token") == 0 ? i : argc;

@@ -39,12 +39,18 @@ ok "a token-mode instance behind nginx is up (debug log, SQL echo, slow log for 
 
 a=$(tok create --owner "$dora" --scopes tasks:read,tasks:write --note "e2e 34" 2>/dev/null) || a=''
 b=$(tok create --owner "$dora" --scopes tasks:read 2>/dev/null) || b=''
-c=$(tok create --sql --owner "$dora" --scopes tasks:read 2>"$E2E_TMP/insert.sql") || c=''
+c=$(tok create --sql --owner "$dora" --scopes tasks:read --note "pasted – ✓ 'x'" 2>"$E2E_TMP/insert.sql") || c=''
 printf '%s\n%s\n%s\n' "$a" "$b" "$c" >>"$secrets"
 check "three tokens made (two stored, one as SQL)" bash -c '[ "${#1}" = 42 ] && [ "${#2}" = 42 ] && [ "${#3}" = 42 ]' _ "$a" "$b" "$c"
 check "the --sql INSERT holds the hash and the prefix, not the secret" \
   bash -c 'grep -q "^INSERT INTO api_tokens" "$1" && grep -qF "${2:0:8}" "$1" && ! grep -qF "${2:4:32}" "$1"' _ "$E2E_TMP/insert.sql" "$c"
 $MYSQL <"$E2E_TMP/insert.sql"
+listed=$(tok list --owner "$dora" --format json 2>&1) || true
+check "the pasted row lists with its prefix and its note, unchanged" python3 -c '
+import json, sys
+rows = json.loads(sys.argv[1])
+sys.exit(0 if any(r["prefix"] == sys.argv[2] and r["note"] == sys.argv[3] for r in rows) else 1)' \
+  "$listed" "${c:0:8}" "pasted – ✓ 'x'"
 
 front() { STATUS=$(curl -s -o "$E2E_TMP/front.body" -w '%{http_code}' --max-time 15 "$@") || STATUS=000; }
 front -H "Authorization: Bearer $a" -H 'Content-Type: application/json' --data '{"title":"e2e 34"}' "$FRONT_URL/tasks/"

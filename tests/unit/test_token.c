@@ -192,14 +192,19 @@ END_TEST
 START_TEST(test_find_token_command)
 {
 	char w[][16] = { "taskapi", "--config", "token", "token", "create", "--owner", "x",
-			 "-c", "f.ini", "migrate", "-s", "a.b=c", "--set=x", "list" };
+			 "-c", "f.ini", "migrate", "-s", "a.b=c", "--set=x", "list", "-sa.b=s", "-tc" };
 	char *a[] = { w[0], w[1], w[2], w[3], w[4], w[5], w[6], NULL };
 	char *b[] = { w[0], w[7], w[8], w[9], w[3], NULL };
 	char *c[] = { w[0], w[10], w[11], w[12], w[3], w[13], NULL };
+	char *d[] = { w[0], w[14], w[3], w[13], NULL };
+	char *e[] = { w[0], w[15], w[8], w[3], NULL };
 
 	ck_assert_int_eq(token_cli_find(7, a), 3);
 	ck_assert_int_eq(token_cli_find(5, b), 5);
 	ck_assert_int_eq(token_cli_find(6, c), 4);
+	/* a value that ends in c or s is not an option that takes the next word */
+	ck_assert_int_eq(token_cli_find(4, d), 2);
+	ck_assert_int_eq(token_cli_find(4, e), 3);
 }
 END_TEST
 
