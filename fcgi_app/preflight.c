@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "jwt_auth.h"
 #include "listener.h"
 #include "privileges.h"
 
@@ -113,6 +114,34 @@ static void check_reload_reads(const struct config *cfg, const char *config_file
 			       "but every reload (SIGHUP) would fail; give it to that user or its group (0640)",
 			       files[i][0], path, user);
 	}
+	/* The key files of auth.mode = jwt are read by each worker at its start, after the switch. */
+	if (strcmp(cfg->auth.mode, "jwt") != 0)
+		return;
+	for (size_t i = 0; i < 2; i++) {
+		const char *key = i == 0 ? "auth.jwt_jwks_file" : "auth.jwt_hs256_secret_file";
+		const char *path = i == 0 ? cfg->auth.jwt_jwks_file : cfg->auth.jwt_hs256_secret_file;
+
+		if (path[0] == '\0' || readable_by(path, uid, gid, found ? pw.pw_name : NULL))
+			continue;
+		config_problem(w, "%s '%s' is not readable by server.user '%s': every worker reads it at its "
+			       "start as that user; give it to that user or its group (0640)", key, path, user);
+	}
+}
+
+/*
+ * auth.mode = jwt: the key files load as a worker would load them, so that
+ * a new JWKS file can be checked before the SIGHUP that makes workers read it.
+ */
+static void check_jwt_keys(const struct config *cfg, struct config_problems *w)
+{
+	struct jwt_auth *ja;
+	char err[512];
+
+	if (strcmp(cfg->auth.mode, "jwt") != 0)
+		return;
+	if (jwt_auth_new(cfg, NULL, &ja, err, sizeof err) < 0)
+		config_problem(w, "%s", err);
+	jwt_auth_free(ja);
 }
 
 void preflight_check(const struct config *cfg, const char *config_file, struct config_problems *warnings)
@@ -149,4 +178,5 @@ void preflight_check(const struct config *cfg, const char *config_file, struct c
 	check_log_file("log.access_log_file", cfg->log.access_log_file, warnings);
 	check_log_file("log.slow_log_file", cfg->log.slow_log_file, warnings);
 	check_reload_reads(cfg, config_file, warnings);
+	check_jwt_keys(cfg, warnings);
 }

@@ -14,7 +14,10 @@
  *  - socket_owner/socket_group that do not exist;
  *  - log files that cannot be written;
  *  - started as root with server.user: files a reload (SIGHUP) reads again
- *    as that user (config_file, the password files) that it cannot read.
+ *    as that user (config_file, the password files) that it cannot read,
+ *    and the key files of auth.mode = jwt, which every worker reads;
+ *  - auth.mode = jwt: key files that do not load (jwt_auth_new), so that a
+ *    new JWKS file can be checked before the reload that reads it.
  *
  * config_file is the file read (NULL: none). Each finding is one line in
  * warnings. The database is not contacted.

@@ -113,9 +113,40 @@ START_TEST(test_log_file_in_a_missing_folder)
 }
 END_TEST
 
+/* auth.mode = jwt: the key files load as a worker would, or the reason is a warning. */
+START_TEST(test_jwt_key_files_load)
+{
+	static const char good[] = "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"ed1\","
+				   "\"x\":\"k62UM4Pqf64mr6hzajSTFznIcntVamMQNQKoxoHSQj0\"}]}";
+	struct config_problems w;
+	char listen[UNIT_DIR_SIZE + 32], jwks[UNIT_DIR_SIZE + 48], path[UNIT_DIR_SIZE + 16];
+	const char *pairs[] = { listen, "auth.mode=jwt", jwks, NULL };
+	FILE *f;
+
+	snprintf(listen, sizeof listen, "server.listen=%s/t.sock", dir);
+	snprintf(path, sizeof path, "%s/jwks.json", dir);
+	snprintf(jwks, sizeof jwks, "auth.jwt_jwks_file=%s", path);
+	ck_assert_uint_eq(check(&w, pairs), 1);
+	ck_assert(says(&w, "auth.jwt_jwks_file '"));
+	ck_assert(says(&w, "jwks.json': cannot open it"));
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(good, f);
+	fclose(f);
+	ck_assert_msg(check(&w, pairs) == 0, "first warning: %s", w.n ? w.msg[0] : "");
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"keys\":[]}", f);
+	fclose(f);
+	ck_assert_uint_eq(check(&w, pairs), 1);
+	ck_assert(says(&w, "jwks.json': no usable key"));
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	return unit_suite_of("preflight", setup, teardown, test_a_startable_configuration_gives_nothing,
 			     test_empty_listen_with_nothing_passed, test_socket_folder_missing_or_path_taken,
-			     test_unknown_socket_owner_and_group, test_log_file_in_a_missing_folder);
+			     test_unknown_socket_owner_and_group, test_log_file_in_a_missing_folder,
+			     test_jwt_key_files_load);
 }
