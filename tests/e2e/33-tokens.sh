@@ -35,6 +35,9 @@ for k in short open; do
     --set auth.mode=token --set "auth.token_key_file=$E2E_TMP/$k.key"
   if [ "$k" = short ]; then want='the key is 16 bytes, at least 32 are needed'; else want='accessible by others'; fi
   check "a $k key file is refused at start ('$want')" ta_died_with "key-$k" "$TA_PID" "$want"
+  "$TASKAPI_BIN" --config "$ini" "${ROOT_ARGS[@]}" --check-config --set auth.mode=token \
+    --set "auth.token_key_file=$E2E_TMP/$k.key" >"$E2E_TMP/check-$k.txt" 2>&1 || true
+  check "... and --check-config warns about it" grep -q "warning: .*$want" "$E2E_TMP/check-$k.txt"
 done
 
 # One thread per worker, and room for a PATCH that waits on a row lock (below).
