@@ -5,7 +5,8 @@
 # and unknown tokens get 401 with the exact RFC 6750 challenge; a read-only token gets
 # 403 insufficient_scope on every write and 200 on reads; a revocation reaches both
 # workers, each holding the token in its cache, within 5 s; `token list` shows the
-# prefix and never the secret; /metrics counts the refusals by reason, exactly.
+# prefix and never the secret; /metrics counts the refusals by reason, exactly; a lookup
+# the database cannot answer is a 503, never a 401; bad key files are refused at start.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/deploy-lib.sh
@@ -277,6 +278,18 @@ check "refusals counted as expired: 1 ($(delta expired))" test "$(delta expired)
 check "refusals counted as insufficient_scope: 3 ($(delta insufficient_scope))" test "$(delta insufficient_scope)" = 3
 rv=$(delta revoked)
 check "refusals counted as revoked: one per refused request after the revocation ($rv)" test "$rv" = $((ANSWERS + 1))
+
+# ---- a lookup the database cannot answer: 503, never a 401 ------------------------------------
+fresh=$(tok create --owner "$alice" --scopes tasks:read 2>/dev/null) || fresh=''
+made "$fresh"
+sql "RENAME TABLE api_tokens TO api_tokens_away"
+at_exit "sql 'RENAME TABLE api_tokens_away TO api_tokens' 2>/dev/null"
+req GET /tasks/ "Bearer $fresh"
+check "a token the database cannot look up now is 503 with Retry-After (got $STATUS, Retry-After $(header Retry-After))" \
+  test "$STATUS" = 503 -a "$(header Retry-After)" = 1
+sql "RENAME TABLE api_tokens_away TO api_tokens"
+req GET /tasks/ "Bearer $fresh"
+check "... and accepted once it can (200; got $STATUS)" test "$STATUS" = 200
 
 # ---- the secrets go nowhere ---------------------------------------------------------------
 found=0
