@@ -31,6 +31,7 @@
 #include "proctitle.h"
 #include "server.h"
 #include "task_store.h"
+#include "token_cli.h"
 #include "trace.h"
 #include "xalloc.h"
 
@@ -45,6 +46,8 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: taskapi [options] [serve]     serve FastCGI requests (the default)\n"
 		"       taskapi [options] migrate     apply pending database migrations\n"
+		"       taskapi [options] token create|list|revoke ...\n"
+		"                                     manage bearer tokens (auth.mode = token)\n"
 		"       taskapi --check-config [options]\n"
 		"\n"
 		"options:\n"
@@ -79,6 +82,8 @@ struct cli {
 	int print_config;
 	const char *command;
 	char *workers_set; /* "server.workers=N" from --workers */
+	int token_argc;    /* token: the words after it, for token_cli_main */
+	char **token_argv;
 };
 
 static void parse_cli(int argc, char **argv, struct cli *cli)
@@ -93,6 +98,8 @@ static void parse_cli(int argc, char **argv, struct cli *cli)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* `token` has options of its own: the global ones end where it stands. */
+	int end = token_cli_find(argc, argv);
 	int opt;
 
 	memset(cli, 0, sizeof *cli);
@@ -101,7 +108,7 @@ static void parse_cli(int argc, char **argv, struct cli *cli)
 	cli->workers_set = calloc(1, 64);
 	if (cli->sets == NULL || cli->workers_set == NULL)
 		die("out of memory");
-	while ((opt = getopt_long(argc, argv, "c:s:thV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(end, argv, "c:s:thV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': cli->config_file = optarg; break;
 		case 's': cli->sets[cli->n_sets++] = optarg; break;
@@ -115,6 +122,12 @@ static void parse_cli(int argc, char **argv, struct cli *cli)
 		case 'V': printf("taskapi %s\n", PACKAGE_VERSION); exit(0);
 		default: usage(stderr); exit(2);
 		}
+	}
+	if (end < argc) {
+		cli->command = "token";
+		cli->token_argc = argc - end - 1;
+		cli->token_argv = argv + end + 1;
+		return;
 	}
 	cli->command = optind < argc ? argv[optind++] : "serve";
 	if (optind < argc || (strcmp(cli->command, "serve") != 0 && strcmp(cli->command, "migrate") != 0)) {
@@ -481,7 +494,9 @@ int main(int argc, char **argv)
 	/* Not thread-safe: must run before any thread exists. */
 	if (mysql_library_init(0, NULL, NULL) != 0)
 		die("cannot initialise the MariaDB client library");
-	if (strcmp(cli.command, "migrate") == 0) {
+	if (strcmp(cli.command, "token") == 0) {
+		rc = token_cli_main(&cfg, cli.token_argc, cli.token_argv);
+	} else if (strcmp(cli.command, "migrate") == 0) {
 		if (migrate_run(&cfg, stdout, err, sizeof err) < 0) {
 			fprintf(stderr, "taskapi: error: %s\n", err);
 			rc = 1;

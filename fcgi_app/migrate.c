@@ -4,6 +4,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <mysql.h>
+#include <mysqld_error.h>
+#include <openssl/crypto.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,6 +185,100 @@ out:
 	return rc;
 }
 
+/* text as the body of a quoted SQL string (mysql_real_escape_string); caller frees. */
+static char *sql_quoted(MYSQL *mysql, const char *text)
+{
+	size_t len = strlen(text);
+	char *q = xmalloc(len * 2 + 1);
+
+	mysql_real_escape_string(mysql, q, text, (unsigned long)len);
+	return q;
+}
+
+/* The first column of a one-row query's answer into out; -1 when it fails. */
+static int query_value(MYSQL *mysql, const char *sql, char *out, size_t outlen)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int rc = -1;
+
+	if (mysql_query(mysql, sql) != 0 || (res = mysql_store_result(mysql)) == NULL)
+		return -1;
+	row = mysql_fetch_row(res);
+	if (row != NULL && row[0] != NULL) {
+		snprintf(out, outlen, "%s", row[0]);
+		rc = 0;
+	}
+	mysql_free_result(res);
+	return rc;
+}
+
+/*
+ * The account of `taskapi token` (auth.token_admin_user), created once the
+ * api_tokens table exists: SELECT, INSERT, UPDATE on that table only, on
+ * the host the migration account itself is known from. Needs CREATE USER
+ * and GRANT OPTION on the database; without them (a shared host) it says
+ * what an administrator runs instead, and the migration still succeeds.
+ * The password is never printed.
+ */
+static void token_account(MYSQL *mysql, const struct config *cfg, FILE *out)
+{
+	const char *admin = cfg->auth.token_admin_user, *password = cfg->auth.token_admin_password;
+	char host[256], count[32], *user = NULL, *qhost = NULL, *pw = NULL, *sql = NULL;
+	struct buf db = BUF_INIT;
+	bool created, denied;
+	unsigned create_err;
+
+	if (admin[0] == '\0' ||
+	    query_value(mysql, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() "
+			"AND table_name = 'api_tokens'", count, sizeof count) < 0 || strcmp(count, "1") != 0)
+		return;
+	if (password[0] == '\0') {
+		/* Quiet unless tokens are in use: most installs of another mode need no such account. */
+		if (strcmp(cfg->auth.mode, "token") == 0)
+			fprintf(out, "token account '%s' not created: auth.token_admin_password_file is not "
+				"set (needed for 'taskapi token'; see taskapi(8))\n", admin);
+		return;
+	}
+	if (query_value(mysql, "SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', -1)", host, sizeof host) < 0)
+		snprintf(host, sizeof host, "localhost");
+	user = sql_quoted(mysql, admin);
+	qhost = sql_quoted(mysql, host);
+	pw = sql_quoted(mysql, password);
+	/* The database name as an identifier: backquotes doubled. */
+	for (const char *p = cfg->database.name; *p; p++) {
+		if (*p == '`')
+			buf_putc(&db, '`');
+		buf_putc(&db, *p);
+	}
+	sql = xmalloc(strlen(user) + strlen(qhost) + strlen(pw) + db.len + 128);
+	sprintf(sql, "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s'", user, qhost, pw);
+	/* Without CREATE USER, an account that exists already can still be granted its rights. */
+	created = mysql_query(mysql, sql) == 0;
+	create_err = created ? 0 : mysql_errno(mysql);
+	/* Only "no right to CREATE USER" may go on: the account may exist already. */
+	denied = create_err == ER_SPECIFIC_ACCESS_DENIED_ERROR || create_err == ER_DBACCESS_DENIED_ERROR ||
+		 create_err == ER_TABLEACCESS_DENIED_ERROR;
+	OPENSSL_cleanse(sql, strlen(sql));
+	sprintf(sql, "GRANT SELECT, INSERT, UPDATE ON `%s`.`api_tokens` TO '%s'@'%s'", db.data ? db.data : "",
+		user, qhost);
+	if ((created || denied) && mysql_query(mysql, sql) == 0) {
+		fprintf(out, "token account '%s'@'%s': SELECT, INSERT, UPDATE on api_tokens only\n", admin, host);
+	} else {
+		fprintf(out, "warning: cannot %s the token account '%s'@'%s': %s (%u)\n"
+			"  an administrator runs instead (docs/operations.md, Managing tokens):\n"
+			"    CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '<auth.token_admin_password_file>';\n"
+			"    %s;\n", created ? "grant rights to" : "create", admin, host, mysql_error(mysql),
+			mysql_errno(mysql), user, qhost, sql);
+	}
+	OPENSSL_cleanse(pw, strlen(pw));
+	free(sql);
+	free(pw);
+	free(qhost);
+	free(user);
+	buf_release(&db);
+}
+
 /*
  * Values a migration may need from the configuration, as session variables:
  * @taskapi_default_owner (auth.default_owner) owns the tasks that existed
@@ -269,6 +367,7 @@ int migrate_run(const struct config *cfg, FILE *out, char *err, size_t errlen)
 	else
 		fprintf(out, "schema is now at version %u (%zu migration%s applied)\n", current, applied,
 			applied == 1 ? "" : "s");
+	token_account(mysql, cfg, out);
 	rc = 0;
 out:
 	if (mysql != NULL)

@@ -17,6 +17,7 @@
 #include "jwt_auth.h"
 #include "listener.h"
 #include "privileges.h"
+#include "token_auth.h"
 
 #define MAX_GROUPS 64
 
@@ -116,7 +117,12 @@ static void check_reload_reads(const struct config *cfg, const char *config_file
 			       "but every reload (SIGHUP) would fail; give it to that user or its group (0640)",
 			       files[i][0], path, user);
 	}
-	/* The key files of auth.mode = jwt are read by each worker at its start, after the switch. */
+	/* The key files of auth.mode = token and jwt are read by each worker at its start, after the switch. */
+	if (strcmp(cfg->auth.mode, "token") == 0 && cfg->auth.token_key_file[0] != '\0' &&
+	    !readable_by(cfg->auth.token_key_file, uid, gid, found ? pw.pw_name : NULL))
+		config_problem(w, "auth.token_key_file '%s' is not readable by server.user '%s': every worker "
+			       "reads it at its start as that user; give it to that user or its group (0640)",
+			       cfg->auth.token_key_file, user);
 	if (strcmp(cfg->auth.mode, "jwt") != 0)
 		return;
 	for (size_t i = 0; i < 2; i++) {
@@ -161,6 +167,19 @@ static void check_remote_user_socket(const struct config *cfg, struct config_pro
 	config_problem(warnings, "auth.mode = remote_user would refuse this listener: %s", why);
 }
 
+/* auth.mode = token: the key file loads as a worker would load it (private, long enough). */
+static void check_token_key(const struct config *cfg, struct config_problems *w)
+{
+	struct token_auth *ta;
+	char err[512];
+
+	if (strcmp(cfg->auth.mode, "token") != 0 || cfg->auth.token_key_file[0] == '\0')
+		return;
+	if (token_auth_new(cfg, NULL, &ta, err, sizeof err) < 0)
+		config_problem(w, "%s", err);
+	token_auth_free(ta);
+}
+
 void preflight_check(const struct config *cfg, const char *config_file, struct config_problems *warnings)
 {
 	char err[512];
@@ -198,4 +217,5 @@ void preflight_check(const struct config *cfg, const char *config_file, struct c
 	check_log_file("log.slow_log_file", cfg->log.slow_log_file, warnings);
 	check_reload_reads(cfg, config_file, warnings);
 	check_jwt_keys(cfg, warnings);
+	check_token_key(cfg, warnings);
 }

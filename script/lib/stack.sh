@@ -51,7 +51,12 @@ stack_env() {
   DB_NAME=taskapi
   DB_APP_USER=taskapi_app
   DB_MIGRATE_USER=taskapi_migrate
+  # The account of `taskapi token` (rights on api_tokens only): `taskapi migrate` creates
+  # it, with the password of secrets/tokens.pass (auth.token_admin_password_file).
+  DB_TOKENS_USER=taskapi_tokens
   SECRETS_DIR=$RUN_DIR/secrets
+  # auth.token_key_file: the HMAC-SHA-256 key taskapi's own tokens are stored under.
+  TOKEN_KEY_FILE=$SECRETS_DIR/token.key
 
   TASKAPI_BIN=${TASKAPI_BIN:-$TOP/fcgi_app/taskapi}
   APP_THREADS=${TASKAPI_THREADS:-8}
@@ -191,14 +196,18 @@ EOF
 }
 
 # mariadb_provision — database, users and grants; safe to repeat on every start.
-# The application user may only read and write rows; schema changes need the
-# migration user.
+# The application user may only read and write rows (api_tokens included: it needs
+# SELECT and UPDATE(last_used_at) there, docs/operations.md); schema changes need the
+# migration user, which also creates the token account (CREATE USER, and GRANT OPTION
+# on the database: it hands out SELECT, INSERT, UPDATE on api_tokens).
 mariadb_provision() {
-  local app_pw migrate_pw
+  local app_pw migrate_pw tokens_pw
   mkdir -p "$SECRETS_DIR"
   chmod 700 "$SECRETS_DIR"
   app_pw=$(secret app)
   migrate_pw=$(secret migrate)
+  tokens_pw=$(secret tokens)
+  token_key >/dev/null
   db_admin <<SQL
 DELETE FROM mysql.global_priv WHERE User = '';
 FLUSH PRIVILEGES;
@@ -210,10 +219,30 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON \`$DB_NAME\`.* TO '$DB_APP_USER'@'localh
 CREATE USER IF NOT EXISTS '$DB_MIGRATE_USER'@'localhost';
 ALTER USER '$DB_MIGRATE_USER'@'localhost' IDENTIFIED BY '$migrate_pw';
 REVOKE ALL PRIVILEGES, GRANT OPTION FROM '$DB_MIGRATE_USER'@'localhost';
-GRANT ALL PRIVILEGES ON \`$DB_NAME\`.* TO '$DB_MIGRATE_USER'@'localhost';
+GRANT ALL PRIVILEGES ON \`$DB_NAME\`.* TO '$DB_MIGRATE_USER'@'localhost' WITH GRANT OPTION;
+GRANT CREATE USER ON *.* TO '$DB_MIGRATE_USER'@'localhost';
 SQL
   client_cnf app "$DB_APP_USER" "$app_pw"
   client_cnf migrate "$DB_MIGRATE_USER" "$migrate_pw"
+  client_cnf tokens "$DB_TOKENS_USER" "$tokens_pw"
+}
+
+# token_key — print the path of the token key file, creating it (32 random bytes as
+# 64 hex digits, mode 0600) the first time. Kept across restarts: a new key would
+# turn every token made before into an unknown one.
+token_key() {
+  if [ ! -s "$TOKEN_KEY_FILE" ]; then
+    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$TOKEN_KEY_FILE")
+  fi
+  chmod 600 "$TOKEN_KEY_FILE"
+  printf '%s\n' "$TOKEN_KEY_FILE"
+}
+
+# taskapi_token ARGS... — `taskapi token ARGS...` against the private stack, as the
+# token account (e.g. taskapi_token create --owner alice --scopes tasks:write).
+taskapi_token() {
+  taskapi_token_args
+  "$TASKAPI_BIN" "${TASKAPI_ARGS[@]}" token "$@"
 }
 
 # ---- taskapi ----
@@ -243,14 +272,28 @@ access_log = true
 
 [auth]
 mode = ${TASKAPI_AUTH:-none}
+token_key_file = $TOKEN_KEY_FILE
+token_admin_user = $DB_TOKENS_USER
+; token_admin_password_file ($SECRETS_DIR/tokens.pass) is given to
+; `taskapi migrate` and `taskapi token` only (taskapi_token_args), as an operator
+; keeps it out of the serving configuration: a server reads every password file
+; named here, again at each reload as its service user.
 EOF
   )
 }
 
-# taskapi_migrate — apply pending migrations with the migration user. Its output is
-# also kept in migrate.log (script/test scans it for sanitizer reports).
-taskapi_migrate() {
+# taskapi_token_args — TASKAPI_ARGS plus the token account's password file, for the
+# commands that use that account (migrate creates it, token uses it).
+taskapi_token_args() {
   taskapi_args
+  TASKAPI_ARGS+=(--set "auth.token_admin_password_file=$SECRETS_DIR/tokens.pass")
+}
+
+# taskapi_migrate — apply pending migrations with the migration user (and create the
+# token account). Its output is also kept in migrate.log (script/test scans it for
+# sanitizer reports).
+taskapi_migrate() {
+  taskapi_token_args
   say "taskapi migrate"
   "$TASKAPI_BIN" migrate "${TASKAPI_ARGS[@]}" </dev/null 2>&1 | tee -a "$MIGRATE_LOG" >&2
 }

@@ -28,7 +28,8 @@ check '--check-config reports the missing mode as an error (exit 1)' \
 ta_start badmode "$TASKAPI_BIN" -c "$ini" "${ROOT_ARGS[@]}" --set server.listen="$sock" --set auth.mode=open
 check 'an unknown mode is refused' ta_died_with badmode "$TA_PID" "invalid value for auth.mode: 'open'"
 
-ta_start nokey "$TASKAPI_BIN" -c "$ini" "${ROOT_ARGS[@]}" --set server.listen="$sock" --set auth.mode=token
+ta_start nokey "$TASKAPI_BIN" -c "$ini" "${ROOT_ARGS[@]}" --set server.listen="$sock" --set auth.mode=token \
+  --set auth.token_key_file=
 check 'mode token without auth.token_key_file is refused' \
   ta_died_with nokey "$TA_PID" 'auth.mode = token needs auth.token_key_file'
 

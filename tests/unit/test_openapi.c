@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "auth.h"
 #include "openapi.h"
 #include "unit.h"
 
@@ -130,8 +131,88 @@ START_TEST(test_every_documented_operation_is_routed)
 }
 END_TEST
 
+/* The operation documenting method mk of route pattern want (normalised), or NULL. */
+static json_t *find_operation(json_t *paths, const char *want, const char *mk)
+{
+	const char *key;
+	json_t *item;
+
+	json_object_foreach(paths, key, item) {
+		char have[128];
+
+		normalise(key, have, sizeof have);
+		if (strcmp(have, want) == 0 && json_object_get(item, mk) != NULL)
+			return json_object_get(item, mk);
+	}
+	return NULL;
+}
+
+/* The scope a route's mask asks for, as the document names it: write implies read. */
+static const char *scope_name(unsigned scopes)
+{
+	return scopes & AUTH_SCOPE_WRITE ? "tasks:write" : "tasks:read";
+}
+
+/*
+ * What the document says about credentials is what app_routes[].scopes
+ * enforce: a route without scopes is public (security: [] on its
+ * operation), a route with scopes names the one scope it needs, and
+ * documents the 401 and 403 that auth_check's refusals become.
+ */
+START_TEST(test_security_follows_route_scopes)
+{
+	json_t *doc = load_doc(), *paths = json_object_get(doc, "paths");
+	json_t *scheme = json_object_get(json_object_get(json_object_get(doc, "components"),
+							 "securitySchemes"), "bearerAuth");
+	json_t *top = json_object_get(doc, "security");
+
+	ck_assert_msg(scheme != NULL, "components.securitySchemes.bearerAuth is missing");
+	ck_assert_str_eq(json_string_value(json_object_get(scheme, "type")), "http");
+	ck_assert_str_eq(json_string_value(json_object_get(scheme, "scheme")), "bearer");
+	/* An operation added without a word about security asks for a credential. */
+	ck_assert_msg(json_is_array(top) && json_array_size(top) == 1 &&
+		      json_is_array(json_object_get(json_array_get(top, 0), "bearerAuth")),
+		      "the top-level security is not [{bearerAuth: []}]");
+
+	for (size_t i = 0; i < app_n_routes; i++) {
+		char want[128];
+
+		normalise(app_routes[i].pattern, want, sizeof want);
+		for (unsigned m = HTTP_GET; m <= HTTP_OPTIONS; m <<= 1) {
+			const char *mk = method_key((enum http_method)m);
+			json_t *op, *sec, *roles, *responses;
+
+			if (!(app_routes[i].methods & m) || mk == NULL)
+				continue;
+			op = find_operation(paths, want, mk);
+			ck_assert_msg(op != NULL, "route %s %s is missing from docs/openapi.yaml", mk, want);
+			sec = json_object_get(op, "security");
+			ck_assert_msg(json_is_array(sec), "%s %s has no security of its own", mk, want);
+			if (app_routes[i].scopes == 0) {
+				ck_assert_msg(json_array_size(sec) == 0,
+					      "%s %s is public: its security must be []", mk, want);
+				continue;
+			}
+			ck_assert_msg(json_array_size(sec) == 1, "%s %s: one security requirement", mk, want);
+			roles = json_object_get(json_array_get(sec, 0), "bearerAuth");
+			ck_assert_msg(json_is_array(roles) && json_array_size(roles) == 1 &&
+				      json_is_string(json_array_get(roles, 0)),
+				      "%s %s: security must be [{bearerAuth: [its scope]}]", mk, want);
+			ck_assert_msg(strcmp(json_string_value(json_array_get(roles, 0)),
+					     scope_name(app_routes[i].scopes)) == 0,
+				      "%s %s needs %s, the document says %s", mk, want,
+				      scope_name(app_routes[i].scopes), json_string_value(json_array_get(roles, 0)));
+			responses = json_object_get(op, "responses");
+			ck_assert_msg(json_object_get(responses, "401") != NULL, "%s %s: no 401", mk, want);
+			ck_assert_msg(json_object_get(responses, "403") != NULL, "%s %s: no 403", mk, want);
+		}
+	}
+	json_decref(doc);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	return unit_suite_of("openapi", NULL, NULL, test_every_route_is_documented,
-			     test_every_documented_operation_is_routed);
+			     test_every_documented_operation_is_routed, test_security_follows_route_scopes);
 }
