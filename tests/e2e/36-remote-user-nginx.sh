@@ -17,6 +17,9 @@
 ini=$(instance_config remote-user)
 root_args
 tag=$$
+# The users are alice-$tag and bob-$tag: their tasks go when the test ends (e2e 60
+# counts every task in the table).
+at_exit "sql \"DELETE FROM tasks WHERE owner LIKE '%-$tag'\""
 ru=(-c "$ini" "${ROOT_ARGS[@]}" --set auth.mode=remote_user)
 # The message names the rule's way out, whatever the reason.
 refusal='remote_user.*refusing to serve because .*remote_user_any_socket = true'
@@ -112,8 +115,8 @@ fi
 pw_alice="a-$tag-secret" pw_bob="b-$tag-secret"
 htpasswd=$E2E_TMP/htpasswd
 {
-  printf 'alice:%s\n' "$(openssl passwd -apr1 "$pw_alice")"
-  printf 'bob:%s\n' "$(openssl passwd -apr1 "$pw_bob")"
+  printf 'alice-%s:%s\n' "$tag" "$(openssl passwd -apr1 "$pw_alice")"
+  printf 'bob-%s:%s\n' "$tag" "$(openssl passwd -apr1 "$pw_bob")"
 } >"$htpasswd"
 chmod 0644 "$htpasswd"
 if ! ngx_front ngx "unix:$sock" "    auth_basic \"taskapi\";
@@ -128,7 +131,7 @@ TASKAPI_URL=$FRONT_URL
 http GET /tasks/
 check "no credentials: nginx answers 401 (got $STATUS)" test "$STATUS" = 401
 check '... with WWW-Authenticate: Basic realm="taskapi"' grep -qi '^WWW-Authenticate: Basic realm="taskapi"' "$HEADERS"
-http GET /tasks/ -u "alice:wrong-$tag"
+http GET /tasks/ -u "alice-$tag:wrong"
 check "a wrong password: 401 (got $STATUS)" test "$STATUS" = 401
 http GET /tasks/ -u "nobody-$tag:$pw_alice"
 check "an unknown user: 401 (got $STATUS)" test "$STATUS" = 401
@@ -138,13 +141,13 @@ create() {
   local pw=$pw_alice
   [ "$1" = bob ] && pw=$pw_bob
   task_json "$2"
-  http POST /tasks/ -u "$1:$pw" -H 'Content-Type: application/json' --data-binary @"$E2E_TMP/task.json"
+  http POST /tasks/ -u "$1-$tag:$pw" -H 'Content-Type: application/json' --data-binary @"$E2E_TMP/task.json"
 }
 as() {
   local who=$1 pw=$pw_alice
   shift
   [ "$who" = bob ] && pw=$pw_bob
-  http "$@" -u "$who:$pw"
+  http "$@" -u "$who-$tag:$pw"
 }
 
 create alice "alice's $tag"
@@ -154,7 +157,7 @@ create bob "bob's $tag"
 expect_json 'bob creates a task: 201' 201 "j['title'] == \"bob's $tag\""
 b_id=$(json_field 'j["id"]' || true)
 check "the access log names the owner (alice) of the request" \
-  grep -qE "POST /tasks/.*owner[=\":]+alice" "$E2E_TMP/app.log"
+  grep -qE "POST /tasks/.*owner[=\":]+alice-$tag" "$E2E_TMP/app.log"
 
 as alice GET "/tasks/$a_id"
 expect_json "alice GETs her task $a_id: 200" 200 "j['id'] == ${a_id:-0}"
@@ -187,9 +190,9 @@ check "bob DELETEs his task: 204 (got $STATUS)" test "$STATUS" = 204
 # The recipe of docs/deployment.md: auth_request_set overrides the snippet's
 # $taskapi_remote_user, so a Basic header the client adds names nobody.
 auth_port=$(free_port)
-python3 - "$auth_port" >>"$E2E_TMP/authsvc.log" 2>&1 <<'PY' &
+python3 - "$auth_port" "$tag" >>"$E2E_TMP/authsvc.log" 2>&1 <<'PY' &
 import http.server, sys
-KEYS = {"k-alice": "alice", "k-bob": "bob"}
+KEYS = {"k-alice": "alice-" + sys.argv[2], "k-bob": "bob-" + sys.argv[2]}
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         user = KEYS.get(self.headers.get("X-Api-Key", ""))
@@ -221,12 +224,12 @@ if ngx_front ngx-ar "unix:$sock" "    auth_request /_auth;
   expect_json 'auth_request, alice'"'"'s key: POST 201' 201 "j['title'] == 'alice by key $tag'"
   k_id=$(json_field 'j["id"]' || true)
   # alice's key and a Basic header claiming bob: the service's answer wins.
-  http GET "/tasks/$k_id" -H 'X-Api-Key: k-alice' -u "bob:whatever"
+  http GET "/tasks/$k_id" -H 'X-Api-Key: k-alice' -u "bob-$tag:whatever"
   expect_json "auth_request, alice's key plus a Basic header naming bob: still alice (200)" 200 "j['id'] == ${k_id:-0}"
   http GET "/tasks/$k_id" -H 'X-Api-Key: k-bob'
   expect_json "auth_request, bob's key: alice's task is 404" 404 'j == {"detail": "Task not found"}'
-  check "the owner in the database is alice" \
-    test "$(sql "SELECT owner FROM tasks WHERE id = ${k_id:-0}")" = alice
+  check "the owner in the database is alice-$tag" \
+    test "$(sql "SELECT owner FROM tasks WHERE id = ${k_id:-0}")" = "alice-$tag"
   http DELETE "/tasks/$k_id" -H 'X-Api-Key: k-alice'
   check "auth_request, alice deletes it: 204 (got $STATUS)" test "$STATUS" = 204
 else

@@ -18,6 +18,9 @@ if ! command -v apache2 >/dev/null 2>&1; then
 fi
 root_args
 tag=$$
+# The users are alice-$tag and bob-$tag: their tasks go when the test ends (e2e 60
+# counts every task in the table).
+at_exit "sql \"DELETE FROM tasks WHERE owner LIKE '%-$tag'\""
 web_user=$(id -un)
 if is_root; then web_user=www-data; fi
 auth_mods=(auth_basic authn_core authn_file authz_user)
@@ -25,8 +28,8 @@ auth_mods=(auth_basic authn_core authn_file authz_user)
 pw_alice="a-$tag-secret" pw_bob="b-$tag-secret"
 htpasswd=$E2E_TMP/htpasswd
 {
-  printf 'alice:%s\n' "$(openssl passwd -apr1 "$pw_alice")"
-  printf 'bob:%s\n' "$(openssl passwd -apr1 "$pw_bob")"
+  printf 'alice-%s:%s\n' "$tag" "$(openssl passwd -apr1 "$pw_alice")"
+  printf 'bob-%s:%s\n' "$tag" "$(openssl passwd -apr1 "$pw_bob")"
 } >"$htpasswd"
 chmod 0644 "$htpasswd"
 basic_auth="        AuthType Basic
@@ -40,7 +43,7 @@ as() {
   local who=$1 pw=$pw_alice
   shift
   [ "$who" = bob ] && pw=$pw_bob
-  http "$@" -u "$who:$pw"
+  http "$@" -u "$who-$tag:$pw"
 }
 
 # two_owners LABEL — the whole story at TASKAPI_URL.
@@ -50,7 +53,7 @@ two_owners() {
   check "$label: no credentials: Apache answers 401 (got $STATUS)" test "$STATUS" = 401
   check "$label: ... with WWW-Authenticate: Basic realm=\"taskapi\"" \
     grep -qi '^WWW-Authenticate: Basic realm="taskapi"' "$HEADERS"
-  http GET /tasks/ -u "alice:wrong-$tag"
+  http GET /tasks/ -u "alice-$tag:wrong"
   check "$label: a wrong password: 401 (got $STATUS)" test "$STATUS" = 401
 
   task_json "alice's $label $tag"
@@ -139,7 +142,7 @@ site=$E2E_TMP/site-fcgid.conf
 if apache_start apache-ru-fcgid "$site" fcgid "${auth_mods[@]}"; then
   ok 'apache2 with deploy/apache/taskapi-fcgid.conf and AuthType Basic is up'
   TASKAPI_URL=$APACHE_URL
-  if wait_for 30 bash -c "curl -s -o /dev/null -w '%{http_code}' -u 'alice:$pw_alice' '$APACHE_URL/healthz' | grep -qx 200"; then
+  if wait_for 30 bash -c "curl -s -o /dev/null -w '%{http_code}' -u 'alice-$tag:$pw_alice' '$APACHE_URL/healthz' | grep -qx 200"; then
     ok "mod_fcgid: taskapi started in remote_user mode on mod_fcgid's socket (${WAITED}s)"
   else
     not_ok 'mod_fcgid: taskapi answers /healthz within 30s'
