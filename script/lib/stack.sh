@@ -314,7 +314,7 @@ token_key_file = $TOKEN_KEY_FILE
 token_admin_user = $DB_TOKENS_USER
 jwt_jwks_file = $(jwt_dev_keys)
 ; token_admin_password_file ($SECRETS_DIR/tokens.pass) is given to
-; `taskapi migrate` and `taskapi token` only (taskapi_token_args), as an operator
+; taskapi migrate and taskapi token only (taskapi_token_args), as an operator
 ; keeps it out of the serving configuration: a server reads every password file
 ; named here, again at each reload as its service user.
 EOF
