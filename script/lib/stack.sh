@@ -238,6 +238,44 @@ token_key() {
   printf '%s\n' "$TOKEN_KEY_FILE"
 }
 
+# jwt_dev_keys — the private stack's stand-in for an identity provider (auth.mode =
+# jwt): an Ed25519 key in secrets/jwt.pem and its public half as a JWKS in
+# secrets/jwks.json (auth.jwt_jwks_file), made the first time. Prints the JWKS path.
+jwt_dev_keys() {
+  local jwks=$SECRETS_DIR/jwks.json key=$SECRETS_DIR/jwt.pem
+  if [ ! -s "$jwks" ]; then
+    (umask 077 && openssl genpkey -algorithm ED25519 -out "$key" 2>/dev/null) ||
+      die "openssl genpkey failed (is the openssl command installed?)"
+    openssl pkey -in "$key" -pubout -outform DER | python3 -c '
+import base64, json, sys
+x = base64.urlsafe_b64encode(sys.stdin.buffer.read()[-32:]).rstrip(b"=").decode()
+print(json.dumps({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x, "kid": "dev", "alg": "EdDSA", "use": "sig"}]}))' \
+      >"$jwks.tmp" && mv "$jwks.tmp" "$jwks"
+  fi
+  printf '%s\n' "$jwks"
+}
+
+# jwt_dev_token OWNER SCOPES SECONDS — a JWT from the stand-in provider (jwt_dev_keys):
+# sub OWNER, scope SCOPES ("tasks:read tasks:write"), valid for SECONDS.
+jwt_dev_token() {
+  local input sig tmp
+  jwt_dev_keys >/dev/null
+  input=$(python3 -c '
+import base64, json, sys, time, uuid
+b = lambda d: base64.urlsafe_b64encode(json.dumps(d, separators=(",", ":")).encode()).rstrip(b"=").decode()
+now = int(time.time())
+print(b({"alg": "EdDSA", "typ": "JWT", "kid": "dev"}) + "." + b({"sub": sys.argv[1], "scope": sys.argv[2],
+      "iat": now, "exp": now + int(sys.argv[3]), "jti": uuid.uuid4().hex[:16]}))' "$1" "$2" "$3")
+  # Ed25519 signs the whole message at once: pkeyutl needs it in a file, not a pipe.
+  tmp=$(mktemp)
+  printf '%s' "$input" >"$tmp"
+  sig=$(openssl pkeyutl -sign -inkey "$SECRETS_DIR/jwt.pem" -rawin -in "$tmp" |
+    python3 -c 'import base64, sys; print(base64.urlsafe_b64encode(sys.stdin.buffer.read()).rstrip(b"=").decode())')
+  rm -f "$tmp"
+  [ -n "$sig" ] || return 1
+  printf '%s.%s\n' "$input" "$sig"
+}
+
 # taskapi_token ARGS... — `taskapi token ARGS...` against the private stack, as the
 # token account (e.g. taskapi_token create --owner alice --scopes tasks:write).
 taskapi_token() {
@@ -274,8 +312,9 @@ access_log = true
 mode = ${TASKAPI_AUTH:-none}
 token_key_file = $TOKEN_KEY_FILE
 token_admin_user = $DB_TOKENS_USER
+jwt_jwks_file = $(jwt_dev_keys)
 ; token_admin_password_file ($SECRETS_DIR/tokens.pass) is given to
-; `taskapi migrate` and `taskapi token` only (taskapi_token_args), as an operator
+; taskapi migrate and taskapi token only (taskapi_token_args), as an operator
 ; keeps it out of the serving configuration: a server reads every password file
 ; named here, again at each reload as its service user.
 EOF
