@@ -437,9 +437,37 @@ nginx_render() {
   # Two listeners: 127.0.0.1, where the limits count nobody, and NGX_LIMITED_ADDR.
   site=${site//"listen 80;"/"listen 127.0.0.1:$PORT; listen $NGX_LIMITED_ADDR:$PORT;"}
   site=$(ngx_site_keyed "$site") || return 1
+  if [ "${TASKAPI_AUTH:-none}" = remote_user ]; then
+    # auth.mode = remote_user: nginx authenticates (Basic, secrets/htpasswd) and the
+    # snippet passes the user on as REMOTE_USER; /healthz and the rest stay open.
+    [[ $site == *"    location / {"* ]] ||
+      die "nginx/taskapi.conf no longer has 'location / {' for script/lib/stack.sh to add auth_basic to"
+    site=${site//"    location / {"/"    location / {
+        auth_basic \$taskapi_dev_realm;
+        auth_basic_user_file $(ngx_htpasswd);"}
+    # The public routes stay public (the start-up probe reads /healthz).
+    site="map \$uri \$taskapi_dev_realm {
+    default taskapi;
+    ~^/(healthz|readyz|openapi\\.json)/?\$ off;
+}
+$site"
+  fi
   printf '# Rendered from nginx/taskapi.conf by script/lib/stack.sh — do not edit.\n%s\n' "$site" \
     >"$NGX_DIR/taskapi-site.conf"
   ngx_main_conf "$NGX_DIR" "$NGX_WORKERS" >"$NGX_CONF"
+}
+
+# ngx_htpasswd — the private stack's Basic password file for auth.mode = remote_user:
+# the user "local" with a random password kept in secrets/htpasswd.pass, made the
+# first time. Prints the path of the password file nginx reads.
+ngx_htpasswd() {
+  local file=$SECRETS_DIR/htpasswd pass=$SECRETS_DIR/htpasswd.pass
+  if [ ! -s "$file" ] || [ ! -s "$pass" ]; then
+    (umask 077 && od -An -N12 -tx1 /dev/urandom | tr -d ' \n' >"$pass")
+    (umask 077 && printf 'local:%s\n' "$(openssl passwd -apr1 -stdin <"$pass")" >"$file")
+  fi
+  # nginx's workers run as root in a stack started by root, else as this user.
+  printf '%s\n' "$file"
 }
 
 ngx_cmd() {
