@@ -92,6 +92,17 @@ static const struct config_key options[] = {
 	{ "database", "migrate_user", OPT_STRING, OFF(database.migrate_user), "", 0, 0, false },
 	{ "database", "migrate_password", OPT_STRING, OFF(database.migrate_password), "", 0, 0, true },
 	{ "database", "migrate_password_file", OPT_STRING, OFF(database.migrate_password_file), "", 0, 0, false },
+	{ "database", "topology", OPT_STRING, OFF(database.topology), "single", 0, 0, false },
+	{ "database", "nodes", OPT_STRING, OFF(database.nodes), "", 0, 0, false },
+	{ "database", "health_interval_ms", OPT_INT, OFF(database.health_interval_ms), "500", 100, 1000, false },
+	{ "database", "node_down_ms", OPT_INT, OFF(database.node_down_ms), "3000", 100, 600000, false },
+	{ "database", "read_consistency", OPT_STRING, OFF(database.read_consistency), "causal", 0, 0, false },
+	{ "database", "ssl_ca", OPT_STRING, OFF(database.ssl_ca), "", 0, 0, false },
+	{ "database", "ssl_cert", OPT_STRING, OFF(database.ssl_cert), "", 0, 0, false },
+	{ "database", "ssl_key", OPT_STRING, OFF(database.ssl_key), "", 0, 0, false },
+	{ "database", "ssl_verify_server_cert", OPT_BOOL, OFF(database.ssl_verify_server_cert), "true", 0, 0, false },
+	{ "idempotency", "retention_s", OPT_INT, OFF(idempotency.retention_s), "86400", 1, 2592000, false },
+	{ "idempotency", "purge_interval_s", OPT_INT, OFF(idempotency.purge_interval_s), "60", 1, 86400, false },
 	{ "api", "default_limit", OPT_INT, OFF(api.default_limit), "10", 1, 100000, false },
 	{ "api", "max_limit", OPT_INT, OFF(api.max_limit), "100", 1, 100000, false },
 	{ "auth", "mode", OPT_STRING, OFF(auth.mode), "", 0, 0, false },
@@ -517,6 +528,16 @@ int config_finish(struct config *cfg, struct config_problems *problems)
 	    config_read_secret_file(cfg->auth.token_admin_password_file, &cfg->auth.token_admin_password,
 				    err, sizeof err) < 0)
 		config_problem(problems, "auth.token_admin_password_file: %s", err);
+	if (strcmp(cfg->database.topology, "single") != 0 && strcmp(cfg->database.topology, "galera") != 0 &&
+	    strcmp(cfg->database.topology, "primary_replicas") != 0)
+		config_problem(problems, "invalid value for database.topology: '%s' (expected single, galera or "
+			       "primary_replicas)", cfg->database.topology);
+	if (strcmp(cfg->database.read_consistency, "causal") != 0 &&
+	    strcmp(cfg->database.read_consistency, "eventual") != 0)
+		config_problem(problems, "invalid value for database.read_consistency: '%s' (expected causal or "
+			       "eventual)", cfg->database.read_consistency);
+	if ((cfg->database.ssl_cert[0] == '\0') != (cfg->database.ssl_key[0] == '\0'))
+		config_problem(problems, "database.ssl_cert and database.ssl_key go together");
 	if (cfg->database.name[0] == '\0' || cfg->database.user[0] == '\0')
 		config_problem(problems, "database.name and database.user must not be empty");
 	if (cfg->database.password_file[0] != '\0' &&

@@ -64,7 +64,22 @@ struct config {
 		char *migrate_user;
 		char *migrate_password;
 		char *migrate_password_file;
+		/* Several servers (db_cluster.h): single, galera or primary_replicas. */
+		char *topology;
+		char *nodes;              /* "host:port, host:port, /path/socket"; "" = host/port/socket */
+		int health_interval_ms;   /* each node's background check */
+		int node_down_ms;         /* a failed node is skipped this long, then tried again */
+		char *read_consistency;   /* causal (read-your-writes) or eventual */
+		/* TLS to the server: with ssl_ca set, the server's certificate is verified. */
+		char *ssl_ca;
+		char *ssl_cert;           /* client certificate, "" = none */
+		char *ssl_key;
+		bool ssl_verify_server_cert;
 	} database;
+	struct {
+		int retention_s;          /* how long a key is remembered */
+		int purge_interval_s;     /* how often expired keys are deleted, per worker */
+	} idempotency;
 	struct {
 		int default_limit;
 		int max_limit;
