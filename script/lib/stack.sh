@@ -286,7 +286,9 @@ taskapi_token() {
 # ---- taskapi ----
 
 # taskapi_render_config — the private stack's taskapi.ini. Passwords stay in their
-# files (password_file), never in the config or the environment.
+# files (password_file), never in the config or the environment. APP_DB_SERVER, when
+# set, replaces the line "socket = $DB_SOCK" with its own [database] lines (the
+# cluster rig, script/lib/cluster.sh, names its nodes there).
 taskapi_render_config() {
   (umask 077 && cat >"$APP_CONF" <<EOF
 ; Rendered by script/lib/stack.sh for the private stack in $RUN_DIR — do not edit.
@@ -296,7 +298,7 @@ threads = $APP_THREADS
 socket_mode = 0660
 
 [database]
-socket = $DB_SOCK
+${APP_DB_SERVER:-socket = $DB_SOCK}
 name = $DB_NAME
 user = $DB_APP_USER
 password_file = $SECRETS_DIR/app.pass
@@ -476,15 +478,19 @@ ngx_cmd() {
 
 ngx_pid() { pid_from_file "$NGX_PIDFILE" "$NGX_CONF"; }
 
+# nginx_start [RENDER] — render the configuration with the function RENDER (default
+# nginx_render; the cluster rig passes its own), check it, start nginx and wait until
+# /healthz answers 200 through it.
+# shellcheck disable=SC2120 # script/lib/cluster.sh passes RENDER
 nginx_start() {
-  local pid deadline code
+  local pid deadline code render=${1:-nginx_render}
   if pid=$(ngx_pid); then
     die "nginx already runs for $RUN_DIR (pid $pid); stop it first"
   fi
   if port_in_use "$PORT"; then
     die "port $PORT on 127.0.0.1 is taken; choose another with TASKAPI_PORT=..."
   fi
-  nginx_render
+  "$render"
   ngx_cmd -t -q || die "nginx rejected $NGX_CONF"
   say "nginx: starting on $STACK_URL"
   spawn "$NGX_DIR" "$NGX_DIR/stderr.log" nginx -p "$NGX_DIR/" -c "$NGX_CONF" -e "$NGX_LOG"
