@@ -332,23 +332,36 @@ cluster_app_start() {
 # the instance and it still ran, CL_APP_EXIT[N] is its exit status (0 on a clean stop).
 # One that had died before (a cluster test kills them on purpose) is only reaped.
 cluster_app_stop() {
-  local was_alive=0
+  local cur
   cluster_app_use "$1"
-  if app_pid >/dev/null; then was_alive=1; fi
+  cur=$(app_pid) || cur=''
+  if [ -n "$APP_PID" ] && [ "$APP_PID" != "$cur" ]; then
+    # The one this shell started is gone (killed, maybe started again by a test from
+    # another shell): reap it, without judging its status.
+    wait "$APP_PID" 2>/dev/null || true
+    APP_PID=''
+  fi
+  APP_EXIT=''
   taskapi_stop
   CL_APP_EXIT[$1]=''
-  if [ "$was_alive" = 1 ]; then CL_APP_EXIT[$1]=$APP_EXIT; fi
+  if [ -n "$cur" ]; then CL_APP_EXIT[$1]=$APP_EXIT; fi
   CL_APP_PID[$1]=''
 }
 
-# cluster_app_kill N [SIGNAL] — send instance N's master SIGNAL (default KILL) and wait
-# until it is gone; its workers follow it (they die with their master).
+# cluster_app_kill N [SIGNAL] — send instance N's master and its children (workers,
+# admin process) SIGNAL (default KILL: the whole instance crashes at once) and wait
+# until all are gone. Workers whose master dies alone would only get SIGTERM and
+# finish their requests first.
 cluster_app_kill() {
-  local pid
+  local pid pids p
   cluster_app_use "$1"
   pid=$(app_pid) || return 0
-  kill "-${2:-KILL}" "$pid" 2>/dev/null || true
-  wait_pid_gone "$pid" 30
+  mapfile -t pids < <(ps -o pid= --ppid "$pid" | tr -d ' ')
+  pids+=("$pid")
+  kill "-${2:-KILL}" "${pids[@]}" 2>/dev/null || true
+  for p in "${pids[@]}"; do
+    wait_pid_gone "$p" 30 || return 1
+  done
 }
 
 # ---- nginx ----
