@@ -135,16 +135,21 @@ END_TEST
 START_TEST(test_acquire_and_release)
 {
 	struct app_fixture f;
-	struct handler_ctx ctx;
+	struct handler_ctx ctx, ctx2;
 	struct db_conn *conn, *other;
 
 	app_fixture_init(&f, &env.opt, 1);
 	ctx = ctx_of(&f);
+	ctx2 = ctx_of(&f);
 	conn = app_acquire_db(&ctx);
 	ck_assert_ptr_nonnull(conn);
 	ck_assert_uint_eq(in_use(f.app.db), 1);
-	/* The one connection is lent: the next borrower is told the service is busy. */
-	other = app_acquire_db(&ctx);
+	/* One connection per request: a handler asking twice is a bug, answered 500, not a pool wait. */
+	ck_assert_ptr_null(app_acquire_db(&ctx));
+	ck_assert_int_eq(f.resp.status, 500);
+	ck_assert_uint_eq(in_use(f.app.db), 1);
+	/* The one connection is lent: the next request's borrower is told the service is busy. */
+	other = app_acquire_db(&ctx2);
 	ck_assert_ptr_null(other);
 	ck_assert_int_eq(f.resp.status, 503);
 	ck_assert(body_has(&f.resp, "overloaded"));
