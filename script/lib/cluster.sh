@@ -80,7 +80,7 @@ cluster_env() {
     APP_DB_SERVER="topology = galera
 ; every instance lists the nodes in the same order, so that all write to the same one
 nodes = $nodes
-; node 1 again, for a taskapi that does not route by nodes yet (it uses host and port)
+; node 1 again: taskapi migrate and taskapi token connect to host and port, not nodes
 host = 127.0.0.1
 port = ${CL_DB_PORT[1]}"
   fi
