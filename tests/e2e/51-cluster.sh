@@ -4,8 +4,11 @@
 # nodes in the same order, one nginx with both in its upstream. Started with
 # --background: the nodes are Synced in a cluster of 3; tasks POSTed through nginx are
 # in every node's database; both instances served some of them; /readyz and /status
-# answer through nginx; --stop leaves no process of any pid file. Then in the
-# foreground, stopped by SIGINT (Ctrl-C) the same way.
+# answer through nginx. With instance 2 replaced by a peer that takes requests and
+# closes without an answer, nginx answers a keyless POST it swallowed 502 (never
+# replayed on instance 1: it may have been applied) and passes a POST with an
+# Idempotency-Key on to instance 1 (201). --stop leaves no process of any pid file.
+# Then in the foreground, stopped by SIGINT (Ctrl-C) the same way.
 # tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -144,6 +147,108 @@ check 'nginx: the default location retries on error and timeout only (no non_ide
 check 'nginx: requests with an Idempotency-Key go to a location with non_idempotent' \
   test "$(grep -h '^fastcgi_next_upstream' "$NGX_DIR/snippets/taskapi-fastcgi-retry.conf")" = \
   'fastcgi_next_upstream error timeout non_idempotent;' -a -n "$(grep -F 'if ($http_idempotency_key)' "$site")"
+
+# ---- ... and in deed: a write that reached an instance is replayed only with a key ----
+# Instance 2 is replaced by a FastCGI peer that reads each request whole, notes it,
+# and closes the connection without an answer: to nginx the instance failed after the
+# request was sent, and for all it knows the write was applied.
+cluster_app_kill 2
+fake_log=$E2E_TMP/fake.log
+: >"$fake_log"
+rm -f "$CLUSTER_APP2_SOCK" # the killed instance's, which nobody accepts on
+python3 - "$CLUSTER_APP2_SOCK" "$fake_log" >"$E2E_TMP/fake.out" 2>&1 <<'PY' &
+import os, socket, struct, sys
+path, log = sys.argv[1], sys.argv[2]
+try:
+    os.unlink(path)
+except FileNotFoundError:
+    pass
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(path)
+os.chmod(path, 0o666)
+srv.listen(16)
+while True:
+    conn, _ = srv.accept()
+    conn.settimeout(5)
+    data = b""
+    try:
+        # Records until the empty STDIN record that ends the request body.
+        done = False
+        while not done:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+            off = 0
+            while len(data) - off >= 8:
+                _, rtype, _, clen, plen = struct.unpack(">BBHHB", data[off:off + 7])
+                if len(data) - off < 8 + clen + plen:
+                    break
+                if rtype == 5 and clen == 0:
+                    done = True
+                off += 8 + clen + plen
+    except OSError:
+        pass
+    if b"POST" in data:
+        with open(log, "a") as f:
+            f.write(("keyed" if b"HTTP_IDEMPOTENCY_KEY" in data else "plain") + "\n")
+    conn.close()
+PY
+fake_pid=$!
+at_exit "kill $fake_pid 2>/dev/null"
+fake_hits() { grep -cx "$1" "$fake_log" || true; }
+wait_for 10 test -S "$CLUSTER_APP2_SOCK" || true
+# nginx may have taken instance 2 out of the rotation meanwhile (a connection to the
+# killed one failed): let that pass. fail_timeout is 2 s, counted by nginx in whole
+# seconds of its clock: up to 3 s.
+sleep 3.2
+
+# post_until KIND — POST through nginx, with an Idempotency-Key of its own each time
+# when KIND is keyed, until the fake has swallowed 2 requests of KIND, 30 tries at
+# most; after each one it swallowed, wait out fail_timeout (up to 3 s, as above) so
+# that nginx sends it requests again (round robin: within a few). The answers go to
+# CODES ("201 502 ..."), the tries to TRIES.
+post_until() {
+  local kind=$1 before key
+  CODES='' TRIES=0
+  while [ "$(fake_hits "$kind")" -lt 2 ] && [ "$TRIES" -lt 30 ]; do
+    TRIES=$((TRIES + 1))
+    key=()
+    if [ "$kind" = keyed ]; then key=(-H "Idempotency-Key: e2e-51-replay-$TRIES-$$"); fi
+    before=$(fake_hits "$kind")
+    http POST /tasks/ -H 'Content-Type: application/json' "${key[@]}" \
+      --data-binary "{\"title\": \"replay $kind $TRIES\"}"
+    CODES+="$STATUS "
+    if [ "$(fake_hits "$kind")" -gt "$before" ]; then sleep 3.2; fi
+  done
+}
+# codes CODE — how many answers in CODES were CODE.
+codes() {
+  local c n=0
+  for c in $CODES; do if [ "$c" = "$1" ]; then n=$((n + 1)); fi; done
+  echo "$n"
+}
+rows() { cluster_sql 1 "SET SESSION wsrep_sync_wait = 1; SELECT COUNT(*) FROM \`$DB_NAME\`.tasks WHERE title LIKE 'replay $1 %'"; }
+
+post_until plain
+swallowed=$(fake_hits plain)
+n201=$(codes 201)
+n502=$(codes 502)
+check "keyless POSTs: the failing instance got $swallowed of $TRIES (answers: $CODES)" test "$swallowed" = 2
+check "each keyless POST it swallowed was answered 502, not passed to the other instance ($n502 x 502)" \
+  test "$n502" = "$swallowed" -a $((n201 + n502)) = "$TRIES"
+check "the keyless POSTs created only the $n201 tasks answered 201" test "$(rows plain)" = "$n201"
+
+post_until keyed
+swallowed=$(fake_hits keyed)
+n201=$(codes 201)
+check "POSTs with an Idempotency-Key: the failing instance got $swallowed of $TRIES (answers: $CODES)" \
+  test "$swallowed" = 2
+[ "$swallowed" = 2 ] || diag "the peer: $(cat "$E2E_TMP/fake.out")" "$(tail -n 8 "$NGX_DIR/error.log")"
+check "every one was answered 201: nginx passed those it swallowed to the other instance" test "$n201" = "$TRIES"
+check "each created one task ($TRIES)" test "$(rows keyed)" = "$TRIES"
+kill "$fake_pid" 2>/dev/null || true
+wait "$fake_pid" 2>/dev/null || true
 
 # ---- --stop: everything of every pid file is gone ----
 pids=("$(cat "$CLUSTER_PIDFILE" 2>/dev/null)" "$(cat "$CLUSTER_NGX_PIDFILE" 2>/dev/null)")
