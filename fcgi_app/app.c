@@ -151,10 +151,11 @@ void app_store_failure(struct handler_ctx *ctx, int store_status)
 		return;
 	}
 	if (store_status == STORE_UNKNOWN_OUTCOME) {
-		/* Not "retry": a blind retry could apply the write twice. */
+		/* Not "retry": a blind retry could apply the write twice; one with its key cannot. */
 		response_error(ctx->resp, 503,
-			       "The database stopped answering during the write: it may have been applied; "
-			       "check the task's current state before retrying");
+			       "The database stopped answering during the write: it may have been applied. "
+			       "Retrying with the same Idempotency-Key is safe (the answer tells what happened); "
+			       "without one, check the task's current state before retrying");
 		response_header(ctx->resp, "Retry-After", "1");
 		return;
 	}

@@ -17,7 +17,7 @@
  */
 
 /* Statement ids a connection caches (see db_conn_stmt). */
-#define DB_MAX_STMTS 16
+#define DB_MAX_STMTS 24
 
 /*
  * How long after database.statement_timeout_ms a borrowed connection's work

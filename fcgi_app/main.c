@@ -21,6 +21,7 @@
 #include "db_config.h"
 #include "db_pool.h"
 #include "health.h"
+#include "idem_purge.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
@@ -332,6 +333,7 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 	struct db_options opt;
 	struct db_pool_options popt;
 	struct app app;
+	struct idem_purge *purge;
 	char err[512];
 	int rc;
 
@@ -348,12 +350,14 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 		return 1;
 	}
 	db_pool_start_housekeeping(app.pool);
+	purge = idem_purge_start(cfg, app.pool);
 	rc = server_run(cfg, &app, listen_fd);
 	if (rc == SERVER_ABANDONED) {
 		/* Threads still hold pool connections: leave without tearing down what they use. */
 		fflush(NULL);
 		_exit(0);
 	}
+	idem_purge_stop(purge);
 	auth_free(app.auth);
 	db_pool_free(app.pool);
 	health_cache_free(app.ready_cache);
