@@ -125,11 +125,15 @@ static bool round_due(long long now)
 	return go;
 }
 
-/* After a round that started at started_ms: once every key stored expired before it, idle. */
+/*
+ * After a round that started at started_ms: once every key stored had
+ * expired a while before it, idle. The while (a second) covers the database's
+ * clock, which stamped expires_at a little before this process noted it.
+ */
 static void round_done(long long started_ms)
 {
 	pthread_mutex_lock(&due.lock);
-	if (due.first_ms != 0 && due.last_ms < started_ms)
+	if (due.first_ms != 0 && due.last_ms + 1000 < started_ms)
 		due.first_ms = 0;
 	pthread_mutex_unlock(&due.lock);
 }

@@ -3,6 +3,7 @@
 #include <mysqld_error.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "token_store.h"
 #include "trace.h"
@@ -259,18 +260,18 @@ static int reclaim(struct db_conn *conn, const struct idem_slot *slot, const uns
 	return mysql_stmt_affected_rows(stmt) == 1 ? 1 : 0;
 }
 
-enum idem_claim idem_store_claim(struct db_conn *conn, const struct idem_slot *slot,
-				 const unsigned char fp[IDEM_FINGERPRINT_SIZE], unsigned retention_s,
-				 struct idem_answer *found, enum store_status *status)
+/* One try of idem_store_claim; *err is the error of a lock wait or deadlock, else 0. */
+static enum idem_claim claim_once(struct db_conn *conn, const struct idem_slot *slot,
+				  const unsigned char *fp, unsigned retention_s, struct idem_answer *found,
+				  enum store_status *status, unsigned *err)
 {
 	MYSQL_STMT *stmt;
 	MYSQL_BIND params[4];
 	unsigned long fp_len = IDEM_FINGERPRINT_SIZE, lens[2];
-	unsigned err;
 	bool expired;
 	int got;
 
-	*status = STORE_OK;
+	*err = 0;
 	if (query(conn, "begin", "START TRANSACTION") != 0) {
 		*status = failure(conn, NULL, "begin");
 		return IDEM_FAILED;
@@ -282,16 +283,21 @@ enum idem_claim idem_store_claim(struct db_conn *conn, const struct idem_slot *s
 	}
 	/* Twice at most: a row read as gone (purged in between) is inserted again once. */
 	for (int attempt = 0; attempt < 2; attempt++) {
+		unsigned e;
+
 		memset(params, 0, sizeof params);
 		bind_slot(params, slot, lens);
 		bind_in(&params[2], MYSQL_TYPE_BLOB, fp, &fp_len, NULL);
 		bind_u32(&params[3], &retention_s);
 		if (run(stmt, STMT_CLAIM, params) == 0)
 			return IDEM_CLAIMED;
-		err = mysql_stmt_errno(stmt);
-		if (err != ER_DUP_ENTRY) {
+		e = mysql_stmt_errno(stmt);
+		if (e != ER_DUP_ENTRY) {
 			*status = failure(conn, stmt, stmt_name[S(STMT_CLAIM)]);
-			return is_lock_wait(err) && !db_conn_is_broken(conn) ? IDEM_BUSY : IDEM_FAILED;
+			if (!is_lock_wait(e) || db_conn_is_broken(conn))
+				return IDEM_FAILED;
+			*err = e;
+			return IDEM_BUSY;
 		}
 		got = read_answer(conn, slot, found, &expired, status);
 		if (got < 0)
@@ -301,14 +307,46 @@ enum idem_claim idem_store_claim(struct db_conn *conn, const struct idem_slot *s
 		if (!expired)
 			continue;
 		/* Expired and not purged yet: absent, as far as the client can tell. */
-		got = reclaim(conn, slot, fp, retention_s, status, &err);
+		got = reclaim(conn, slot, fp, retention_s, status, &e);
 		if (got == 1)
 			return IDEM_CLAIMED;
-		if (got < 0)
-			return is_lock_wait(err) && !db_conn_is_broken(conn) ? IDEM_BUSY : IDEM_FAILED;
+		if (got < 0) {
+			if (!is_lock_wait(e) || db_conn_is_broken(conn))
+				return IDEM_FAILED;
+			*err = e;
+			return IDEM_BUSY;
+		}
 	}
 	/* Taken and released under our feet twice: someone else is working on this key. */
 	return IDEM_BUSY;
+}
+
+enum idem_claim idem_store_claim(struct db_conn *conn, const struct idem_slot *slot,
+				 const unsigned char fp[IDEM_FINGERPRINT_SIZE], unsigned retention_s,
+				 struct idem_answer *found, enum store_status *status)
+{
+	long long started = clock_ms();
+	enum idem_claim claim;
+	unsigned err;
+
+	/*
+	 * Waiters for a key whose holder rolled back all hold a shared lock on its
+	 * row and all want to insert it: InnoDB lets one in and rolls the others
+	 * back as deadlock victims. A victim starts over (the claim is its
+	 * transaction's first statement: nothing else is lost), after the usual
+	 * random back-off and within database.deadlock_retries, and then waits
+	 * for the one that got in and replays its answer.
+	 */
+	*status = STORE_OK;
+	for (unsigned attempt = 1;; attempt++) {
+		claim = claim_once(conn, slot, fp, retention_s, found, status, &err);
+		if (claim != IDEM_BUSY || err != ER_LOCK_DEADLOCK)
+			return claim;
+		idem_store_rollback(conn);
+		if (!db_conn_retry_after(conn, err, attempt, started))
+			return claim;
+		*status = STORE_OK;
+	}
 }
 
 /* ---- storing and ending -------------------------------------------------- */
