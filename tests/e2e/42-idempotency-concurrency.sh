@@ -8,6 +8,8 @@
 # 503); when it commits a stored answer, the waiter replays that. Held past the lock
 # wait bound (database.statement_timeout_ms = 1000 on a second instance): 409 with
 # Retry-After: 1, nothing stored, and the retry after the holder let go creates.
+# A write that fails with a 5xx inside the transaction (its UPDATE waiting past the
+# bound on the task's row) is rolled back with its key: the retry writes, once.
 # /metrics counts stored, replayed and busy exactly.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -147,3 +149,24 @@ check "the retry once the holder let go: 201, created" \
 admin_scrape "$BUSY_ADMIN" "$E2E_TMP/b1.prom"
 check "/metrics counts the 409 as busy" \
   test "$(($(prom "$E2E_TMP/b1.prom" 'taskapi_idempotency_total{result="busy"}') - $(prom "$E2E_TMP/b0.prom" 'taskapi_idempotency_total{result="busy"}')))" = 1
+
+# ---- a 5xx is not stored: the retry does the write once ------------------------------------
+TASKAPI_URL=$BUSY_URL http POST /tasks/ -H 'Content-Type: application/json' --data-binary "{\"title\": \"$RUN locked\"}"
+tid=$(sed -n 's/^{"id":\([0-9]*\),.*/\1/p' "$BODY")
+k=$RUN-locked
+hold "START TRANSACTION; SELECT id FROM tasks WHERE id = ${tid:-0} FOR UPDATE;"
+TASKAPI_URL=$BUSY_URL http PATCH "/tasks/$tid" -H 'Content-Type: application/json' -H "Idempotency-Key: $k" \
+  --data-binary '{"is_completed": true}'
+check "a keyed PATCH whose UPDATE waits past the bound on the task's row: 503 with Retry-After" \
+  test "$STATUS|$(header Retry-After)" = "503|1"
+release "ROLLBACK;"
+check "... rolled back with its key: no key row, the task at version 1" \
+  test "$(keys "$k")|$(sql "SELECT version FROM tasks WHERE id = ${tid:-0}")" = "0|1"
+TASKAPI_URL=$BUSY_URL http PATCH "/tasks/$tid" -H 'Content-Type: application/json' -H "Idempotency-Key: $k" \
+  --data-binary '{"is_completed": true}'
+check "the retry with the key applies it: 200, ETag \"2\", not a replay" \
+  test "$STATUS|$(header ETag)|$(header Idempotent-Replayed)" = '200|"2"|'
+TASKAPI_URL=$BUSY_URL http PATCH "/tasks/$tid" -H 'Content-Type: application/json' -H "Idempotency-Key: $k" \
+  --data-binary '{"is_completed": true}'
+check "... and once only: a further retry replays it, the task stays at version 2" \
+  test "$STATUS|$(header Idempotent-Replayed)|$(sql "SELECT version FROM tasks WHERE id = ${tid:-0}")" = "200|true|2"
