@@ -201,6 +201,20 @@ void db_tls_plan(const struct db_options *opt, struct db_tls_plan *plan)
 		plan->ca = opt->ssl_ca;
 }
 
+/* What a failed TLS handshake under plan means, for the log: which check, and what to fix. */
+static void tls_hint(const struct db_tls_plan *plan, const char *name, char *out, size_t outlen)
+{
+	if (!plan->verify)
+		snprintf(out, outlen, "; TLS without verification (database.ssl_verify_server_cert = false)");
+	else if (plan->ca != NULL)
+		snprintf(out, outlen, "; TLS with verification: the server's certificate must be signed by "
+			 "database.ssl_ca '%s' and name '%s' (database.ssl_verify_server_cert = false gives "
+			 "up both checks)", plan->ca, name);
+	else
+		snprintf(out, outlen, "; TLS with verification: the server's certificate must be signed by a "
+			 "CA of the system's store (no database.ssl_ca) and name '%s'", name);
+}
+
 /*
  * Hands the TLS plan to Connector/C. A CA file that cannot be read fails
  * here, with its name, rather than as an opaque handshake error.
@@ -339,13 +353,7 @@ MYSQL *db_connect_by(const struct db_options *opt, long long deadline_ms, char *
 				 mysql_error(mysql), mysql_errno(mysql));
 
 		if (mysql_errno(mysql) == CR_SSL_CONNECTION_ERROR && n > 0 && (size_t)n < errlen)
-			snprintf(err + n, errlen - (size_t)n, tls.verify
-				 ? "; TLS with verification: the server's certificate must be signed by "
-				   "database.ssl_ca '%s' and name '%s' (or set database.ssl_verify_server_cert "
-				   "= false, which gives up the check)"
-				 : "; TLS without verification (database.ssl_verify_server_cert = false)%s%s",
-				 tls.verify ? (tls.ca ? tls.ca : "(the system's CAs)") : "",
-				 tls.verify ? (socket ? "localhost" : host) : "");
+			tls_hint(&tls, socket ? "localhost" : host, err + n, errlen - (size_t)n);
 		goto fail;
 	}
 	/* Connector/C 3.3 goes on in clear when the server offers no TLS and nothing is verified. */
