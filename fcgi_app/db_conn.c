@@ -260,7 +260,7 @@ static int set_session(MYSQL *mysql, const struct db_options *opt, long long dea
 		       char *err, size_t errlen)
 {
 	unsigned ms = opt->statement_timeout_ms;
-	char sql[200];
+	char sql[300];
 	int n = snprintf(sql, sizeof sql, "SET time_zone = '+00:00'");
 	int rc = 0, status;
 	bool late = false;
@@ -273,6 +273,12 @@ static int set_session(MYSQL *mysql, const struct db_options *opt, long long dea
 	if (ms > 0)
 		n += snprintf(sql + n, sizeof sql - (size_t)n, ", innodb_lock_wait_timeout = %u",
 			      (ms + 999) / 1000);
+	if (opt->session_sql != NULL && opt->session_sql[0] != '\0')
+		n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s", opt->session_sql);
+	if (n >= (int)sizeof sql) {
+		snprintf(err, errlen, "the session settings are too long");
+		return -1;
+	}
 	if (deadline_ms == 0) {
 		rc = mysql_real_query(mysql, sql, (unsigned long)n);
 	} else {
@@ -593,6 +599,11 @@ MYSQL_STMT *db_conn_stmt(struct db_conn *conn, unsigned id, const char *sql)
 	}
 	conn->stmts[id] = stmt;
 	return stmt;
+}
+
+void db_conn_clear_error(struct db_conn *conn)
+{
+	conn->last_error = 0;
 }
 
 void db_conn_note_error(struct db_conn *conn, unsigned err)

@@ -45,6 +45,8 @@ struct db_options {
 	 */
 	unsigned statement_timeout_ms;
 	unsigned long client_flags; /* e.g. CLIENT_MULTI_STATEMENTS for migrations */
+	/* More session settings ("name = value, ..."), set with the others at connect; NULL: none. Borrowed (a literal): pools copy the pointer only. */
+	const char *session_sql;
 	/*
 	 * TLS to the server (see db_tls_plan): with ssl_ca (or a client
 	 * certificate) set, every connection is encrypted or refused. Paths,
@@ -213,6 +215,9 @@ unsigned db_conn_last_error(const struct db_conn *conn);
  * marked broken). Borrowed: owned by the connection, closed with it.
  */
 MYSQL_STMT *db_conn_stmt(struct db_conn *conn, unsigned id, const char *sql);
+
+/* Forgets the last error (a new borrower starts with none). */
+void db_conn_clear_error(struct db_conn *conn);
 
 /* Records an error seen on conn: connection-level errors mark it broken. */
 void db_conn_note_error(struct db_conn *conn, unsigned err);
