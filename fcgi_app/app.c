@@ -1,12 +1,17 @@
 #include "app.h"
 
+#include <mysqld_error.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "auth.h"
+#include "clock.h"
+#include "db_cluster.h"
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "openapi.h"
+#include "rng.h"
 #include "task_store.h"
 #include "tasks.h"
 
@@ -67,6 +72,63 @@ static void respond_refused(const struct app *app, const struct request *req, st
 	(void)req;
 }
 
+/* Whether the request names an Idempotency-Key: its re-run after an unknown outcome is safe. */
+static bool has_idempotency_key(const struct request *req)
+{
+	return req->idempotency_key != NULL;
+}
+
+static const char *rerun_name(enum app_rerun why)
+{
+	switch (why) {
+	case APP_RERUN_NODE: return "node failed";
+	case APP_RERUN_DEADLOCK: return "deadlock or certification conflict";
+	case APP_RERUN_UNKNOWN_OUTCOME: return "outcome unknown, Idempotency-Key checked";
+	case APP_RERUN_NONE: break;
+	}
+	return "none";
+}
+
+/*
+ * Runs the handler, and again while app_store_failure says the failure was
+ * the database's, not the request's (handler_ctx.rerun): bounded by the
+ * nodes to move to, deadlock_retries, and a time budget of one acquire plus
+ * one statement deadline, so a client waits no longer than it would have
+ * for one slow answer.
+ */
+static void run_handler(const struct app *app, const struct route *route, struct handler_ctx *ctx)
+{
+	const struct config *cfg = app->cfg;
+	unsigned max_reruns = (app->db ? (unsigned)db_cluster_n_nodes(app->db) : 0) +
+			      (unsigned)cfg->database.deadlock_retries;
+	long long budget_end = clock_ms() + cfg->database.acquire_timeout_ms +
+			       db_statement_deadline(0, (unsigned)cfg->database.statement_timeout_ms);
+	unsigned deadlocks = 0;
+
+	memset(&ctx->lease, 0, sizeof ctx->lease);
+	ctx->attempt = 0;
+	for (;;) {
+		ctx->rerun = APP_RERUN_NONE;
+		ctx->db_error = 0;
+		route->handler(ctx);
+		if (ctx->rerun == APP_RERUN_NONE)
+			return;
+		if (ctx->rerun == APP_RERUN_DEADLOCK && ++deadlocks > (unsigned)cfg->database.deadlock_retries)
+			return;
+		if (ctx->attempt >= max_reruns || clock_ms() >= budget_end)
+			return;
+		ctx->attempt++;
+		log_info("db: %s %.*s: %s (error %u); running it again (attempt %u)", route->name,
+			 (int)ctx->req->path.len, ctx->req->path.data, rerun_name(ctx->rerun), ctx->db_error,
+			 ctx->attempt + 1);
+		metrics_db_rerun((unsigned)ctx->rerun);
+		/* Two writers that collided should not collide again at once: a short random pause. */
+		if (ctx->rerun == APP_RERUN_DEADLOCK)
+			clock_sleep_ms((1u << deadlocks) + (unsigned)(rng_unit() * 10.0));
+		response_reset(ctx->resp);
+	}
+}
+
 const char *app_handle(const struct app *app, struct request *req, struct response *resp,
 		       struct auth_identity *who)
 {
@@ -105,18 +167,25 @@ const char *app_handle(const struct app *app, struct request *req, struct respon
 	ctx.resp = resp;
 	ctx.path_arg = m.arg;
 	ctx.path_arg_len = m.arg_len;
-	m.route->handler(&ctx);
+	run_handler(app, m.route, &ctx);
 	return m.route->name;
 }
 
 struct db_conn *app_acquire_db(struct handler_ctx *ctx)
 {
-	struct db_conn *conn;
+	enum db_intent intent = ctx->req->method & (HTTP_GET | HTTP_HEAD) ? DB_READ : DB_WRITE;
 	char err[256];
 
-	switch (db_pool_acquire(ctx->app->pool, &conn, err, sizeof err)) {
+	if (ctx->lease.conn != NULL) {
+		/* One connection per request: a second would be a handler bug, and could deadlock the pool. */
+		log_error("app: a handler asked for a second database connection");
+		response_error(ctx->resp, 500, "Internal Server Error");
+		return NULL;
+	}
+	switch (db_cluster_acquire(ctx->app->db, intent, &ctx->lease, err, sizeof err)) {
 	case DB_ACQUIRED:
-		return conn;
+		db_conn_clear_error(ctx->lease.conn);
+		return ctx->lease.conn;
 	case DB_POOL_TIMEOUT:
 		log_warn("%s", err);
 		response_error(ctx->resp, 503, "The service is overloaded; retry shortly");
@@ -132,11 +201,40 @@ struct db_conn *app_acquire_db(struct handler_ctx *ctx)
 
 void app_release_db(struct handler_ctx *ctx, struct db_conn **conn)
 {
-	db_pool_release(ctx->app->pool, conn);
+	if (*conn == NULL)
+		return;
+	if (*conn != ctx->lease.conn) {
+		log_error("app: a handler released a connection it was not lent");
+		*conn = NULL;
+		return;
+	}
+	ctx->db_error = db_conn_last_error(*conn);
+	db_cluster_release(ctx->app->db, &ctx->lease);
+	*conn = NULL;
+}
+
+/* Whether a store failure may be retried by running the handler again, and why. */
+static enum app_rerun rerun_for(const struct handler_ctx *ctx, int store_status)
+{
+	bool several = ctx->app->db != NULL && db_cluster_n_nodes(ctx->app->db) > 1;
+
+	if (store_status == STORE_UNAVAILABLE && ctx->db_error == ER_LOCK_DEADLOCK)
+		return APP_RERUN_DEADLOCK;
+	/* Refused (1047) or lost before the statement ran: nothing happened; another node may do it. */
+	if (store_status == STORE_UNAVAILABLE && several && db_error_condemns_node(ctx->db_error))
+		return APP_RERUN_NODE;
+	/* The key's row tells the next run whether the first committed: replay or do it, once. */
+	if (store_status == STORE_UNKNOWN_OUTCOME && has_idempotency_key(ctx->req))
+		return APP_RERUN_UNKNOWN_OUTCOME;
+	return APP_RERUN_NONE;
 }
 
 void app_store_failure(struct handler_ctx *ctx, int store_status)
 {
+	/* Called with the connection still borrowed (a write answered inside its transaction): its error now. */
+	if (ctx->lease.conn != NULL)
+		ctx->db_error = db_conn_last_error(ctx->lease.conn);
+	ctx->rerun = rerun_for(ctx, store_status);
 	if (store_status == STORE_QUOTA) {
 		char detail[160];
 

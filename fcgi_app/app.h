@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "db_pool.h"
+#include "db_cluster.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
@@ -19,7 +19,8 @@ struct auth_identity;
 
 struct app {
 	const struct config *cfg;
-	struct db_pool *pool;
+	/* The database servers (db_cluster.h): one in the common case. */
+	struct db_cluster *db;
 	/* Who is asking (auth.h): never NULL; a route with scopes is refused without it. */
 	struct auth *auth;
 	/* /readyz's last answer (health.h); NULL: every /readyz asks the database. */
@@ -35,6 +36,17 @@ struct handler_ctx {
 	size_t path_arg_len;
 	/* The caller, on routes with scopes: its owner goes into every statement. */
 	const struct auth_identity *who;
+	/* app_acquire_db's connection and its node (private to app.c). */
+	struct db_lease lease;
+	unsigned db_error;      /* the last error its connection saw, noted on release */
+	/*
+	 * Set by app_store_failure when the failure says nothing about the
+	 * request and the whole handler may run again: on another node, after
+	 * a deadlock, or (with an Idempotency-Key) after an unknown outcome.
+	 */
+	enum app_rerun { APP_RERUN_NONE = 0, APP_RERUN_NODE, APP_RERUN_DEADLOCK,
+			 APP_RERUN_UNKNOWN_OUTCOME } rerun;
+	unsigned attempt;       /* 0 on the first run */
 };
 
 /* The route table, exported so tests can check it against docs/openapi.yaml. */
@@ -51,8 +63,10 @@ const char *app_handle(const struct app *app, struct request *req, struct respon
 		       struct auth_identity *who);
 
 /*
- * Borrows a connection for a handler. On failure fills resp with a JSON 503
- * and Retry-After, logs why, and returns NULL.
+ * Borrows a connection for a handler: for a read (GET) on a node that
+ * serves reads, for anything else on the writer. One at a time per
+ * request. On failure fills resp with a JSON 503 and Retry-After, logs
+ * why, and returns NULL.
  */
 struct db_conn *app_acquire_db(struct handler_ctx *ctx);
 
@@ -63,7 +77,11 @@ struct db_conn *app_acquire_db(struct handler_ctx *ctx);
  */
 void app_release_db(struct handler_ctx *ctx, struct db_conn **conn);
 
-/* Maps a store failure to 503 or 500 JSON. */
+/*
+ * Maps a store failure to 503 or 500 JSON, and decides whether app_handle
+ * runs the handler again (see handler_ctx.rerun): the response it fills is
+ * the answer only when it does not.
+ */
 void app_store_failure(struct handler_ctx *ctx, int store_status);
 
 #endif

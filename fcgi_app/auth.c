@@ -59,7 +59,7 @@ int auth_mode_parse(const char *text, enum auth_mode *out)
 	return -1;
 }
 
-int auth_new(const struct config *cfg, struct db_pool *pool, struct auth **out, char *err, size_t errlen)
+int auth_new(const struct config *cfg, struct db_cluster *db, struct auth **out, char *err, size_t errlen)
 {
 	struct auth *a;
 
@@ -76,9 +76,9 @@ int auth_new(const struct config *cfg, struct db_pool *pool, struct auth **out, 
 		goto fail;
 	}
 	memcpy(a->default_owner, cfg->auth.default_owner, strlen(cfg->auth.default_owner) + 1);
-	if (a->mode == AUTH_MODE_TOKEN && token_auth_new(cfg, pool, &a->token, err, errlen) < 0)
+	if (a->mode == AUTH_MODE_TOKEN && token_auth_new(cfg, db, &a->token, err, errlen) < 0)
 		goto fail;
-	if (a->mode == AUTH_MODE_JWT && jwt_auth_new(cfg, pool, &a->jwt, err, errlen) < 0)
+	if (a->mode == AUTH_MODE_JWT && jwt_auth_new(cfg, db, &a->jwt, err, errlen) < 0)
 		goto fail;
 	*out = a;
 	return 0;

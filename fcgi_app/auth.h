@@ -71,7 +71,7 @@ enum auth_mode { AUTH_MODE_NONE, AUTH_MODE_REMOTE_USER, AUTH_MODE_TOKEN, AUTH_MO
 int auth_mode_parse(const char *text, enum auth_mode *out);
 
 struct auth;
-struct db_pool;
+struct db_cluster;
 
 /*
  * The mode's state for one worker process: token mode reads its key file
@@ -79,7 +79,7 @@ struct db_pool;
  * mode reads its key files. Returns 0, or -1 with err (a message for the
  * start-up log) and *out NULL.
  */
-int auth_new(const struct config *cfg, struct db_pool *pool, struct auth **out, char *err, size_t errlen);
+int auth_new(const struct config *cfg, struct db_cluster *db, struct auth **out, char *err, size_t errlen);
 void auth_free(struct auth *a);
 enum auth_mode auth_mode_of(const struct auth *a);
 

@@ -127,9 +127,8 @@ static int cgi_write(void *ctx, const char *data, size_t len)
 
 int cgi_main(const struct config *cfg)
 {
-	struct db_options db;
 	struct db_pool_options popt;
-	struct app app = { .cfg = cfg, .pool = NULL };
+	struct app app = { .cfg = cfg, .db = NULL };
 	struct cgi_env env = { .body_left = 0 };
 	const struct pipeline_frontend fe = {
 		.ctx = &env,
@@ -150,13 +149,16 @@ int cgi_main(const struct config *cfg)
 		return 1;
 	}
 	/* One connection for one request: no housekeeping thread, nothing kept warm. */
-	db_config_connection(cfg, &db);
 	db_config_pool(cfg, 1, &popt);
 	popt.min_idle = 0;
-	app.pool = db_pool_new(&db, &popt);
-	if (auth_new(cfg, app.pool, &app.auth, err, sizeof err) < 0) {
+	app.db = db_config_cluster(cfg, &popt, err, sizeof err);
+	if (app.db == NULL) {
 		log_error("%s", err);
-		db_pool_free(app.pool);
+		return 1;
+	}
+	if (auth_new(cfg, app.db, &app.auth, err, sizeof err) < 0) {
+		log_error("%s", err);
+		db_cluster_free(app.db);
 		return 1;
 	}
 	buf_init(&env.uri);
@@ -168,6 +170,6 @@ int cgi_main(const struct config *cfg)
 	pipeline_release(&p);
 	buf_release(&env.uri);
 	auth_free(app.auth);
-	db_pool_free(app.pool);
+	db_cluster_free(app.db);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "db_cluster.h"
 #include "db_pool.h"
 #include "log.h"
 #include "utf8.h"
@@ -536,6 +537,17 @@ int config_finish(struct config *cfg, struct config_problems *problems)
 	    strcmp(cfg->database.read_consistency, "eventual") != 0)
 		config_problem(problems, "invalid value for database.read_consistency: '%s' (expected causal or "
 			       "eventual)", cfg->database.read_consistency);
+	if (cfg->database.nodes[0] != '\0') {
+		struct db_node_address nodes[DB_CLUSTER_MAX_NODES];
+		int n = db_cluster_parse_nodes(cfg->database.nodes, (unsigned)cfg->database.port, nodes,
+					       DB_CLUSTER_MAX_NODES, err, sizeof err);
+
+		if (n < 0)
+			config_problem(problems, "database.nodes: %s", err);
+		else if (n > 1 && strcmp(cfg->database.topology, "single") == 0)
+			config_problem(problems, "database.nodes lists %d servers but database.topology is single "
+				       "(set it to galera or primary_replicas)", n);
+	}
 	if ((cfg->database.ssl_cert[0] == '\0') != (cfg->database.ssl_key[0] == '\0'))
 		config_problem(problems, "database.ssl_cert and database.ssl_key go together");
 	if (cfg->database.name[0] == '\0' || cfg->database.user[0] == '\0')

@@ -28,7 +28,7 @@ static struct {
 } due = { PTHREAD_MUTEX_INITIALIZER, 0, 0 };
 
 struct idem_purge {
-	struct db_pool *pool;
+	struct db_cluster *db;
 	unsigned interval_ms;
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -37,23 +37,23 @@ struct idem_purge {
 };
 
 /*
- * One batch on a borrowed connection: the only place the purge touches the
- * pool. Returns the rows deleted, or -1 when there was no connection or the
- * statement failed (logged).
+ * One batch on a borrowed connection to the writer: the only place the purge
+ * touches the database servers. Returns the rows deleted, or -1 when there
+ * was no connection or the statement failed (logged).
  */
 static long long purge_batch(struct idem_purge *p)
 {
-	struct db_conn *conn;
+	struct db_lease lease;
 	unsigned long long deleted = 0;
 	enum store_status status;
 	char err[256];
 
-	if (db_pool_acquire(p->pool, &conn, err, sizeof err) != DB_ACQUIRED) {
+	if (db_cluster_acquire(p->db, DB_WRITE, &lease, err, sizeof err) != DB_ACQUIRED) {
 		log_info("idempotency: expired keys not purged this time: %s", err);
 		return -1;
 	}
-	status = idem_store_purge(conn, &deleted);
-	db_pool_release(p->pool, &conn);
+	status = idem_store_purge(lease.conn, &deleted);
+	db_cluster_release(p->db, &lease);
 	if (status != STORE_OK) {
 		log_warn("idempotency: expired keys not purged: %s", store_strerror(status));
 		return -1;
@@ -153,14 +153,14 @@ static void *purge_main(void *arg)
 	return NULL;
 }
 
-struct idem_purge *idem_purge_start(const struct config *cfg, struct db_pool *pool)
+struct idem_purge *idem_purge_start(const struct config *cfg, struct db_cluster *db)
 {
 	struct idem_purge *p = xcalloc(1, sizeof *p);
 	pthread_condattr_t attr;
 	sigset_t all, old;
 	int rc;
 
-	p->pool = pool;
+	p->db = db;
 	p->interval_ms = (unsigned)cfg->idempotency.purge_interval_s * 1000u;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&attr);

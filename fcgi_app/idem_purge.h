@@ -2,7 +2,7 @@
 #define TASKAPI_IDEM_PURGE_H
 
 #include "config.h"
-#include "db_pool.h"
+#include "db_cluster.h"
 
 /*
  * The purge of expired Idempotency-Keys: one background thread per serving
@@ -18,11 +18,11 @@
 struct idem_purge;
 
 /*
- * Starts the thread, borrowing connections from pool (borrowed: it must
- * outlive idem_purge_stop). Returns NULL when it could not start (logged);
- * the service runs on without purging.
+ * Starts the thread, borrowing connections to the writer from db (borrowed:
+ * it must outlive idem_purge_stop). Returns NULL when it could not start
+ * (logged); the service runs on without purging.
  */
-struct idem_purge *idem_purge_start(const struct config *cfg, struct db_pool *pool);
+struct idem_purge *idem_purge_start(const struct config *cfg, struct db_cluster *db);
 
 /*
  * This process stored a key that expires retention_s from now: the purge

@@ -75,7 +75,8 @@ static enum store_status failure(struct db_conn *conn, MYSQL_STMT *stmt, const c
 	if (err == 0)
 		err = db_conn_last_error(conn);
 	db_conn_note_error(conn, err);
-	if (db_conn_is_broken(conn) || is_lock_wait(err) || err == ER_CON_COUNT_ERROR) {
+	/* ... and a Galera node outside the primary component (1047): nothing ran; another node may. */
+	if (db_conn_is_broken(conn) || is_lock_wait(err) || err == ER_CON_COUNT_ERROR || err == ER_UNKNOWN_COM_ERROR) {
 		log_warn("db: %s gave up: %s (%u)", what, msg, err);
 		return STORE_UNAVAILABLE;
 	}

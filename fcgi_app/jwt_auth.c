@@ -122,12 +122,12 @@ static int load_hs256(struct jwks *keys, const char *path, char *err, size_t err
 	return 0;
 }
 
-int jwt_auth_new(const struct config *cfg, struct db_pool *pool, struct jwt_auth **out, char *err,
+int jwt_auth_new(const struct config *cfg, struct db_cluster *db, struct jwt_auth **out, char *err,
 		 size_t errlen)
 {
 	struct jwt_auth *ja = xcalloc(1, sizeof *ja);
 
-	(void)pool;
+	(void)db;
 	*out = NULL;
 	ja->keys = jwks_new();
 	if (cfg->auth.jwt_jwks_file[0] != '\0' && load_jwks(ja->keys, cfg->auth.jwt_jwks_file, err, errlen) < 0)

@@ -12,10 +12,10 @@
  * when auth.jwt_hs256_secret_file is set), the algorithm pinned per key.
  */
 struct jwt_auth;
-struct db_pool;
+struct db_cluster;
 
 /* Reads the key files (a new worker reads them again: SIGHUP reloads). 0, or -1 with err. */
-int jwt_auth_new(const struct config *cfg, struct db_pool *pool, struct jwt_auth **out,
+int jwt_auth_new(const struct config *cfg, struct db_cluster *db, struct jwt_auth **out,
 		 char *err, size_t errlen);
 void jwt_auth_free(struct jwt_auth *ja);
 

@@ -303,19 +303,19 @@ static int check_config(const struct cli *cli)
 }
 
 /* Refuses to serve against a schema older than this build expects. */
-static void check_schema(struct db_pool *pool)
+static void check_schema(struct db_cluster *db)
 {
-	struct db_conn *conn;
+	struct db_lease lease;
 	unsigned version = 0;
 	char err[512];
 
-	if (db_pool_acquire_at_start(pool, &conn, err, sizeof err) != DB_ACQUIRED)
+	if (db_cluster_acquire_at_start(db, DB_WRITE, &lease, err, sizeof err) != DB_ACQUIRED)
 		die(err);
-	if (task_store_schema_version(conn, &version) != STORE_OK) {
-		db_pool_release(pool, &conn);
+	if (task_store_schema_version(lease.conn, &version) != STORE_OK) {
+		db_cluster_release(db, &lease);
 		die("cannot read the schema version from schema_migrations");
 	}
-	db_pool_release(pool, &conn);
+	db_cluster_release(db, &lease);
 	if (version < TASK_STORE_SCHEMA_VERSION) {
 		snprintf(err, sizeof err,
 			 "the database schema is at version %u but this taskapi needs version %u: "
@@ -330,7 +330,6 @@ static void check_schema(struct db_pool *pool)
  */
 static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 {
-	struct db_options opt;
 	struct db_pool_options popt;
 	struct app app;
 	struct idem_purge *purge;
@@ -338,19 +337,22 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 	int rc;
 
 	(void)ctx;
-	db_config_connection(cfg, &opt);
 	db_config_pool(cfg, (unsigned)config_pool_size(cfg), &popt);
 	app.cfg = cfg;
-	app.pool = db_pool_new(&opt, &popt);
-	app.ready_cache = health_cache_new();
-	if (auth_new(cfg, app.pool, &app.auth, err, sizeof err) < 0) {
+	app.db = db_config_cluster(cfg, &popt, err, sizeof err);
+	if (app.db == NULL) {
 		log_error("%s", err);
-		db_pool_free(app.pool);
+		return 1;
+	}
+	app.ready_cache = health_cache_new();
+	if (auth_new(cfg, app.db, &app.auth, err, sizeof err) < 0) {
+		log_error("%s", err);
+		db_cluster_free(app.db);
 		health_cache_free(app.ready_cache);
 		return 1;
 	}
-	db_pool_start_housekeeping(app.pool);
-	purge = idem_purge_start(cfg, app.pool);
+	db_cluster_start(app.db);
+	purge = idem_purge_start(cfg, app.db);
 	rc = server_run(cfg, &app, listen_fd);
 	if (rc == SERVER_ABANDONED) {
 		/* Threads still hold pool connections: leave without tearing down what they use. */
@@ -359,7 +361,7 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 	}
 	idem_purge_stop(purge);
 	auth_free(app.auth);
-	db_pool_free(app.pool);
+	db_cluster_free(app.db);
 	health_cache_free(app.ready_cache);
 	return rc;
 }
@@ -367,16 +369,18 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 /* Checks the schema once, before any worker exists, with a connection of its own. */
 static void check_schema_once(const struct config *cfg)
 {
-	struct db_options opt;
 	struct db_pool_options popt;
-	struct db_pool *pool;
+	struct db_cluster *db;
+	char err[512];
 
-	db_config_connection(cfg, &opt);
 	db_config_pool(cfg, 1, &popt);
-	/* Connections must not cross fork(): this pool is gone before workers start. */
-	pool = db_pool_new(&opt, &popt);
-	check_schema(pool);
-	db_pool_free(pool);
+	popt.min_idle = 0;
+	/* Connections must not cross fork(): these pools are gone before workers start. */
+	db = db_config_cluster(cfg, &popt, err, sizeof err);
+	if (db == NULL)
+		die(err);
+	check_schema(db);
+	db_cluster_free(db);
 }
 
 /*
@@ -386,15 +390,26 @@ static void check_schema_once(const struct config *cfg)
 static int setup_observability(const struct config *cfg, int listen_fd, char *err, size_t errlen)
 {
 	static const char *names[METRICS_MAX_ROUTES];
-	static const char *const unrouted[] = { "not_found", "method_not_allowed", "bad_request", "too_large" };
 	size_t n = 0;
+	static const char *const unrouted[] = { "not_found", "method_not_allowed", "bad_request", "too_large" };
 
 	for (size_t i = 0; i < app_n_routes && n < METRICS_MAX_ROUTES - 1; i++)
 		names[n++] = app_routes[i].name;
 	for (size_t i = 0; i < sizeof unrouted / sizeof unrouted[0] && n < METRICS_MAX_ROUTES - 1; i++)
 		names[n++] = unrouted[i];
+	struct db_node_address nodes[DB_CLUSTER_MAX_NODES];
+	const char *node_names[DB_CLUSTER_MAX_NODES];
+	int n_nodes;
+
 	if (metrics_setup(names, n, err, errlen) < 0)
 		return -1;
+	/* The node labels as at start: a reload that changes database.nodes keeps them (see docs). */
+	n_nodes = db_config_nodes(cfg, nodes, err, errlen);
+	if (n_nodes < 0)
+		return -1;
+	for (int i = 0; i < n_nodes; i++)
+		node_names[i] = nodes[i].name;
+	metrics_set_nodes(node_names, (size_t)n_nodes);
 	return admin_open(cfg, listen_fd, err, errlen);
 }
 

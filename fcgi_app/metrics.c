@@ -20,6 +20,9 @@ struct metrics_slot {
 	long long started_ms;
 	int busy;
 	unsigned pool_size, pool_in_use, pool_idle, pool_waiters;
+	/* Per database node: enum db_node_state, whether writes go there, connections. */
+	unsigned char node_state[METRICS_MAX_NODES], node_writer[METRICS_MAX_NODES];
+	unsigned node_in_use[METRICS_MAX_NODES], node_idle[METRICS_MAX_NODES];
 	/* The counters start on their own cache line, away from the master's fields. */
 	struct metrics_counters c __attribute__((aligned(64)));
 };
@@ -33,6 +36,8 @@ struct metrics_shm {
 	int active __attribute__((aligned(64))); /* busy threads, all workers: request path */
 	int max_active;
 	int capacity;               /* threads of the workers that take new connections */
+	size_t n_nodes;             /* set once before any fork */
+	char node_names[METRICS_MAX_NODES][DB_NODE_NAME_MAX];
 	unsigned char state[METRICS_MAX_SLOTS] __attribute__((aligned(64)));
 	struct metrics_counters retired;
 	struct metrics_slot slots[METRICS_MAX_SLOTS];
@@ -380,13 +385,46 @@ void metrics_request(const char *route, int status, long long duration_ns, unsig
 		__atomic_add_fetch(&c->slow, 1, RELAXED);
 }
 
-void metrics_publish_pool(struct db_pool *pool)
+const char *const metrics_rerun_names[METRICS_N_RERUNS] = { "none", "node", "deadlock", "unknown_outcome" };
+
+void metrics_set_nodes(const char *const *names, size_t n)
+{
+	if (shm == NULL)
+		return;
+	if (n > METRICS_MAX_NODES)
+		n = METRICS_MAX_NODES;
+	for (size_t i = 0; i < n; i++)
+		snprintf(shm->node_names[i], sizeof shm->node_names[i], "%s", names[i]);
+	shm->n_nodes = n;
+}
+
+void metrics_db_rerun(unsigned why)
+{
+	if (my_slot != NULL && why < METRICS_N_RERUNS)
+		__atomic_add_fetch(&my_slot->c.db_reruns[why], 1, RELAXED);
+}
+
+void metrics_publish_db(struct db_cluster *db)
 {
 	struct db_pool_stats st;
+	size_t n;
 
-	if (my_slot == NULL || pool == NULL)
+	if (my_slot == NULL || db == NULL)
 		return;
-	db_pool_get_stats(pool, &st);
+	n = db_cluster_n_nodes(db);
+	for (size_t i = 0; i < n && i < METRICS_MAX_NODES; i++) {
+		struct db_node_stats ns;
+
+		db_cluster_node_stats(db, i, &ns);
+		__atomic_store_n(&my_slot->node_state[i], (unsigned char)ns.state, RELAXED);
+		__atomic_store_n(&my_slot->node_writer[i], (unsigned char)ns.writer, RELAXED);
+		__atomic_store_n(&my_slot->node_in_use[i], ns.pool.in_use, RELAXED);
+		__atomic_store_n(&my_slot->node_idle[i], ns.pool.idle, RELAXED);
+		__atomic_store_n(&my_slot->c.node_failures[i], (uint64_t)ns.failures, RELAXED);
+		__atomic_store_n(&my_slot->c.node_checks[i], (uint64_t)ns.checks, RELAXED);
+		__atomic_store_n(&my_slot->c.node_check_failures[i], (uint64_t)ns.check_failures, RELAXED);
+	}
+	db_cluster_pool_stats(db, &st);
 	__atomic_store_n(&my_slot->pool_size, st.size, RELAXED);
 	__atomic_store_n(&my_slot->pool_in_use, st.in_use, RELAXED);
 	__atomic_store_n(&my_slot->pool_idle, st.idle, RELAXED);
@@ -438,6 +476,18 @@ static void read_worker(int i, enum slot_state state, struct metrics_snapshot *s
 	snap->pool_in_use += w->pool_in_use;
 	snap->pool_idle += w->pool_idle;
 	snap->pool_waiters += w->pool_waiters;
+	if (state == SLOT_LEAVING)
+		return;
+	for (size_t k = 0; k < snap->n_nodes; k++) {
+		struct metrics_node *node = &snap->nodes[k];
+
+		if (__atomic_load_n(&s->node_state[k], RELAXED) == DB_NODE_UP)
+			node->workers_up++;
+		if (__atomic_load_n(&s->node_writer[k], RELAXED))
+			node->workers_writing++;
+		node->in_use += __atomic_load_n(&s->node_in_use[k], RELAXED);
+		node->idle += __atomic_load_n(&s->node_idle[k], RELAXED);
+	}
 }
 
 bool metrics_snapshot_take(struct metrics_snapshot *snap)
@@ -456,6 +506,11 @@ bool metrics_snapshot_take(struct metrics_snapshot *snap)
 		snap->n_workers = 0;
 		snap->threads = snap->busy = 0;
 		snap->pool_size = snap->pool_in_use = snap->pool_idle = snap->pool_waiters = 0;
+		snap->n_nodes = shm->n_nodes;
+		for (size_t k = 0; k < snap->n_nodes; k++) {
+			memset(&snap->nodes[k], 0, sizeof snap->nodes[k]);
+			memcpy(snap->nodes[k].name, shm->node_names[k], sizeof snap->nodes[k].name);
+		}
 		add_counters(&snap->total, &shm->retired);
 		for (int i = 0; i < METRICS_MAX_SLOTS; i++) {
 			enum slot_state state = __atomic_load_n(&shm->state[i], __ATOMIC_ACQUIRE);

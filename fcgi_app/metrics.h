@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "db_cluster.h"
 #include "db_pool.h"
 
 /*
@@ -61,6 +62,12 @@ enum metrics_idem {
 /* Their /status keys and /metrics result labels, in enum order. */
 extern const char *const metrics_idem_names[METRICS_N_IDEM];
 
+/* Database nodes shown (db_cluster.h's limit). */
+#define METRICS_MAX_NODES DB_CLUSTER_MAX_NODES
+/* Handler re-runs by why: enum app_rerun of app.h, "none" (0) unused. */
+#define METRICS_N_RERUNS 4
+extern const char *const metrics_rerun_names[METRICS_N_RERUNS];
+
 /* Room for every auth_reason of auth.h (checked there at compile time). */
 #define METRICS_N_AUTH_REASONS 16
 
@@ -87,6 +94,13 @@ extern const char *const metrics_wait_le[METRICS_N_WAIT_BUCKETS];
  * fork or thread. Returns 0, or -1 with err.
  */
 int metrics_setup(const char *const *routes, size_t n_routes, char *err, size_t errlen);
+/*
+ * Names the database nodes (copied, at most METRICS_MAX_NODES, each cut to
+ * DB_NODE_NAME_MAX - 1): the labels of the per-node figures. After
+ * metrics_setup, before any fork; without it no node figures are shown.
+ */
+void metrics_set_nodes(const char *const *names, size_t n);
+
 /* Unmaps the area and forgets the routes (unit tests; the program keeps it to the end). */
 void metrics_free(void);
 
@@ -146,8 +160,10 @@ int metrics_idle_threads(void);
  */
 void metrics_request(const char *route, int status, long long duration_ns, unsigned acquires,
 		     long long pool_wait_ns, bool slow);
-/* Copies the pool's figures into this worker's slot. */
-void metrics_publish_pool(struct db_pool *pool);
+/* Copies the pools' figures (all nodes added up) and each node's into this worker's slot. */
+void metrics_publish_db(struct db_cluster *db);
+/* A handler ran again (app.h's enum app_rerun, 1..METRICS_N_RERUNS-1). */
+void metrics_db_rerun(unsigned why);
 
 /* ---- reading ----------------------------------------------------------------- */
 
@@ -166,6 +182,19 @@ struct metrics_counters {
 	uint64_t idempotency_purged;                   /* expired keys deleted */
 	/* db_pool_stats counters as each worker last published them, by metrics_pool_counters row */
 	uint64_t pool[METRICS_N_POOL_COUNTERS];
+	uint64_t db_reruns[METRICS_N_RERUNS];
+	/* Per database node, as each worker last published them (db_node_stats). */
+	uint64_t node_failures[METRICS_MAX_NODES];
+	uint64_t node_checks[METRICS_MAX_NODES];
+	uint64_t node_check_failures[METRICS_MAX_NODES];
+};
+
+/* A database node as the live workers see it. */
+struct metrics_node {
+	char name[DB_NODE_NAME_MAX];
+	unsigned workers_up;      /* live workers that see it healthy */
+	unsigned workers_writing; /* live workers whose writes go to it */
+	unsigned in_use, idle;    /* its connections, all live workers */
 };
 
 struct metrics_worker {
@@ -190,6 +219,8 @@ struct metrics_snapshot {
 	unsigned pool_size, pool_in_use, pool_idle, pool_waiters;
 	unsigned n_workers;
 	struct metrics_worker workers[METRICS_MAX_SLOTS];
+	size_t n_nodes;                  /* 0: node figures are not shown */
+	struct metrics_node nodes[METRICS_MAX_NODES];
 };
 
 /* The FastCGI listening socket's accept queue, as admin.c sampled it. */

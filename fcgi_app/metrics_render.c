@@ -120,6 +120,67 @@ static void pool_counters(struct buf *out, const struct metrics_counters *t)
 	}
 }
 
+/* One sample per database node: name{node="..."} value, by the value function. */
+static void node_family(struct buf *out, const struct metrics_snapshot *snap, const char *name,
+			const char *type, const char *help, const char *extra_label,
+			long long (*value)(const struct metrics_snapshot *, size_t))
+{
+	family(out, name, type, help);
+	for (size_t k = 0; k < snap->n_nodes; k++) {
+		buf_printf(out, "%s{node=\"", name);
+		label_value(out, snap->nodes[k].name);
+		buf_printf(out, "\"%s%s} %lld\n", extra_label ? "," : "", extra_label ? extra_label : "",
+			   value(snap, k));
+	}
+}
+
+static long long node_up(const struct metrics_snapshot *s, size_t k) { return s->nodes[k].workers_up; }
+static long long node_writing(const struct metrics_snapshot *s, size_t k) { return s->nodes[k].workers_writing; }
+static long long node_failures(const struct metrics_snapshot *s, size_t k)
+{
+	return (long long)s->total.node_failures[k];
+}
+static long long node_checks(const struct metrics_snapshot *s, size_t k)
+{
+	return (long long)s->total.node_checks[k];
+}
+static long long node_check_failures(const struct metrics_snapshot *s, size_t k)
+{
+	return (long long)s->total.node_check_failures[k];
+}
+
+static void db_figures(struct buf *out, const struct metrics_snapshot *snap)
+{
+	family(out, "taskapi_db_reruns_total", "counter",
+	       "Requests whose handler ran again after a database failure, by why.");
+	for (size_t i = 1; i < METRICS_N_RERUNS; i++)
+		buf_printf(out, "taskapi_db_reruns_total{reason=\"%s\"} %llu\n", metrics_rerun_names[i],
+			   (unsigned long long)snap->total.db_reruns[i]);
+	if (snap->n_nodes == 0)
+		return;
+	node_family(out, snap, "taskapi_db_node_up", "gauge",
+		    "Live workers that see the database node healthy (of taskapi_workers).", NULL, node_up);
+	node_family(out, snap, "taskapi_db_node_writer", "gauge",
+		    "Live workers whose writes go to the node.", NULL, node_writing);
+	family(out, "taskapi_db_node_connections", "gauge", "Connections to the node, all live workers, by state.");
+	for (size_t k = 0; k < snap->n_nodes; k++) {
+		buf_puts(out, "taskapi_db_node_connections{node=\"");
+		label_value(out, snap->nodes[k].name);
+		buf_printf(out, "\",state=\"in_use\"} %u\n", snap->nodes[k].in_use);
+		buf_puts(out, "taskapi_db_node_connections{node=\"");
+		label_value(out, snap->nodes[k].name);
+		buf_printf(out, "\",state=\"idle\"} %u\n", snap->nodes[k].idle);
+	}
+	node_family(out, snap, "taskapi_db_node_failures_total", "counter",
+		    "Times a worker marked the node down (failed check, connect, lost connection, 1047).", NULL,
+		    node_failures);
+	node_family(out, snap, "taskapi_db_node_checks_total", "counter", "Background health checks of the node.",
+		    NULL, node_checks);
+	node_family(out, snap, "taskapi_db_node_check_failures_total", "counter",
+		    "Health checks the node failed (down, or not Synced/ready/Primary on Galera).", NULL,
+		    node_check_failures);
+}
+
 void metrics_render_prometheus(const struct metrics_snapshot *snap, const struct metrics_listen *listen,
 			       struct buf *out)
 {
@@ -206,6 +267,7 @@ void metrics_render_prometheus(const struct metrics_snapshot *snap, const struct
 	single(out, "taskapi_db_pool_waiters", "gauge", "Requests waiting for a database connection.",
 	       snap->pool_waiters);
 	pool_counters(out, t);
+	db_figures(out, snap);
 
 	if (listen != NULL && listen->known) {
 		single(out, "taskapi_listen_queue", "gauge", "Connections waiting in the FastCGI socket's accept queue.",
@@ -260,6 +322,34 @@ static json_t *worker_json(const struct metrics_worker *w, long long now_ms)
 }
 
 /* An integer when the accept queue could be read, else null. */
+static json_t *reruns_object(const struct metrics_counters *t)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 1; i < METRICS_N_RERUNS; i++)
+		json_object_set_new(o, metrics_rerun_names[i], json_integer((json_int_t)t->db_reruns[i]));
+	return o;
+}
+
+static json_t *nodes_array(const struct metrics_snapshot *snap)
+{
+	json_t *list = json_array();
+
+	for (size_t k = 0; k < snap->n_nodes; k++) {
+		const struct metrics_node *n = &snap->nodes[k];
+
+		json_array_append_new(list, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "node", n->name,
+						      "workers_up", (json_int_t)n->workers_up,
+						      "workers_writing", (json_int_t)n->workers_writing,
+						      "in_use", (json_int_t)n->in_use, "idle", (json_int_t)n->idle,
+						      "failures", (json_int_t)snap->total.node_failures[k],
+						      "checks", (json_int_t)snap->total.node_checks[k],
+						      "check_failures",
+						      (json_int_t)snap->total.node_check_failures[k]));
+	}
+	return list;
+}
+
 static json_t *listen_figure(const struct metrics_listen *listen, int value)
 {
 	return listen->known ? json_integer(value) : json_null();
@@ -297,6 +387,9 @@ void metrics_render_status(const struct metrics_snapshot *snap, const struct met
 	json_object_set_new(root, "workers_started", json_integer((json_int_t)snap->workers_started));
 	json_object_set_new(root, "db_pool", pool_json(snap->pool_size, snap->pool_in_use, snap->pool_idle,
 						       snap->pool_waiters, &snap->total));
+	json_object_set_new(root, "db_reruns", reruns_object(&snap->total));
+	if (snap->n_nodes > 0)
+		json_object_set_new(root, "db_nodes", nodes_array(snap));
 	if (full) {
 		json_t *list = json_array();
 

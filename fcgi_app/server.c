@@ -354,14 +354,14 @@ int server_run(const struct config *cfg, const struct app *app, int listen_fd)
 
 		if (sig > 0)
 			on_signal(&s, sig, &drain_deadline);
-		metrics_publish_pool(s.app->pool); /* for /metrics and /status, read by the admin process */
+		metrics_publish_db(s.app->db); /* for /metrics and /status, read by the admin process */
 		/* Draining ends when every kept connection is gone or the time is up. */
 		if (intake_state(&s.intake) == INTAKE_DRAIN &&
 		    (intake_open_conns(&s.intake) == 0 || clock_ms() >= drain_deadline))
 			intake_leave(&s.intake, INTAKE_STOP);
 	}
 	left = join_threads(&s);
-	metrics_publish_pool(s.app->pool); /* the pool's last figures, before the master folds them */
+	metrics_publish_db(s.app->db); /* the pool's last figures, before the master folds them */
 	if (left > 0)
 		return SERVER_ABANDONED;
 	server_close(&s);

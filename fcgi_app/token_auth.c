@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "db_pool.h"
+#include "db_cluster.h"
 #include "log.h"
 #include "token.h"
 #include "token_store.h"
@@ -40,7 +40,7 @@ struct touched {
 struct token_auth {
 	char *key;
 	size_t keylen;
-	struct db_pool *pool;      /* borrowed; NULL: validation only */
+	struct db_cluster *db;     /* borrowed; NULL: validation only */
 	long long cache_ms;
 
 	pthread_mutex_t lock;      /* the cache and everything of the toucher below */
@@ -96,15 +96,15 @@ static void touch_now(struct token_auth *ta, const uint64_t *ids, size_t n)
 	char err[256];
 
 	for (size_t i = 0; i < n; i++) {
-		struct db_conn *conn;
+		struct db_lease lease;
 		enum store_status status;
 
-		if (db_pool_acquire(ta->pool, &conn, err, sizeof err) != DB_ACQUIRED) {
+		if (db_cluster_acquire(ta->db, DB_WRITE, &lease, err, sizeof err) != DB_ACQUIRED) {
 			log_warn("token: last_used_at of %zu token(s) not written: %s", n - i, err);
 			return;
 		}
-		status = token_store_touch(conn, ids[i]);
-		db_pool_release(ta->pool, &conn);
+		status = token_store_touch(lease.conn, ids[i]);
+		db_cluster_release(ta->db, &lease);
 		if (status != STORE_OK)
 			log_warn("token: last_used_at of token %" PRIu64 " not written: %s", ids[i],
 				 store_strerror(status));
@@ -153,7 +153,7 @@ static void note_use_locked(struct token_auth *ta, uint64_t id, long long now)
 
 /* ---- the token_auth ------------------------------------------------------- */
 
-int token_auth_new(const struct config *cfg, struct db_pool *pool, struct token_auth **out,
+int token_auth_new(const struct config *cfg, struct db_cluster *db, struct token_auth **out,
 		   char *err, size_t errlen)
 {
 	struct token_auth *ta = xcalloc(1, sizeof *ta);
@@ -165,9 +165,9 @@ int token_auth_new(const struct config *cfg, struct db_pool *pool, struct token_
 	pthread_cond_init(&ta->wake, NULL);
 	if (token_key_load(cfg->auth.token_key_file, &ta->key, &ta->keylen, err, errlen) < 0)
 		goto fail;
-	ta->pool = pool;
+	ta->db = db;
 	ta->cache_ms = cfg->auth.token_cache_ms;
-	if (pool != NULL) {
+	if (db != NULL) {
 		/* The toucher takes no signal: the worker's threads handle them as they always did. */
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -215,19 +215,19 @@ static struct cache_entry *slot_of(struct token_auth *ta, const unsigned char *h
 /* The database's answer for hash, as a cache entry. AUTH_OK, or AUTH_UNAVAILABLE. */
 static enum auth_verdict fetch(struct token_auth *ta, const unsigned char *hash, struct cache_entry *e)
 {
-	struct db_conn *conn;
+	struct db_lease lease;
 	struct token_found found;
 	enum store_status status;
 	char err[256];
 
-	if (ta->pool == NULL)
+	if (ta->db == NULL)
 		return AUTH_UNAVAILABLE;
-	if (db_pool_acquire(ta->pool, &conn, err, sizeof err) != DB_ACQUIRED) {
+	if (db_cluster_acquire(ta->db, DB_READ, &lease, err, sizeof err) != DB_ACQUIRED) {
 		log_warn("token: cannot check a token: %s", err);
 		return AUTH_UNAVAILABLE;
 	}
-	status = token_store_lookup(conn, hash, &found);
-	db_pool_release(ta->pool, &conn);
+	status = token_store_lookup(lease.conn, hash, &found);
+	db_cluster_release(ta->db, &lease);
 	memset(e, 0, sizeof *e);
 	e->used = true;
 	memcpy(e->hash, hash, TOKEN_HASH_LEN);

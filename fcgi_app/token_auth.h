@@ -28,7 +28,7 @@
 #define TOKEN_CACHE_SLOTS 256
 #define TOKEN_TOUCH_INTERVAL_S 300
 struct token_auth;
-struct db_pool;
+struct db_cluster;
 
 /*
  * Reads auth.token_key_file (config_read_secret_file's rules: mode 0640 at
@@ -36,7 +36,7 @@ struct db_pool;
  * may be NULL to validate the key only (every check is then "unavailable"
  * once it needs the database). 0, or -1 with err.
  */
-int token_auth_new(const struct config *cfg, struct db_pool *pool, struct token_auth **out,
+int token_auth_new(const struct config *cfg, struct db_cluster *db, struct token_auth **out,
 		   char *err, size_t errlen);
 void token_auth_free(struct token_auth *ta);
 

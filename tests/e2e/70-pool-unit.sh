@@ -11,6 +11,8 @@
 # tests/unit/test_db_conn: the session a connection opens with, its lifetime, ping,
 # the statement cache, reset (rollback, autocommit, unread results), the retry policy,
 # a killed connection marked broken.
+# tests/unit/test_db_cluster: writes moving past a dead first node, reads round robin, primary
+# and replicas, the health check finding a server that is not a Galera node.
 # tests/unit/test_app: borrowing and returning a connection for a handler, 503 when the
 # pool is exhausted, /readyz through app_handle.
 # tests/unit/test_task_store: task_store_create refusing a title or description longer
@@ -55,5 +57,6 @@ run_unit() {
 
 run_unit test_db_pool 11
 run_unit test_db_conn 7
+run_unit test_db_cluster 3
 run_unit test_app 1
 run_unit test_task_store 1

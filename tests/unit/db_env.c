@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 #include "config.h"
@@ -94,6 +95,25 @@ Suite *db_env_suite(const char *name, struct db_env *env, void (*add_pure)(TCase
 	return s;
 }
 
+struct db_cluster *db_env_single(const struct db_options *opt, const struct db_pool_options *popt)
+{
+	struct db_cluster_options copt = { DB_TOPOLOGY_SINGLE, 500, 3000, true };
+	struct db_node_address node;
+	struct db_cluster *db;
+	char err[256];
+
+	memset(&node, 0, sizeof node);
+	snprintf(node.name, sizeof node.name, "test");
+	if (opt->socket != NULL)
+		snprintf(node.socket, sizeof node.socket, "%s", opt->socket);
+	if (opt->host != NULL)
+		snprintf(node.host, sizeof node.host, "%s", opt->host);
+	node.port = opt->port;
+	db = db_cluster_new(opt, popt, &copt, &node, 1, err, sizeof err);
+	ck_assert_msg(db != NULL, "%s", err);
+	return db;
+}
+
 void app_fixture_init(struct app_fixture *f, const struct db_options *opt, unsigned size)
 {
 	struct db_pool_options popt;
@@ -105,9 +125,9 @@ void app_fixture_init(struct app_fixture *f, const struct db_options *opt, unsig
 	db_pool_options_init(&popt, size);
 	popt.acquire_timeout_ms = 300;
 	f->app.cfg = &f->cfg;
-	f->app.pool = db_pool_new(opt, &popt);
+	f->app.db = db_env_single(opt, &popt);
 	f->app.ready_cache = NULL; /* each /readyz asks: tests see the database's answer at once */
-	ck_assert_int_eq(auth_new(&f->cfg, f->app.pool, &f->app.auth, err, sizeof err), 0);
+	ck_assert_int_eq(auth_new(&f->cfg, f->app.db, &f->app.auth, err, sizeof err), 0);
 	request_init(&f->req);
 	response_init(&f->resp);
 }
@@ -117,6 +137,6 @@ void app_fixture_release(struct app_fixture *f)
 	response_release(&f->resp);
 	request_release(&f->req);
 	auth_free(f->app.auth);
-	db_pool_free(f->app.pool);
+	db_cluster_free(f->app.db);
 	config_release(&f->cfg);
 }

@@ -7,6 +7,7 @@
 #include "app.h"
 #include "auth.h"
 #include "config.h"
+#include "db_cluster.h"
 #include "db_conn.h"
 #include "request.h"
 #include "response.h"
@@ -59,6 +60,9 @@ struct app_fixture {
 };
 
 void app_fixture_init(struct app_fixture *f, const struct db_options *opt, unsigned size);
+
+/* A one-node cluster over opt and popt, as the program makes for topology = single. */
+struct db_cluster *db_env_single(const struct db_options *opt, const struct db_pool_options *popt);
 void app_fixture_release(struct app_fixture *f);
 
 #endif

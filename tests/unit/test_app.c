@@ -43,11 +43,11 @@ static bool body_has(const struct response *resp, const char *text)
 	return resp->body.len > 0 && memmem(resp->body.data, resp->body.len, text, strlen(text)) != NULL;
 }
 
-static unsigned in_use(struct db_pool *pool)
+static unsigned in_use(struct db_cluster *db)
 {
 	struct db_pool_stats st;
 
-	db_pool_get_stats(pool, &st);
+	db_cluster_pool_stats(db, &st);
 	return st.in_use;
 }
 
@@ -103,7 +103,7 @@ START_TEST(test_acquire_without_a_database)
 	ck_assert(body_has(&f.resp, "The database is unavailable"));
 	ck_assert(has_header(&f.resp, "Retry-After: 1"));
 	app_release_db(&ctx, &conn); /* NULL: nothing to give back */
-	ck_assert_uint_eq(in_use(f.app.pool), 0);
+	ck_assert_uint_eq(in_use(f.app.db), 0);
 	/* A handler behind it answers the same way. */
 	ck_assert_str_eq(handle(&f, HTTP_GET, "/readyz"), "readyz");
 	ck_assert_int_eq(f.resp.status, 503);
@@ -135,28 +135,33 @@ END_TEST
 START_TEST(test_acquire_and_release)
 {
 	struct app_fixture f;
-	struct handler_ctx ctx;
+	struct handler_ctx ctx, ctx2;
 	struct db_conn *conn, *other;
 
 	app_fixture_init(&f, &env.opt, 1);
 	ctx = ctx_of(&f);
+	ctx2 = ctx_of(&f);
 	conn = app_acquire_db(&ctx);
 	ck_assert_ptr_nonnull(conn);
-	ck_assert_uint_eq(in_use(f.app.pool), 1);
-	/* The one connection is lent: the next borrower is told the service is busy. */
-	other = app_acquire_db(&ctx);
+	ck_assert_uint_eq(in_use(f.app.db), 1);
+	/* One connection per request: a handler asking twice is a bug, answered 500, not a pool wait. */
+	ck_assert_ptr_null(app_acquire_db(&ctx));
+	ck_assert_int_eq(f.resp.status, 500);
+	ck_assert_uint_eq(in_use(f.app.db), 1);
+	/* The one connection is lent: the next request's borrower is told the service is busy. */
+	other = app_acquire_db(&ctx2);
 	ck_assert_ptr_null(other);
 	ck_assert_int_eq(f.resp.status, 503);
 	ck_assert(body_has(&f.resp, "overloaded"));
 	ck_assert(has_header(&f.resp, "Retry-After: 1"));
 	app_release_db(&ctx, &conn);
 	ck_assert_ptr_null(conn);
-	ck_assert_uint_eq(in_use(f.app.pool), 0);
+	ck_assert_uint_eq(in_use(f.app.db), 0);
 	/* A handler borrows and gives back: nothing stays lent. */
 	ck_assert_str_eq(handle(&f, HTTP_GET, "/readyz"), "readyz");
 	ck_assert_int_eq(f.resp.status, 200);
 	ck_assert(body_has(&f.resp, "\"ready\""));
-	ck_assert_uint_eq(in_use(f.app.pool), 0);
+	ck_assert_uint_eq(in_use(f.app.db), 0);
 	app_fixture_release(&f);
 }
 END_TEST

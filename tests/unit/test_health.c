@@ -52,7 +52,7 @@ static unsigned long long attempts(void)
 {
 	struct db_pool_stats st;
 
-	db_pool_get_stats(f.app.pool, &st);
+	db_cluster_pool_stats(f.app.db, &st);
 	return st.connect_failures + st.timeouts;
 }
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "db_env.h"
 #include "metrics.h"
 #include "trace.h"
 #include "unit.h"
@@ -267,18 +268,18 @@ START_TEST(test_publish_pool)
 		.connect_timeout_s = 1, .read_timeout_s = 1, .write_timeout_s = 1,
 	};
 	struct db_pool_options popt;
-	struct db_pool *pool;
-	struct db_conn *conn;
+	struct db_cluster *db;
+	struct db_lease lease;
 	struct metrics_snapshot *s;
 	char err[512];
 
 	setup();
-	metrics_publish_pool(NULL); /* no slot, no pool: nothing */
+	metrics_publish_db(NULL); /* no slot, no pool: nothing */
 	start_worker(2);
 	db_pool_options_init(&popt, 2);
-	pool = db_pool_new(&nowhere, &popt);
-	ck_assert_int_eq(db_pool_acquire_at_start(pool, &conn, err, sizeof err), DB_CONNECT_FAILED);
-	metrics_publish_pool(pool);
+	db = db_env_single(&nowhere, &popt);
+	ck_assert_int_eq(db_cluster_acquire_at_start(db, DB_READ, &lease, err, sizeof err), DB_CONNECT_FAILED);
+	metrics_publish_db(db);
 	s = snapshot();
 	ck_assert_uint_eq(s->pool_size, 2);
 	ck_assert_uint_eq(s->pool_in_use, 0);
@@ -286,7 +287,7 @@ START_TEST(test_publish_pool)
 	ck_assert_uint_eq(s->total.pool[pool_row("connections_created")], 0);
 	ck_assert_uint_eq(s->workers[0].pool_size, 2);
 	free(s);
-	db_pool_free(pool);
+	db_cluster_free(db);
 	teardown();
 }
 END_TEST

@@ -37,6 +37,8 @@ static const struct metrics_snapshot fixture_snapshot = {
 		.idempotency = { 51, 52, 53, 54 }, .idempotency_purged = 55,
 		/* By metrics_pool_counters row: timeouts, evictions, retirements, created, connect failures, ... */
 		.pool = { 11, 12, 15, 13, 14, 16, 17, 18, 19 },
+		.db_reruns = { 0, 42, 43, 44 },
+		.node_failures = { 51, 52 }, .node_checks = { 5300, 5400 }, .node_check_failures = { 55, 56 },
 	},
 	.start_ms = 1700000000123LL, .taken_ms = 1700003600999LL,
 	.restarts = 1, .workers_started = 3, .max_active = 4, .listen_queue_max = 7,
@@ -49,6 +51,8 @@ static const struct metrics_snapshot fixture_snapshot = {
 		  .busy = 1, .pool_size = 5, .pool_in_use = 1, .pool_idle = 2, .pool_waiters = 1, .requests = 4,
 		  .connections = 4 },
 	},
+	.n_nodes = 2,
+	.nodes = { { "127.0.0.1:3307", 1, 1, 2, 3 }, { "db\"2\":3306", 0, 0, 0, 1 } },
 };
 
 /* fixture_snapshot in a copy of the caller's to free, with the routes set up as in the program. */
@@ -265,6 +269,37 @@ static const char prometheus_text[] =
 	"# HELP taskapi_db_pool_statement_deadline_cuts_total Borrowed connections cut at their statement deadline (database.statement_timeout_ms + 500 ms).\n"
 	"# TYPE taskapi_db_pool_statement_deadline_cuts_total counter\n"
 	"taskapi_db_pool_statement_deadline_cuts_total 19\n"
+	"# HELP taskapi_db_reruns_total Requests whose handler ran again after a database failure, by why.\n"
+	"# TYPE taskapi_db_reruns_total counter\n"
+	"taskapi_db_reruns_total{reason=\"node\"} 42\n"
+	"taskapi_db_reruns_total{reason=\"deadlock\"} 43\n"
+	"taskapi_db_reruns_total{reason=\"unknown_outcome\"} 44\n"
+	"# HELP taskapi_db_node_up Live workers that see the database node healthy (of taskapi_workers).\n"
+	"# TYPE taskapi_db_node_up gauge\n"
+	"taskapi_db_node_up{node=\"127.0.0.1:3307\"} 1\n"
+	"taskapi_db_node_up{node=\"db\\\"2\\\":3306\"} 0\n"
+	"# HELP taskapi_db_node_writer Live workers whose writes go to the node.\n"
+	"# TYPE taskapi_db_node_writer gauge\n"
+	"taskapi_db_node_writer{node=\"127.0.0.1:3307\"} 1\n"
+	"taskapi_db_node_writer{node=\"db\\\"2\\\":3306\"} 0\n"
+	"# HELP taskapi_db_node_connections Connections to the node, all live workers, by state.\n"
+	"# TYPE taskapi_db_node_connections gauge\n"
+	"taskapi_db_node_connections{node=\"127.0.0.1:3307\",state=\"in_use\"} 2\n"
+	"taskapi_db_node_connections{node=\"127.0.0.1:3307\",state=\"idle\"} 3\n"
+	"taskapi_db_node_connections{node=\"db\\\"2\\\":3306\",state=\"in_use\"} 0\n"
+	"taskapi_db_node_connections{node=\"db\\\"2\\\":3306\",state=\"idle\"} 1\n"
+	"# HELP taskapi_db_node_failures_total Times a worker marked the node down (failed check, connect, lost connection, 1047).\n"
+	"# TYPE taskapi_db_node_failures_total counter\n"
+	"taskapi_db_node_failures_total{node=\"127.0.0.1:3307\"} 51\n"
+	"taskapi_db_node_failures_total{node=\"db\\\"2\\\":3306\"} 52\n"
+	"# HELP taskapi_db_node_checks_total Background health checks of the node.\n"
+	"# TYPE taskapi_db_node_checks_total counter\n"
+	"taskapi_db_node_checks_total{node=\"127.0.0.1:3307\"} 5300\n"
+	"taskapi_db_node_checks_total{node=\"db\\\"2\\\":3306\"} 5400\n"
+	"# HELP taskapi_db_node_check_failures_total Health checks the node failed (down, or not Synced/ready/Primary on Galera).\n"
+	"# TYPE taskapi_db_node_check_failures_total counter\n"
+	"taskapi_db_node_check_failures_total{node=\"127.0.0.1:3307\"} 55\n"
+	"taskapi_db_node_check_failures_total{node=\"db\\\"2\\\":3306\"} 56\n"
 	"# HELP taskapi_listen_queue Connections waiting in the FastCGI socket's accept queue.\n"
 	"# TYPE taskapi_listen_queue gauge\n"
 	"taskapi_listen_queue 3\n"
@@ -296,7 +331,11 @@ static const char status_full[] =
 	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"
 	"\"size\":10,\"in_use\":2,\"idle\":5,\"waiters\":1,\"acquire_timeouts\":11,\"evictions\":12,"
 	"\"lifetime_retirements\":15,\"connections_created\":13,\"connect_failures\":14,"
-	"\"validations\":16,\"keepalive_pings\":17,\"rollbacks\":18,\"statement_deadline_cuts\":19},\"processes\":[{\"pid\":101,"
+	"\"validations\":16,\"keepalive_pings\":17,\"rollbacks\":18,\"statement_deadline_cuts\":19},"
+	"\"db_reruns\":{\"node\":42,\"deadlock\":43,\"unknown_outcome\":44},"
+	"\"db_nodes\":[{\"node\":\"127.0.0.1:3307\",\"workers_up\":1,\"workers_writing\":1,\"in_use\":2,\"idle\":3,"
+	"\"failures\":51,\"checks\":5300,\"check_failures\":55},{\"node\":\"db\\\"2\\\":3306\",\"workers_up\":0,"
+	"\"workers_writing\":0,\"in_use\":0,\"idle\":1,\"failures\":52,\"checks\":5400,\"check_failures\":56}],\"processes\":[{\"pid\":101,"
 	"\"state\":\"running\",\"generation\":1,\"start_time\":1700000001,\"uptime_seconds\":3599,"
 	"\"requests\":7,\"accepted_conn\":5,\"active_threads\":2,\"idle_threads\":2,\"total_threads\":4,"
 	"\"db_pool\":{\"size\":5,\"in_use\":1,\"idle\":3,\"waiters\":0}},{\"pid\":102,\"state\":\"leaving\","
@@ -316,7 +355,11 @@ static const char status_short[] =
 	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"
 	"\"size\":10,\"in_use\":2,\"idle\":5,\"waiters\":1,\"acquire_timeouts\":11,\"evictions\":12,"
 	"\"lifetime_retirements\":15,\"connections_created\":13,\"connect_failures\":14,"
-	"\"validations\":16,\"keepalive_pings\":17,\"rollbacks\":18,\"statement_deadline_cuts\":19}}\n"
+	"\"validations\":16,\"keepalive_pings\":17,\"rollbacks\":18,\"statement_deadline_cuts\":19},"
+	"\"db_reruns\":{\"node\":42,\"deadlock\":43,\"unknown_outcome\":44},"
+	"\"db_nodes\":[{\"node\":\"127.0.0.1:3307\",\"workers_up\":1,\"workers_writing\":1,\"in_use\":2,\"idle\":3,"
+	"\"failures\":51,\"checks\":5300,\"check_failures\":55},{\"node\":\"db\\\"2\\\":3306\",\"workers_up\":0,"
+	"\"workers_writing\":0,\"in_use\":0,\"idle\":1,\"failures\":52,\"checks\":5400,\"check_failures\":56}]}\n"
 ;
 
 START_TEST(test_prometheus_golden)

@@ -125,7 +125,7 @@ static void setup(void)
 	cfg.server.max_body_bytes = 16;
 	ck_assert_int_eq(config_set(&cfg, "auth", "mode", "none", err, sizeof err), 0);
 	app.cfg = &cfg;
-	app.pool = NULL;
+	app.db = NULL;
 	ck_assert_int_eq(auth_new(&cfg, NULL, &app.auth, err, sizeof err), 0);
 	pipeline_init(&pl);
 	memset(&mem, 0, sizeof mem);
