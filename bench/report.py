@@ -8,6 +8,7 @@ docs/benchmarks.md that this run measured:
     <!-- bench:fairness:begin --> ... <!-- bench:fairness:end -->
     <!-- bench:soak:begin --> ... <!-- bench:soak:end -->
     <!-- bench:scale:begin --> ... <!-- bench:scale:end -->
+    <!-- bench:cluster:begin --> ... <!-- bench:cluster:end -->
 
     report.py RESULTS_DIR [--docs FILE]
 
@@ -23,6 +24,10 @@ Result files (tab-separated, written by script/bench):
   callgrind.tsv                 key label requests instructions
   soak.tsv                      requests, "MiB MiB ..." per worker, requests, "MiB ...",
                                 socket errors, seconds
+  cluster_failover.jsonl        one JSON object per failover or partition run
+                                (bench/cluster_failover.py)
+  cluster_latency.tsv           key label requests errors p50_ms p90_ms p99_ms max_ms
+  cluster_wrk.tsv               mode req/s p50_ms p99_ms errors
 
 A case's figures sum its rounds (requests, errors, statements); its p50 and p99 come
 from the rounds' quantiles merged (each point weighted by its round's requests); a
@@ -357,6 +362,74 @@ def scale_section(conns, depth):
     return "\n".join(out)
 
 
+# The goals of the cluster issue: share of creates whose first attempt failed, and the
+# longest time without a successful create, under a failover.
+CLUSTER_FIRST_FAIL_GOAL = 0.02
+CLUSTER_GAP_GOAL = 5.0
+
+
+def cluster_section(runs, lat, reads, meta):
+    out = []
+    if runs:
+        rows = []
+        for r in runs:
+            ev = "; ".join("%s at %.1f s: last commit %s s before, next %s s after" % (
+                e["event"], e["at_s"], "-" if e["last_commit_before_s"] is None else "%.2f" % e["last_commit_before_s"],
+                "none" if e["first_commit_after_s"] is None else "%.2f" % e["first_commit_after_s"]) for e in r["events"])
+            st = ", ".join("%s: %d" % (k if k != "0" else "no answer", v) for k, v in sorted(r["statuses"].items()))
+            rows.append([r["name"], r["clients"], r["creates"], r["attempts"],
+                         "%d (%.1f %%)" % (r["first_failures"], 100 * r["first_failure_share"]),
+                         "yes" if r["first_failure_share"] <= CLUSTER_FIRST_FAIL_GOAL else "**no**",
+                         r["replayed"], "%.2f (at %.1f s)" % (r["max_gap_s"], r["max_gap_at_s"]),
+                         "yes" if r["max_gap_s"] <= CLUSTER_GAP_GOAL else "**no**",
+                         r["duplicates"], r["lost"], r["unresolved"], st, ev])
+        out += ["Failover and partition under keyed creates (`tests/e2e/cluster_load.py` through the rig's nginx, "
+                "every create with an Idempotency-Key, a failed one retried with the same key every 200 ms). "
+                "`failoverN`: N clients, node 1 (the writer) SIGKILLed at 8 s, taskapi instance 1 (master, workers, "
+                "admin process) SIGKILLed at 16 s; `partition4`: node 1 cut off (`gmcast.isolate=1`) from 8 s to "
+                "16 s. Goals: at most 2 % of first attempts failed, no gap over 5 s without a successful create. "
+                "Duplicates: rows beyond one per key; lost: acknowledged creates whose row is missing on node 2 "
+                "or has another id; events: the commits around each one, from the keys' `created_at` on node 2.", "",
+                table(["run", "clients", "creates", "attempts", "first attempts failed", "<= 2 %", "replayed answers",
+                       "longest gap without a create, s", "<= 5 s", "duplicates", "lost", "unresolved",
+                       "answers", "events"], rows,
+                      ["l", "r", "r", "r", "r", "l", "r", "r", "l", "r", "r", "r", "l", "l"]), ""]
+    if lat:
+        by = {k: (label, int(n), int(e), float(a), float(b), float(c), float(d))
+              for k, label, n, e, a, b, c, d in lat}
+        rows = [[label.replace("|", "\\|"), n, e, "%.2f" % a, "%.2f" % b, "%.2f" % c, "%.2f" % d]
+                for label, n, e, a, b, c, d in by.values()]
+        out += ["Latency of one client, its requests one after the other on one kept connection (commits: each "
+                "its own durable commit; MariaDB alone: `bench/dbalone.c`, taskapi's INSERT on one connection for "
+                "5 s, no HTTP):", "",
+                table(["request", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows), ""]
+        notes_ = []
+        if "post_single" in by and "post_cluster" in by:
+            s1, c1 = by["post_single"], by["post_cluster"]
+            notes_.append("- a create through nginx costs %.2f ms (p50) on the rig against %.2f ms on the single "
+                          "server: +%.2f ms, x%.1f" % (c1[3], s1[3], c1[3] - s1[3], c1[3] / s1[3] if s1[3] else 0))
+        if "db_single" in by and "db_cluster" in by:
+            s1, c1 = by["db_single"], by["db_cluster"]
+            notes_.append("- of which the database: one INSERT commit %.2f ms (p50) on a Galera node against %.2f ms "
+                          "on the single server: +%.2f ms" % (c1[3], s1[3], c1[3] - s1[3]))
+        if "get_causal" in by and "get_eventual" in by:
+            s1, c1 = by["get_eventual"], by["get_causal"]
+            notes_.append("- a read with `read_consistency = causal` %.2f ms (p50) against %.2f ms with `eventual`: "
+                          "+%.2f ms" % (c1[3], s1[3], c1[3] - s1[3]))
+        out += notes_ + ([""] if notes_ else [])
+    if reads:
+        rows = [[m, r, p50, p99, e] for m, r, p50, p99, e in reads]
+        out += ["GET /tasks/{1..10000} through the rig, wrk at 16 connections (reads round robin over the 3 "
+                "nodes; `causal`: `wsrep_sync_wait = 1` on the nodes other than the writer):", "",
+                table(["read_consistency", "req/s", "p50 ms", "p99 ms", "errors"], rows), ""]
+        if len(reads) == 2 and float(reads[1][1]):
+            out += ["Throughput with `causal` is %.0f %% of `eventual`'s." % (
+                100 * float(reads[0][1]) / float(reads[1][1])), ""]
+    if "cluster" in meta:
+        out += ["How: " + meta["cluster"] + " The rig started in %s s." % meta.get("cluster_start", "?"), ""]
+    return "\n".join(out)
+
+
 def replace_section(text, name, body):
     begin, end = "<!-- bench:%s:begin -->" % name, "<!-- bench:%s:end -->" % name
     i, j = text.find(begin), text.find(end)
@@ -380,6 +453,14 @@ def main():
     fair = read_cases(results, "fairness")
     sconns = read_cases(results, "scale_conns")
     sdepth = read_cases(results, "scale_depth")
+    cruns = []
+    path = os.path.join(results, "cluster_failover.jsonl")
+    if os.path.exists(path):
+        import json
+        with open(path, encoding="utf-8") as f:
+            cruns = [json.loads(l) for l in f if l.strip()]
+    clat = read_tsv(os.path.join(results, "cluster_latency.tsv"))
+    creads = read_tsv(os.path.join(results, "cluster_wrk.tsv"))
     stamp = "Measured by `%s`, %s, commit %s, %s s in all." % (
         meta.get("command", "script/bench"), meta.get("started", "?"), meta.get("commit", "?"),
         meta.get("seconds", "?"))
@@ -396,9 +477,12 @@ def main():
         sections["soak"] = "\n".join([stamp, "", soak_section(soak)])
     if sconns or sdepth:
         sections["scale"] = "\n".join([stamp, "", scale_section(sconns, sdepth), environment(meta)])
+    if cruns or clat or creads:
+        sections["cluster"] = "\n".join([stamp, "", cluster_section(cruns, clat, creads, meta), environment(meta)])
     titles = {"cases": "Cases and ceilings", "callgrind": "Instructions per request",
-              "fairness": "Accept fairness", "soak": "Memory over a million requests", "scale": "Scale shape"}
-    for name in ("cases", "callgrind", "fairness", "soak", "scale"):
+              "fairness": "Accept fairness", "soak": "Memory over a million requests", "scale": "Scale shape",
+              "cluster": "Cluster"}
+    for name in ("cases", "callgrind", "fairness", "soak", "scale", "cluster"):
         if name in sections:
             print("\n## %s\n\n%s" % (titles[name], sections[name]))
     if docs:
