@@ -27,7 +27,7 @@ Result files (tab-separated, written by script/bench):
   cluster_failover.jsonl        one JSON object per failover or partition run
                                 (bench/cluster_failover.py)
   cluster_latency.tsv           key label requests errors p50_ms p90_ms p99_ms max_ms
-  cluster_wrk.tsv               mode req/s p50_ms p99_ms errors
+  cluster_wrk.tsv               mode req/s p50_ms p99_ms errors round
 
 A case's figures sum its rounds (requests, errors, statements); its p50 and p99 come
 from the rounds' quantiles merged (each point weighted by its round's requests); a
@@ -387,9 +387,11 @@ def cluster_section(runs, lat, reads, meta):
                 "every create with an Idempotency-Key, a failed one retried with the same key every 200 ms). "
                 "`failoverN`: N clients, node 1 (the writer) SIGKILLed at 8 s, taskapi instance 1 (master, workers, "
                 "admin process) SIGKILLed at 16 s; `partition4`: node 1 cut off (`gmcast.isolate=1`) from 8 s to "
-                "16 s. Goals: at most 2 % of first attempts failed, no gap over 5 s without a successful create. "
+                "16 s; `defaults4`: failover4 again with Galera's default failure detection set at runtime on "
+                "every node (%s). Goals: at most 2 %% of first attempts failed, no gap over 5 s without a successful create. "
                 "Duplicates: rows beyond one per key; lost: acknowledged creates whose row is missing on node 2 "
-                "or has another id; events: the commits around each one, from the keys' `created_at` on node 2.", "",
+                "or has another id; events: the commits around each one, from the keys' `created_at` on node 2."
+                % meta.get("cluster_defaults", "not run"), "",
                 table(["run", "clients", "creates", "attempts", "first attempts failed", "<= 2 %", "replayed answers",
                        "longest gap without a create, s", "<= 5 s", "duplicates", "lost", "unresolved",
                        "answers", "events"], rows,
@@ -412,19 +414,32 @@ def cluster_section(runs, lat, reads, meta):
             s1, c1 = by["db_single"], by["db_cluster"]
             notes_.append("- of which the database: one INSERT commit %.2f ms (p50) on a Galera node against %.2f ms "
                           "on the single server: +%.2f ms" % (c1[3], s1[3], c1[3] - s1[3]))
-        if "get_causal" in by and "get_eventual" in by:
-            s1, c1 = by["get_eventual"], by["get_causal"]
-            notes_.append("- a read with `read_consistency = causal` %.2f ms (p50) against %.2f ms with `eventual`: "
-                          "+%.2f ms" % (c1[3], s1[3], c1[3] - s1[3]))
+        causal = [v[3] for k, v in by.items() if k.startswith("get_causal")]
+        eventual = [v[3] for k, v in by.items() if k.startswith("get_eventual")]
+        if causal and eventual:
+            c1, s1 = statistics.median(causal), statistics.median(eventual)
+            notes_.append("- a read from one connection with `read_consistency = causal`: %.2f ms (p50, median of the "
+                          "rounds) against %.2f ms with `eventual`: %+.2f ms" % (c1, s1, c1 - s1))
         out += notes_ + ([""] if notes_ else [])
     if reads:
-        rows = [[m, r, p50, p99, e] for m, r, p50, p99, e in reads]
-        out += ["GET /tasks/{1..10000} through the rig, wrk at 16 connections (reads round robin over the 3 "
-                "nodes; `causal`: `wsrep_sync_wait = 1` on the nodes other than the writer):", "",
-                table(["read_consistency", "req/s", "p50 ms", "p99 ms", "errors"], rows), ""]
-        if len(reads) == 2 and float(reads[1][1]):
-            out += ["Throughput with `causal` is %.0f %% of `eventual`'s." % (
-                100 * float(reads[0][1]) / float(reads[1][1])), ""]
+        reads = [(r + ["1", "0"])[:7] for r in reads]
+        rows = [[m, n, r, p50, p99, e, w] for m, r, p50, p99, e, n, w in reads]
+        out += ["GET /tasks/{1..10000} through the rig, wrk at 16 connections, the two settings in turn, alone and "
+                "beside 2 clients creating tasks (reads round robin over the 3 nodes; `causal`: "
+                "`wsrep_sync_wait = 1` on the nodes other than the writer, so a read waits until its node has "
+                "applied every write committed before it):", "",
+                table(["read_consistency", "round", "req/s", "p50 ms", "p99 ms", "errors", "creates/s beside"], rows), ""]
+        by_round = {}
+        for m, r, _, _, _, n, _ in reads:
+            kind = m.split(", ", 1)
+            by_round.setdefault((kind[1] if len(kind) > 1 else "alone", n), {})[kind[0]] = float(r)
+        for kind in ("alone", "2 clients creating"):
+            shares = ["%.0f %%" % (100 * v["causal"] / v["eventual"]) for (k, n), v in sorted(by_round.items())
+                      if k == kind and v.get("causal") and v.get("eventual")]
+            if shares:
+                out += ["- reads with `causal` against `eventual`, %s, per round: %s of the throughput" % (
+                    kind, ", ".join(shares))]
+        out += [""]
     if "cluster" in meta:
         out += ["How: " + meta["cluster"] + " The rig started in %s s." % meta.get("cluster_start", "?"), ""]
     return "\n".join(out)
