@@ -26,7 +26,7 @@ Result files (tab-separated, written by script/bench):
                                 socket errors, seconds
   cluster_failover.jsonl        one JSON object per failover or partition run
                                 (bench/cluster_failover.py)
-  cluster_latency.tsv           key label requests errors p50_ms p90_ms p99_ms max_ms
+  cluster_latency.tsv           key label requests errors p50_ms p90_ms p99_ms max_ms round
   cluster_wrk.tsv               mode req/s p50_ms p99_ms errors round
 
 A case's figures sum its rounds (requests, errors, statements); its p50 and p99 come
@@ -194,7 +194,7 @@ def ms(x):
 
 def environment(meta):
     keys = [("command", "command"), ("started", "date"), ("commit", "commit"), ("seconds", "whole run, s"),
-            ("machine", "machine"), ("loadavg", "load average at start"), ("versions", "versions"),
+            ("machine", "machine"), ("loadavg", "load average at start"), ("loadavg_end", "load average at the end"), ("versions", "versions"),
             ("build", "taskapi build"), ("taskapi", "taskapi"), ("master_rss", "taskapi master peak RSS"),
             ("admin_rss", "taskapi admin process peak RSS"),
             ("mariadb", "MariaDB"), ("nginx", "nginx"), ("textbook", "textbook responder"),
@@ -397,27 +397,34 @@ def cluster_section(runs, lat, reads, meta):
                        "answers", "events"], rows,
                       ["l", "r", "r", "r", "r", "l", "r", "r", "l", "r", "r", "r", "l", "l"]), ""]
     if lat:
-        by = {k: (label, int(n), int(e), float(a), float(b), float(c), float(d))
-              for k, label, n, e, a, b, c, d in lat}
-        rows = [[label.replace("|", "\\|"), n, e, "%.2f" % a, "%.2f" % b, "%.2f" % c, "%.2f" % d]
-                for label, n, e, a, b, c, d in by.values()]
+        groups = {}
+        for f in lat:
+            k, label, n, e, a, b, c, d = f[:8]
+            groups.setdefault(k, (label, []))[1].append((int(n), int(e), float(a), float(b), float(c), float(d)))
+        # Per kind: the rounds' medians (p50 with the lowest and highest round in brackets).
+        by = {}
+        for k, (label, rs) in groups.items():
+            med = [statistics.median(r[i] for r in rs) for i in (2, 3, 4)]
+            by[k] = (label, sum(r[0] for r in rs), sum(r[1] for r in rs), med[0], med[1], med[2],
+                     max(r[5] for r in rs), min(r[2] for r in rs), max(r[2] for r in rs), len(rs))
+        rows = [[label.replace("|", "\\|"), rounds, n, e, "%.2f (%.2f-%.2f)" % (a, lo, hi), "%.2f" % b, "%.2f" % c,
+                 "%.2f" % d] for label, n, e, a, b, c, d, lo, hi, rounds in by.values()]
         out += ["Latency of one client, its requests one after the other on one kept connection (commits: each "
                 "its own durable commit; MariaDB alone: `bench/dbalone.c`, taskapi's INSERT on one connection for "
-                "5 s, no HTTP):", "",
-                table(["request", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows), ""]
+                "3 s, no HTTP). Each kind measured in rounds, the kinds in turn; p50, p90, p99: the median over "
+                "the rounds (p50 of the lowest and highest round in brackets):", "",
+                table(["request", "rounds", "requests", "errors", "p50 ms", "p90 ms", "p99 ms", "max ms"], rows), ""]
         notes_ = []
         if "post_single" in by and "post_cluster" in by:
             s1, c1 = by["post_single"], by["post_cluster"]
             notes_.append("- a create through nginx costs %.2f ms (p50) on the rig against %.2f ms on the single "
-                          "server: +%.2f ms, x%.1f" % (c1[3], s1[3], c1[3] - s1[3], c1[3] / s1[3] if s1[3] else 0))
+                          "server: %+.2f ms, x%.1f" % (c1[3], s1[3], c1[3] - s1[3], c1[3] / s1[3] if s1[3] else 0))
         if "db_single" in by and "db_cluster" in by:
             s1, c1 = by["db_single"], by["db_cluster"]
             notes_.append("- of which the database: one INSERT commit %.2f ms (p50) on a Galera node against %.2f ms "
-                          "on the single server: +%.2f ms" % (c1[3], s1[3], c1[3] - s1[3]))
-        causal = [v[3] for k, v in by.items() if k.startswith("get_causal")]
-        eventual = [v[3] for k, v in by.items() if k.startswith("get_eventual")]
-        if causal and eventual:
-            c1, s1 = statistics.median(causal), statistics.median(eventual)
+                          "on the single server: %+.2f ms" % (c1[3], s1[3], c1[3] - s1[3]))
+        if "get_causal" in by and "get_eventual" in by:
+            c1, s1 = by["get_causal"][3], by["get_eventual"][3]
             notes_.append("- a read from one connection with `read_consistency = causal`: %.2f ms (p50, median of the "
                           "rounds) against %.2f ms with `eventual`: %+.2f ms" % (c1, s1, c1 - s1))
         out += notes_ + ([""] if notes_ else [])
