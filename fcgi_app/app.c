@@ -75,8 +75,7 @@ static void respond_refused(const struct app *app, const struct request *req, st
 /* Whether the request names an Idempotency-Key: its re-run after an unknown outcome is safe. */
 static bool has_idempotency_key(const struct request *req)
 {
-	(void)req;
-	return false;
+	return req->idempotency_key != NULL;
 }
 
 static const char *rerun_name(enum app_rerun why)
@@ -232,6 +231,9 @@ static enum app_rerun rerun_for(const struct handler_ctx *ctx, int store_status)
 
 void app_store_failure(struct handler_ctx *ctx, int store_status)
 {
+	/* Called with the connection still borrowed (a write answered inside its transaction): its error now. */
+	if (ctx->lease.conn != NULL)
+		ctx->db_error = db_conn_last_error(ctx->lease.conn);
 	ctx->rerun = rerun_for(ctx, store_status);
 	if (store_status == STORE_QUOTA) {
 		char detail[160];
@@ -247,10 +249,11 @@ void app_store_failure(struct handler_ctx *ctx, int store_status)
 		return;
 	}
 	if (store_status == STORE_UNKNOWN_OUTCOME) {
-		/* Not "retry": a blind retry could apply the write twice. */
+		/* Not "retry": a blind retry could apply the write twice; one with its key cannot. */
 		response_error(ctx->resp, 503,
-			       "The database stopped answering during the write: it may have been applied; "
-			       "check the task's current state before retrying");
+			       "The database stopped answering during the write: it may have been applied. "
+			       "Retrying with the same Idempotency-Key is safe (the answer tells what happened); "
+			       "without one, check the task's current state before retrying");
 		response_header(ctx->resp, "Retry-After", "1");
 		return;
 	}

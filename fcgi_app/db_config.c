@@ -16,6 +16,10 @@ void db_config_connection(const struct config *cfg, struct db_options *opt)
 	opt->read_timeout_s = (unsigned)cfg->database.read_timeout_s;
 	opt->write_timeout_s = (unsigned)cfg->database.write_timeout_s;
 	opt->statement_timeout_ms = (unsigned)cfg->database.statement_timeout_ms;
+	opt->ssl_ca = cfg->database.ssl_ca;
+	opt->ssl_cert = cfg->database.ssl_cert;
+	opt->ssl_key = cfg->database.ssl_key;
+	opt->ssl_verify_server_cert = cfg->database.ssl_verify_server_cert;
 }
 
 void db_config_pool(const struct config *cfg, unsigned size, struct db_pool_options *popt)

@@ -180,6 +180,77 @@ static int await_io(MYSQL *mysql, int status, long long deadline_ms, bool *late)
 
 /* ---- opening ------------------------------------------------------------------- */
 
+static bool nonempty(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+void db_tls_plan(const struct db_options *opt, struct db_tls_plan *plan)
+{
+	memset(plan, 0, sizeof *plan);
+	plan->tls = nonempty(opt->ssl_ca) || nonempty(opt->ssl_cert);
+	if (!plan->tls)
+		return;
+	if (nonempty(opt->ssl_cert)) {
+		plan->cert = opt->ssl_cert;
+		plan->key = nonempty(opt->ssl_key) ? opt->ssl_key : opt->ssl_cert;
+	}
+	plan->verify = opt->ssl_verify_server_cert;
+	/* Connector/C checks the chain of any CA it is given: none, when nothing is to be checked. */
+	if (plan->verify && nonempty(opt->ssl_ca))
+		plan->ca = opt->ssl_ca;
+}
+
+/* What a failed TLS handshake under plan means, for the log: which check, and what to fix. */
+static void tls_hint(const struct db_tls_plan *plan, const char *name, char *out, size_t outlen)
+{
+	if (!plan->verify)
+		snprintf(out, outlen, "; TLS without verification (database.ssl_verify_server_cert = false)");
+	else if (plan->ca != NULL)
+		snprintf(out, outlen, "; TLS with verification: the server's certificate must be signed by "
+			 "database.ssl_ca '%s' and name '%s' (database.ssl_verify_server_cert = false gives "
+			 "up both checks)", plan->ca, name);
+	else
+		snprintf(out, outlen, "; TLS with verification: the server's certificate must be signed by a "
+			 "CA of the system's store (no database.ssl_ca) and name '%s'", name);
+}
+
+/*
+ * Hands the TLS plan to Connector/C. A CA file that cannot be read fails
+ * here, with its name, rather than as an opaque handshake error.
+ */
+static int set_tls(MYSQL *mysql, const struct db_tls_plan *plan, char *err, size_t errlen)
+{
+	my_bool on = 1, verify = plan->verify ? 1 : 0;
+	const char *files[][2] = { { "database.ssl_ca", plan->ca },
+				   { "database.ssl_cert", plan->cert },
+				   { "database.ssl_key", plan->key } };
+	FILE *f;
+
+	if (!plan->tls)
+		return 0;
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		if (files[i][1] == NULL)
+			continue;
+		f = fopen(files[i][1], "r");
+		if (f == NULL) {
+			snprintf(err, errlen, "cannot read %s '%s': %s", files[i][0], files[i][1],
+				 strerror(errno));
+			return -1;
+		}
+		fclose(f);
+	}
+	if (mysql_optionsv(mysql, MYSQL_OPT_SSL_ENFORCE, &on) != 0 ||
+	    mysql_optionsv(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify) != 0 ||
+	    (plan->ca != NULL && mysql_optionsv(mysql, MYSQL_OPT_SSL_CA, plan->ca) != 0) ||
+	    (plan->cert != NULL && mysql_optionsv(mysql, MYSQL_OPT_SSL_CERT, plan->cert) != 0) ||
+	    (plan->key != NULL && mysql_optionsv(mysql, MYSQL_OPT_SSL_KEY, plan->key) != 0)) {
+		snprintf(err, errlen, "cannot set up TLS on a MariaDB handle: %s", mysql_error(mysql));
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The session settings, in one statement: UTC, and the statement time limit
  * (MariaDB: max_statement_time in seconds for every statement; Oracle MySQL:
@@ -236,11 +307,20 @@ MYSQL *db_connect_by(const struct db_options *opt, long long deadline_ms, char *
 	unsigned port = socket ? 0 : opt->port;
 	MYSQL *ret = NULL;
 	my_bool off = 0;
+	struct db_tls_plan tls;
+	char where[300];
 
 	if (mysql == NULL) {
 		snprintf(err, errlen, "out of memory creating a MariaDB handle");
 		return NULL;
 	}
+	if (socket)
+		snprintf(where, sizeof where, "%s", socket);
+	else
+		snprintf(where, sizeof where, "%s:%u", host, port);
+	db_tls_plan(opt, &tls);
+	if (set_tls(mysql, &tls, err, errlen) < 0)
+		goto fail;
 	mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &opt->connect_timeout_s);
 	mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &opt->read_timeout_s);
 	mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &opt->write_timeout_s);
@@ -273,10 +353,20 @@ MYSQL *db_connect_by(const struct db_options *opt, long long deadline_ms, char *
 	if (ret == NULL) {
 		bool late = deadline_ms != 0 && clock_ms() >= deadline_ms;
 
-		snprintf(err, errlen, "cannot connect to MariaDB at %s as '%s': %s%s (%u)",
-			 socket ? socket : opt->host, opt->user,
-			 late ? "no answer before the deadline (database.acquire_timeout_ms): " : "",
-			 mysql_error(mysql), mysql_errno(mysql));
+		int n = snprintf(err, errlen, "cannot connect to MariaDB at %s as '%s': %s%s (%u)", where,
+				 opt->user,
+				 late ? "no answer before the deadline (database.acquire_timeout_ms): " : "",
+				 mysql_error(mysql), mysql_errno(mysql));
+
+		if (mysql_errno(mysql) == CR_SSL_CONNECTION_ERROR && n > 0 && (size_t)n < errlen)
+			tls_hint(&tls, socket ? "localhost" : host, err + n, errlen - (size_t)n);
+		goto fail;
+	}
+	/* Connector/C 3.3 goes on in clear when the server offers no TLS and nothing is verified. */
+	if (tls.tls && mysql_get_ssl_cipher(mysql) == NULL) {
+		snprintf(err, errlen, "cannot connect to MariaDB at %s as '%s': the server does not offer TLS, "
+			 "which database.ssl_ca (or ssl_cert) requires; refused rather than used in clear",
+			 where, opt->user);
 		goto fail;
 	}
 	if (set_session(mysql, opt, deadline_ms, err, errlen) < 0)

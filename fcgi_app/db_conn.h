@@ -17,7 +17,7 @@
  */
 
 /* Statement ids a connection caches (see db_conn_stmt). */
-#define DB_MAX_STMTS 16
+#define DB_MAX_STMTS 24
 
 /*
  * How long after database.statement_timeout_ms a borrowed connection's work
@@ -47,15 +47,48 @@ struct db_options {
 	unsigned long client_flags; /* e.g. CLIENT_MULTI_STATEMENTS for migrations */
 	/* More session settings ("name = value, ..."), set with the others at connect; NULL: none. Borrowed (a literal): pools copy the pointer only. */
 	const char *session_sql;
+	/*
+	 * TLS to the server (see db_tls_plan): with ssl_ca (or a client
+	 * certificate) set, every connection is encrypted or refused. Paths,
+	 * "" or NULL = not set.
+	 */
+	const char *ssl_ca;
+	const char *ssl_cert;       /* client certificate, with ssl_key */
+	const char *ssl_key;
+	bool ssl_verify_server_cert; /* the CA signed it and it names host (or the IP) */
 };
+
+/*
+ * What db_connect asks Connector/C for, decided from the options alone.
+ * Connector/C 3.3 (libmariadb/secure/openssl.c, plugins/auth/my_auth.c)
+ * checks the certificate chain whenever it is given a CA, whatever
+ * MYSQL_OPT_SSL_VERIFY_SERVER_CERT says, and refuses a server without TLS
+ * only when that option is on. So: with verification, the CA is handed over
+ * and the option set (chain, then the host name against the certificate's
+ * SAN/CN with X509_check_host, or the IP with X509_check_ip_asc); without,
+ * the CA is not handed over (nothing is checked), and db_connect itself
+ * refuses a connection that did not end up encrypted.
+ */
+struct db_tls_plan {
+	bool tls;          /* encrypt, or refuse to connect */
+	const char *ca;    /* to MYSQL_OPT_SSL_CA; NULL = none */
+	const char *cert;  /* to MYSQL_OPT_SSL_CERT / _KEY; NULL = none */
+	const char *key;
+	bool verify;       /* MYSQL_OPT_SSL_VERIFY_SERVER_CERT */
+};
+
+/* Fills plan from opt. The strings are opt's (borrowed). */
+void db_tls_plan(const struct db_options *opt, struct db_tls_plan *plan);
 
 struct db_conn;
 
 /*
  * Opens a bare connection with the options' timeouts, utf8mb4, UTC session
- * time and the statement time limit, and never a silent reconnect. Returns
- * NULL with a message in err (never containing the password). Caller closes
- * with mysql_close.
+ * time and the statement time limit, and never a silent reconnect; over TLS
+ * as db_tls_plan says, a connection asked to be encrypted that is not being
+ * refused. Returns NULL with a message in err (never containing the
+ * password; a TLS failure names the CA file and the host the certificate
+ * must name). Caller closes with mysql_close.
  */
 MYSQL *db_connect(const struct db_options *opt, char *err, size_t errlen);
 

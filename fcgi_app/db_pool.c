@@ -47,6 +47,7 @@ struct db_pool {
 	struct db_options borrow_opt;   /* opt, connect timeout capped by the acquire timeout */
 	struct {
 		char *socket, *host, *user, *password, *database;
+		char *ssl_ca, *ssl_cert, *ssl_key;
 	} owned;
 	struct db_pool_options popt;
 	unsigned min_idle;
@@ -158,6 +159,9 @@ static void copy_db_options(struct db_pool *pool, const struct db_options *opt)
 	pool->opt.user = pool->owned.user = dup_or_empty(opt->user);
 	pool->opt.password = pool->owned.password = dup_or_empty(opt->password);
 	pool->opt.database = pool->owned.database = dup_or_empty(opt->database);
+	pool->opt.ssl_ca = pool->owned.ssl_ca = dup_or_empty(opt->ssl_ca);
+	pool->opt.ssl_cert = pool->owned.ssl_cert = dup_or_empty(opt->ssl_cert);
+	pool->opt.ssl_key = pool->owned.ssl_key = dup_or_empty(opt->ssl_key);
 	/* A borrower never waits on a connect longer than it would wait for a free connection. */
 	pool->borrow_opt = pool->opt;
 	if (cap_s < pool->borrow_opt.connect_timeout_s)
@@ -220,6 +224,9 @@ void db_pool_free(struct db_pool *pool)
 	free(pool->owned.user);
 	free(pool->owned.password);
 	free(pool->owned.database);
+	free(pool->owned.ssl_ca);
+	free(pool->owned.ssl_cert);
+	free(pool->owned.ssl_key);
 	pthread_cond_destroy(&pool->watch_wake);
 	pthread_mutex_destroy(&pool->watch_lock);
 	pthread_cond_destroy(&pool->wake);

@@ -21,6 +21,7 @@
 #include "db_config.h"
 #include "db_pool.h"
 #include "health.h"
+#include "idem_purge.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
@@ -331,6 +332,7 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 {
 	struct db_pool_options popt;
 	struct app app;
+	struct idem_purge *purge;
 	char err[512];
 	int rc;
 
@@ -350,12 +352,14 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 		return 1;
 	}
 	db_cluster_start(app.db);
+	purge = idem_purge_start(cfg, app.db);
 	rc = server_run(cfg, &app, listen_fd);
 	if (rc == SERVER_ABANDONED) {
 		/* Threads still hold pool connections: leave without tearing down what they use. */
 		fflush(NULL);
 		_exit(0);
 	}
+	idem_purge_stop(purge);
 	auth_free(app.auth);
 	db_cluster_free(app.db);
 	health_cache_free(app.ready_cache);

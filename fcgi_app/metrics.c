@@ -287,6 +287,22 @@ void metrics_auth_refused(unsigned reason)
 		__atomic_add_fetch(&my_slot->c.auth_refused[reason], 1, RELAXED);
 }
 
+const char *const metrics_idem_names[METRICS_N_IDEM] = {
+	"stored", "replayed", "mismatch", "busy",
+};
+
+void metrics_idempotency(enum metrics_idem result)
+{
+	if (my_slot != NULL && result < METRICS_N_IDEM)
+		__atomic_add_fetch(&my_slot->c.idempotency[result], 1, RELAXED);
+}
+
+void metrics_idempotency_purged(uint64_t rows)
+{
+	if (my_slot != NULL && rows > 0)
+		__atomic_add_fetch(&my_slot->c.idempotency_purged, rows, RELAXED);
+}
+
 void metrics_busy_begin(void)
 {
 	int busy, active, max;

@@ -51,6 +51,17 @@ enum metrics_intake_close {
 /* Their /status keys and /metrics reason labels, in enum order. */
 extern const char *const metrics_intake_close_names[METRICS_N_INTAKE_CLOSES];
 
+/* What became of a write with an Idempotency-Key (idem.c). */
+enum metrics_idem {
+	METRICS_IDEM_STORED = 0, /* done and its answer stored with it */
+	METRICS_IDEM_REPLAYED,   /* answered from the stored answer */
+	METRICS_IDEM_MISMATCH,   /* the key came with another request: 422 */
+	METRICS_IDEM_BUSY,       /* the key's first request still ran after the bound: 409 */
+	METRICS_N_IDEM
+};
+/* Their /status keys and /metrics result labels, in enum order. */
+extern const char *const metrics_idem_names[METRICS_N_IDEM];
+
 /* Database nodes shown (db_cluster.h's limit). */
 #define METRICS_MAX_NODES DB_CLUSTER_MAX_NODES
 /* Handler re-runs by why: enum app_rerun of app.h, "none" (0) unused. */
@@ -129,6 +140,10 @@ void metrics_connection_accepted(void);
 void metrics_intake_closed(enum metrics_intake_close why);
 /* A caller refused with 401/403/503 by auth_check, by its auth_reason (auth.h). */
 void metrics_auth_refused(unsigned reason);
+/* A write with an Idempotency-Key ended so. */
+void metrics_idempotency(enum metrics_idem result);
+/* The purge deleted rows expired keys. */
+void metrics_idempotency_purged(uint64_t rows);
 /* A thread starts / finishes answering a request. */
 void metrics_busy_begin(void);
 void metrics_busy_end(void);
@@ -163,6 +178,8 @@ struct metrics_counters {
 	uint64_t all_busy;        /* times every thread of a worker was busy at once */
 	uint64_t intake_closed[METRICS_N_INTAKE_CLOSES];
 	uint64_t auth_refused[METRICS_N_AUTH_REASONS]; /* by enum auth_reason */
+	uint64_t idempotency[METRICS_N_IDEM];          /* by enum metrics_idem */
+	uint64_t idempotency_purged;                   /* expired keys deleted */
 	/* db_pool_stats counters as each worker last published them, by metrics_pool_counters row */
 	uint64_t pool[METRICS_N_POOL_COUNTERS];
 	uint64_t db_reruns[METRICS_N_RERUNS];

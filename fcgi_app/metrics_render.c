@@ -18,6 +18,17 @@ static json_t *intake_closed_object(const struct metrics_counters *t)
 	return o;
 }
 
+/* /status "idempotency": {"stored": n, ..., "purged": n} */
+static json_t *idempotency_object(const struct metrics_counters *t)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; i < METRICS_N_IDEM; i++)
+		json_object_set_new(o, metrics_idem_names[i], json_integer((json_int_t)t->idempotency[i]));
+	json_object_set_new(o, "purged", json_integer((json_int_t)t->idempotency_purged));
+	return o;
+}
+
 /* /status "auth_refused": {"missing": n, ...}, every refusal reason */
 static json_t *auth_refused_object(const struct metrics_counters *t)
 {
@@ -222,6 +233,17 @@ void metrics_render_prometheus(const struct metrics_snapshot *snap, const struct
 		snprintf(label, sizeof label, "reason=\"%s\"", auth_reason_name(i));
 		gauge_line(out, "taskapi_auth_refused_total", label, (long long)t->auth_refused[i]);
 	}
+	family(out, "taskapi_idempotency_total", "counter",
+	       "Writes with an Idempotency-Key, by result: stored (done, answer kept), replayed, "
+	       "mismatch (422: the key came with another request), busy (409: its first request still ran).");
+	for (int i = 0; i < METRICS_N_IDEM; i++) {
+		char label[48];
+
+		snprintf(label, sizeof label, "result=\"%s\"", metrics_idem_names[i]);
+		gauge_line(out, "taskapi_idempotency_total", label, (long long)t->idempotency[i]);
+	}
+	single(out, "taskapi_idempotency_purged_total", "counter",
+	       "Expired Idempotency-Key rows deleted by the purge.", (long long)t->idempotency_purged);
 
 	family(out, "taskapi_threads", "gauge", "Serving threads of live workers, busy with a request or idle.");
 	gauge_line(out, "taskapi_threads", "state=\"busy\"", snap->busy);
@@ -351,6 +373,7 @@ void metrics_render_status(const struct metrics_snapshot *snap, const struct met
 	json_object_set_new(root, "slow_requests", json_integer((json_int_t)snap->total.slow));
 	json_object_set_new(root, "intake_closed", intake_closed_object(&snap->total));
 	json_object_set_new(root, "auth_refused", auth_refused_object(&snap->total));
+	json_object_set_new(root, "idempotency", idempotency_object(&snap->total));
 	json_object_set_new(root, "listen_queue", listen_figure(listen, listen->queue));
 	json_object_set_new(root, "max_listen_queue", listen_figure(listen, snap->listen_queue_max));
 	json_object_set_new(root, "listen_queue_len", listen_figure(listen, listen->backlog));

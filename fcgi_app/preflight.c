@@ -97,6 +97,12 @@ static void check_reload_reads(const struct config *cfg, const char *config_file
 		{ "database.password_file", cfg->database.password_file },
 		{ "database.migrate_password_file", cfg->database.migrate_password_file },
 	};
+	const char *tls_files[][2] = {
+		/* Read only to verify the server's certificate (db_tls_plan). */
+		{ "database.ssl_ca", cfg->database.ssl_verify_server_cert ? cfg->database.ssl_ca : "" },
+		{ "database.ssl_cert", cfg->database.ssl_cert },
+		{ "database.ssl_key", cfg->database.ssl_key },
+	};
 	char err[CONFIG_ERR_SIZE], pwbuf[PRIVILEGES_PWBUF_SIZE];
 	struct passwd pw, *found = NULL;
 	uid_t uid;
@@ -117,6 +123,16 @@ static void check_reload_reads(const struct config *cfg, const char *config_file
 			       "but every reload (SIGHUP) would fail; give it to that user or its group (0640)",
 			       files[i][0], path, user);
 	}
+	/* Every connection to MariaDB reads the TLS files, in the workers, after the switch. */
+	for (size_t i = 0; i < sizeof tls_files / sizeof tls_files[0]; i++) {
+		const char *path = tls_files[i][1];
+
+		if (path[0] == '\0' || readable_by(path, uid, gid, found ? pw.pw_name : NULL))
+			continue;
+		config_problem(w, "%s '%s' is not readable by server.user '%s': every connection to MariaDB "
+			       "reads it as that user; give it to that user or its group (0640)",
+			       tls_files[i][0], path, user);
+	}
 	/* The key files of auth.mode = token and jwt are read by each worker at its start, after the switch. */
 	if (strcmp(cfg->auth.mode, "token") == 0 && cfg->auth.token_key_file[0] != '\0' &&
 	    !readable_by(cfg->auth.token_key_file, uid, gid, found ? pw.pw_name : NULL))
@@ -133,6 +149,33 @@ static void check_reload_reads(const struct config *cfg, const char *config_file
 			continue;
 		config_problem(w, "%s '%s' is not readable by server.user '%s': every worker reads it at its "
 			       "start as that user; give it to that user or its group (0640)", key, path, user);
+	}
+}
+
+/*
+ * The TLS files of [database]: Connector/C reads them at every connect, so a
+ * missing one makes every connection fail (db_connect names it then too).
+ */
+static void check_tls_files(const struct config *cfg, struct config_problems *w)
+{
+	const char *files[][2] = {
+		/* Read only to verify the server's certificate (db_tls_plan). */
+		{ "database.ssl_ca", cfg->database.ssl_verify_server_cert ? cfg->database.ssl_ca : "" },
+		{ "database.ssl_cert", cfg->database.ssl_cert },
+		{ "database.ssl_key", cfg->database.ssl_key },
+	};
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		const char *path = files[i][1];
+
+		if (path[0] == '\0')
+			continue;
+		if (stat(path, &st) < 0 || access(path, R_OK) < 0)
+			config_problem(w, "%s '%s' cannot be read: %s; every connection to MariaDB needs it",
+				       files[i][0], path, strerror(errno));
+		else if (!S_ISREG(st.st_mode))
+			config_problem(w, "%s '%s' is not a file (a PEM file is expected)", files[i][0], path);
 	}
 }
 
@@ -215,6 +258,7 @@ void preflight_check(const struct config *cfg, const char *config_file, struct c
 	check_log_file("log.error_log", cfg->log.error_log, warnings);
 	check_log_file("log.access_log_file", cfg->log.access_log_file, warnings);
 	check_log_file("log.slow_log_file", cfg->log.slow_log_file, warnings);
+	check_tls_files(cfg, warnings);
 	check_reload_reads(cfg, config_file, warnings);
 	check_jwt_keys(cfg, warnings);
 	check_token_key(cfg, warnings);

@@ -15,9 +15,12 @@
  *  - auth.mode = remote_user on a listener its socket rule refuses
  *    (auth_socket.h), judged from server.listen and the socket settings;
  *  - log files that cannot be written;
+ *  - the TLS files of [database] (ssl_ca, ssl_cert, ssl_key) missing or
+ *    unreadable;
  *  - started as root with server.user: files a reload (SIGHUP) reads again
  *    as that user (config_file, the password files) that it cannot read,
- *    and the key files of auth.mode = jwt, which every worker reads;
+ *    and the key files of auth.mode = jwt and the TLS files of
+ *    [database], which every worker reads;
  *  - auth.mode = jwt: key files that do not load (jwt_auth_new), so that a
  *    new JWKS file can be checked before the reload that reads it.
  *

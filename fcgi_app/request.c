@@ -50,6 +50,7 @@ void request_reset(struct request *req)
 	req->if_none_match = NULL;
 	req->authorization = NULL;
 	req->remote_user = NULL;
+	req->idempotency_key = NULL;
 }
 
 enum http_method request_method_parse(const char *name)
@@ -223,6 +224,7 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 	req->if_none_match = get(ctx, "HTTP_IF_NONE_MATCH");
 	req->authorization = get(ctx, "HTTP_AUTHORIZATION");
 	req->remote_user = get(ctx, "REMOTE_USER");
+	req->idempotency_key = get(ctx, "HTTP_IDEMPOTENCY_KEY");
 	return REQUEST_OK;
 }
 
@@ -235,6 +237,7 @@ static const struct {
 	PICK("REQUEST_METHOD"), PICK("REQUEST_URI"), PICK("QUERY_STRING"), PICK("CONTENT_TYPE"),
 	PICK("CONTENT_LENGTH"), PICK("REQUEST_ID"), PICK("HTTP_IF_MATCH"), PICK("HTTP_IF_NONE_MATCH"),
 	PICK("SCRIPT_NAME"), PICK("PATH_INFO"), PICK("HTTP_AUTHORIZATION"), PICK("REMOTE_USER"),
+	PICK("HTTP_IDEMPOTENCY_KEY"),
 };
 #define N_PICKED (sizeof picked / sizeof picked[0])
 

@@ -51,6 +51,8 @@ struct request {
 	const char *if_none_match;
 	const char *authorization; /* the Authorization header (HTTP_AUTHORIZATION), or NULL */
 	const char *remote_user;   /* REMOTE_USER: who the web server authenticated, or NULL */
+	/* The Idempotency-Key header (HTTP_IDEMPOTENCY_KEY), unchecked (idem_key_check), or NULL */
+	const char *idempotency_key;
 	struct buf body;
 };
 

@@ -14,7 +14,7 @@
  */
 
 /* The schema version this build needs (the highest migration in sql/). */
-#define TASK_STORE_SCHEMA_VERSION 4
+#define TASK_STORE_SCHEMA_VERSION 5
 
 #define TASK_TITLE_MAX_CHARS 50
 #define TASK_DESCRIPTION_MAX_CHARS 255

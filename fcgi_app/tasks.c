@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "etag.h"
+#include "idem.h"
 #include "jsonw.h"
 #include "utf8.h"
 
@@ -249,6 +250,7 @@ void tasks_create(struct handler_ctx *ctx)
 	struct task_fields fields;
 	struct task task;
 	struct db_conn *conn;
+	struct idem_write idem;
 	enum store_status status;
 	json_t *body;
 	char location[48];
@@ -258,7 +260,10 @@ void tasks_create(struct handler_ctx *ctx)
 	validation_init(&v);
 	/* fields borrow their strings from body: it lives until the one exit below. */
 	body = validate_json_object(&v, ctx->req->body.data, ctx->req->body.len);
-	if (body == NULL || tasks_parse_fields(&v, body, true, &fields) < 0) {
+	if (body != NULL)
+		tasks_parse_fields(&v, body, true, &fields);
+	idem_check_key(ctx->req, &v);
+	if (v.n > 0) {
 		respond_validation(ctx, &v);
 		goto out;
 	}
@@ -267,15 +272,19 @@ void tasks_create(struct handler_ctx *ctx)
 	conn = app_acquire_db(ctx);
 	if (conn == NULL)
 		goto out; /* app_acquire_db answered 503 */
-	status = task_store_create(conn, &owner, &fields, ctx->app->cfg->auth.max_tasks_per_owner, &task);
-	app_release_db(ctx, &conn);
-	if (status != STORE_OK) {
-		app_store_failure(ctx, status);
-		goto out;
+	/* With an Idempotency-Key the response is filled before the write commits (idem.h). */
+	if (idem_begin(&idem, ctx, conn, &(struct idem_request){ "POST", "/tasks/", body, NULL, NULL })) {
+		status = task_store_create(conn, &owner, &fields, ctx->app->cfg->auth.max_tasks_per_owner, &task);
+		if (status == STORE_OK) {
+			respond_task(ctx, 201, &task);
+			snprintf(location, sizeof location, "/tasks/%" PRIu64, task.id);
+			response_header(ctx->resp, "Location", location);
+		} else {
+			app_store_failure(ctx, status);
+		}
+		idem_end(&idem, ctx);
 	}
-	respond_task(ctx, 201, &task);
-	snprintf(location, sizeof location, "/tasks/%" PRIu64, task.id);
-	response_header(ctx->resp, "Location", location);
+	app_release_db(ctx, &conn);
 out:
 	json_decref(body);
 }
@@ -283,16 +292,20 @@ out:
 /* ---- GET /tasks/{id} ----------------------------------------------------- */
 
 /*
- * The first steps of GET and DELETE /tasks/{id}: the id from the path, then
- * a connection. Returns the connection (release with app_release_db), or
- * NULL with the response filled (422 for the id, 503 without a connection).
+ * The first steps of GET and DELETE /tasks/{id}: the id from the path (and
+ * the Idempotency-Key of a DELETE), then a connection. Returns the
+ * connection (release with app_release_db), or NULL with the response filled
+ * (422 for the id or the key, 503 without a connection).
  */
 static struct db_conn *task_id_and_conn(struct handler_ctx *ctx, uint64_t *id)
 {
 	struct validation v;
 
 	validation_init(&v);
-	if (path_task_id(ctx, &v, id) < 0) {
+	path_task_id(ctx, &v, id);
+	if (ctx->req->method == HTTP_DELETE)
+		idem_check_key(ctx->req, &v);
+	if (v.n > 0) {
 		respond_validation(ctx, &v);
 		return NULL;
 	}
@@ -396,6 +409,22 @@ static void respond_write_failure(struct handler_ctx *ctx, enum store_status sta
 		app_store_failure(ctx, status);
 }
 
+/* Room for "/tasks/<id>?completed=<value>" with the longest value a query carries. */
+#define TARGET_SIZE 384
+
+/*
+ * What a write to task id addresses, for an Idempotency-Key's fingerprint:
+ * the route with the id as parsed, and for a PATCH the ?completed= it was
+ * given (the only query parameter that changes what a write does).
+ */
+static void target_of(struct handler_ctx *ctx, uint64_t id, bool with_query, char *out, size_t size)
+{
+	const char *completed = with_query ? query_value(ctx->req, "completed") : NULL;
+
+	snprintf(out, size, "/tasks/%" PRIu64 "%s%s", id, completed ? "?completed=" : "",
+		 completed ? completed : "");
+}
+
 /* ---- PATCH /tasks/{id} --------------------------------------------------- */
 
 /* Reads the seed's ?completed= and the merge-patch body into fields, problems into v. */
@@ -441,8 +470,10 @@ void tasks_patch(struct handler_ctx *ctx)
 	unsigned guard = 0;
 	json_t *body = NULL;
 	struct db_conn *conn;
+	struct idem_write idem;
 	enum store_status status;
 	int guarded;
+	char target[TARGET_SIZE];
 
 	if (ctx->req->body.len > 0 && check_media_type(ctx, true) < 0)
 		return;
@@ -450,6 +481,7 @@ void tasks_patch(struct handler_ctx *ctx)
 	validation_init(&v);
 	path_task_id(ctx, &v, &id);
 	parse_patch(ctx, &v, &body, &fields);
+	idem_check_key(ctx->req, &v);
 	if (v.n > 0) {
 		json_decref(body);
 		respond_validation(ctx, &v);
@@ -458,13 +490,18 @@ void tasks_patch(struct handler_ctx *ctx)
 	conn = app_acquire_db(ctx);
 	if (conn == NULL)
 		goto out;
-	guarded = write_guard(ctx, conn, id, &guard);
-	if (guarded >= 0) {
-		status = task_store_update(conn, &owner, id, &fields, guarded ? &guard : NULL, &task);
-		if (status == STORE_OK)
-			respond_task(ctx, 200, &task);
-		else
-			respond_write_failure(ctx, status);
+	target_of(ctx, id, true, target, sizeof target);
+	if (idem_begin(&idem, ctx, conn, &(struct idem_request){ "PATCH", target, body, ctx->req->if_match,
+								 ctx->req->if_none_match })) {
+		guarded = write_guard(ctx, conn, id, &guard);
+		if (guarded >= 0) {
+			status = task_store_update(conn, &owner, id, &fields, guarded ? &guard : NULL, &task);
+			if (status == STORE_OK)
+				respond_task(ctx, 200, &task);
+			else
+				respond_write_failure(ctx, status);
+		}
+		idem_end(&idem, ctx);
 	}
 	app_release_db(ctx, &conn);
 out:
@@ -479,18 +516,25 @@ void tasks_delete(struct handler_ctx *ctx)
 	uint64_t id = 0;
 	unsigned guard = 0;
 	struct db_conn *conn = task_id_and_conn(ctx, &id);
+	struct idem_write idem;
 	enum store_status status;
 	int guarded;
+	char target[TARGET_SIZE];
 
 	if (conn == NULL)
 		return;
-	guarded = write_guard(ctx, conn, id, &guard);
-	if (guarded >= 0) {
-		status = task_store_delete(conn, &owner, id, guarded ? &guard : NULL);
-		if (status == STORE_OK)
-			response_empty(ctx->resp, 204);
-		else
-			respond_write_failure(ctx, status);
+	target_of(ctx, id, false, target, sizeof target);
+	if (idem_begin(&idem, ctx, conn, &(struct idem_request){ "DELETE", target, NULL, ctx->req->if_match,
+								 ctx->req->if_none_match })) {
+		guarded = write_guard(ctx, conn, id, &guard);
+		if (guarded >= 0) {
+			status = task_store_delete(conn, &owner, id, guarded ? &guard : NULL);
+			if (status == STORE_OK)
+				response_empty(ctx->resp, 204);
+			else
+				respond_write_failure(ctx, status);
+		}
+		idem_end(&idem, ctx);
 	}
 	app_release_db(ctx, &conn);
 }

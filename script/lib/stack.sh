@@ -48,6 +48,19 @@ stack_env() {
   DB_SOCK=$SOCK_DIR/mysqld.sock
   DB_PIDFILE=$DB_DIR/mariadbd.pid
   DB_LOG=$DB_DIR/error.log
+  # TLS: a throwaway CA and a server certificate for 127.0.0.1 and localhost, made at
+  # every start (mariadb_tls_files). Clients that ask for TLS get it; others stay in clear.
+  DB_TLS_DIR=$DB_DIR/tls
+  DB_CA=$DB_TLS_DIR/ca.pem
+  DB_SERVER_CERT=$DB_TLS_DIR/server.pem
+  DB_SERVER_KEY=$DB_TLS_DIR/server.key
+  # The TCP port on 127.0.0.1 (tests that connect over TCP, TLS among them), chosen
+  # at start and kept in a file so that every script of this run folder finds it.
+  DB_PORT_FILE=$DB_DIR/port
+  DB_PORT=''
+  if [ -r "$DB_PORT_FILE" ]; then
+    read -r DB_PORT <"$DB_PORT_FILE" || true
+  fi
   DB_NAME=taskapi
   DB_APP_USER=taskapi_app
   DB_MIGRATE_USER=taskapi_migrate
@@ -112,6 +125,39 @@ db_admin() {
 
 db_pid() { pid_from_file "$DB_PIDFILE" "--datadir=$DB_DATA"; }
 
+# tls_cert OUT_PREFIX CA_PREFIX SAN — an EC P-256 key (OUT_PREFIX.key) and a certificate
+# (OUT_PREFIX.pem) for the subjectAltName SAN, signed by CA_PREFIX.{pem,key}; valid
+# for two days. Quiet; dies on failure. Also used by e2e tests for wrong certificates.
+tls_cert() {
+  local out=$1 ca=$2 san=$3
+  (umask 077 && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$out.key" -subj "/CN=${san##*:}" -out "$out.csr" 2>/dev/null) ||
+    die "openssl: cannot make a key and request for $out"
+  openssl x509 -req -in "$out.csr" -CA "$ca.pem" -CAkey "$ca.key" -CAcreateserial \
+    -days 2 -sha256 -extfile <(printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' "$san") \
+    -out "$out.pem" 2>/dev/null || die "openssl: cannot sign $out.pem"
+  rm -f "$out.csr"
+}
+
+# tls_ca PREFIX NAME — a throwaway CA: PREFIX.key (EC P-256) and PREFIX.pem (self-signed).
+tls_ca() {
+  (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$1.key" -subj "/CN=$2" -days 2 -sha256 -out "$1.pem" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null) ||
+    die "openssl: cannot make the CA $1.pem"
+}
+
+# mariadb_tls_files — a new CA and server certificate (SAN IP:127.0.0.1, DNS:localhost)
+# in DB_TLS_DIR, at every start: nothing to renew, nothing reused from an older run.
+mariadb_tls_files() {
+  rm -rf "$DB_TLS_DIR"
+  mkdir -p "$DB_TLS_DIR"
+  chmod 700 "$DB_TLS_DIR"
+  tls_ca "$DB_TLS_DIR/ca" "taskapi test CA $$"
+  tls_cert "$DB_TLS_DIR/server" "$DB_TLS_DIR/ca" "IP:127.0.0.1,DNS:localhost"
+  chmod 644 "$DB_CA" "$DB_SERVER_CERT"
+}
+
 mariadb_start() {
   local pid install_log=$DB_DIR/install.log deadline
   local user_opt=()
@@ -133,14 +179,19 @@ mariadb_start() {
       die "mariadb-install-db failed (full log: $install_log)"
     fi
   fi
-  say "mariadb: starting on $DB_SOCK"
+  mariadb_tls_files
+  DB_PORT=$(free_port)
+  echo "$DB_PORT" >"$DB_PORT_FILE"
+  say "mariadb: starting on $DB_SOCK and 127.0.0.1:$DB_PORT (TLS offered)"
   # --no-defaults: nothing from /etc/mysql; the binary's defaults plus these, plus
   # TASKAPI_MARIADB_ARGS (words, e.g. "--thread-handling=pool-of-threads") if set.
   # Durable commits (flush at every commit), a small buffer pool, utf8mb4 by default,
-  # no TCP at all.
+  # TCP on the loopback address only, TLS offered (not required) on both.
   spawn "$DB_DIR" "$DB_DIR/stderr.log" mariadbd --no-defaults "${user_opt[@]}" \
     --datadir="$DB_DATA" --socket="$DB_SOCK" --pid-file="$DB_PIDFILE" \
-    --log-error="$DB_LOG" --tmpdir="$DB_DIR/tmp" --skip-networking \
+    --log-error="$DB_LOG" --tmpdir="$DB_DIR/tmp" \
+    --bind-address=127.0.0.1 --port="$DB_PORT" \
+    --ssl-ca="$DB_CA" --ssl-cert="$DB_SERVER_CERT" --ssl-key="$DB_SERVER_KEY" \
     --innodb-buffer-pool-size=64M --innodb-log-file-size=16M \
     --innodb-flush-log-at-trx-commit=1 \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
@@ -286,7 +337,9 @@ taskapi_token() {
 # ---- taskapi ----
 
 # taskapi_render_config — the private stack's taskapi.ini. Passwords stay in their
-# files (password_file), never in the config or the environment.
+# files (password_file), never in the config or the environment. APP_DB_SERVER, when
+# set, replaces the line "socket = $DB_SOCK" with its own [database] lines (the
+# cluster rig, script/lib/cluster.sh, names its nodes there).
 taskapi_render_config() {
   (umask 077 && cat >"$APP_CONF" <<EOF
 ; Rendered by script/lib/stack.sh for the private stack in $RUN_DIR — do not edit.
@@ -296,7 +349,7 @@ threads = $APP_THREADS
 socket_mode = 0660
 
 [database]
-socket = $DB_SOCK
+${APP_DB_SERVER:-socket = $DB_SOCK}
 name = $DB_NAME
 user = $DB_APP_USER
 password_file = $SECRETS_DIR/app.pass
@@ -476,15 +529,19 @@ ngx_cmd() {
 
 ngx_pid() { pid_from_file "$NGX_PIDFILE" "$NGX_CONF"; }
 
+# nginx_start [RENDER] — render the configuration with the function RENDER (default
+# nginx_render; the cluster rig passes its own), check it, start nginx and wait until
+# /healthz answers 200 through it.
+# shellcheck disable=SC2120 # script/lib/cluster.sh passes RENDER
 nginx_start() {
-  local pid deadline code
+  local pid deadline code render=${1:-nginx_render}
   if pid=$(ngx_pid); then
     die "nginx already runs for $RUN_DIR (pid $pid); stop it first"
   fi
   if port_in_use "$PORT"; then
     die "port $PORT on 127.0.0.1 is taken; choose another with TASKAPI_PORT=..."
   fi
-  nginx_render
+  "$render"
   ngx_cmd -t -q || die "nginx rejected $NGX_CONF"
   say "nginx: starting on $STACK_URL"
   spawn "$NGX_DIR" "$NGX_DIR/stderr.log" nginx -p "$NGX_DIR/" -c "$NGX_CONF" -e "$NGX_LOG"

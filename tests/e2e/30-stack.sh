@@ -67,8 +67,8 @@ check 'its only grant: SELECT, INSERT, UPDATE, DELETE on taskapi.*' \
 check 'secrets folder 0700, password files 0600' \
   test "$(stat -c %a "$SECRETS_DIR" "$SECRETS_DIR"/*.pass | sort -u | tr '\n' ' ')" = '600 700 '
 check "taskapi's socket has mode 0660" test "$(stat -c %a "$APP_SOCK")" = 660
-check 'mariadbd has no TCP listener (skip_networking)' \
-  test "$(sql "SELECT @@skip_networking")" = 1
+check 'mariadbd listens on TCP on the loopback address only (bind_address 127.0.0.1)' \
+  test "$(sql "SELECT @@skip_networking, @@bind_address")" = $'0\t127.0.0.1'
 check 'commits are durable (innodb_flush_log_at_trx_commit = 1)' \
   test "$(sql "SELECT @@innodb_flush_log_at_trx_commit")" = 1
 

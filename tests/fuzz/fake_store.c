@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db_cluster.h"
 #include "db_pool.h"
+#include "idem_store.h"
 #include "task_store.h"
 
 #define FAKE_MAX_TASKS 64
@@ -22,14 +24,21 @@ static struct {
 	uint64_t next_id;
 	enum fake_fail fail;
 	unsigned in_use;
-	int conn_token; /* its address is the one connection handed out */
+	/*
+	 * The one connection handed out: a real db_conn that is never opened, so
+	 * that app.c may read and clear its last error like any other.
+	 */
+	struct db_conn *conn;
 } fake;
 
 static const char fake_time[] = "2026-12-07T12:00:00Z";
 
 void fake_store_reset(unsigned n, enum fake_fail fail)
 {
+	struct db_conn *conn = fake.conn; /* made once, kept for the process */
+
 	memset(&fake, 0, sizeof fake);
+	fake.conn = conn;
 	if (n > FAKE_MAX_TASKS)
 		n = FAKE_MAX_TASKS;
 	for (unsigned i = 0; i < n; i++) {
@@ -98,7 +107,9 @@ enum db_acquire_status db_pool_acquire(struct db_pool *pool, struct db_conn **ou
 		return DB_CONNECT_FAILED;
 	}
 	fake.in_use++;
-	*out = (struct db_conn *)(void *)&fake.conn_token;
+	if (fake.conn == NULL)
+		fake.conn = db_conn_new(0, 0);
+	*out = fake.conn;
 	return DB_ACQUIRED;
 }
 
@@ -113,7 +124,7 @@ void db_pool_release(struct db_pool *pool, struct db_conn **conn)
 	(void)pool;
 	if (*conn == NULL)
 		return;
-	if (*conn != (struct db_conn *)(void *)&fake.conn_token || fake.in_use == 0)
+	if (*conn != fake.conn || fake.in_use == 0)
 		abort(); /* a connection the fake never handed out, or given back twice */
 	fake.in_use--;
 	*conn = NULL;
@@ -126,6 +137,110 @@ void db_pool_get_stats(struct db_pool *pool, struct db_pool_stats *out)
 	out->size = 1;
 	out->in_use = fake.in_use;
 	out->idle = 1 - fake.in_use;
+}
+
+/* ---- db_cluster.h: one node, the fake pool's one connection ------------------ */
+
+int db_cluster_parse_nodes(const char *list, unsigned default_port, struct db_node_address *out,
+			   size_t max, char *err, size_t errlen)
+{
+	(void)default_port;
+	if (max == 0 || list[0] == '\0') {
+		snprintf(err, errlen, "fake store: no node");
+		return -1;
+	}
+	memset(out, 0, sizeof *out);
+	snprintf(out->name, sizeof out->name, "fake");
+	return 1;
+}
+
+int db_topology_parse(const char *text, enum db_topology *out)
+{
+	(void)text;
+	*out = DB_TOPOLOGY_SINGLE;
+	return 0;
+}
+
+struct db_cluster *db_cluster_new(const struct db_options *opt, const struct db_pool_options *popt,
+				  const struct db_cluster_options *copt,
+				  const struct db_node_address *nodes, size_t n, char *err, size_t errlen)
+{
+	(void)opt, (void)popt, (void)copt, (void)nodes, (void)n, (void)err, (void)errlen;
+	return NULL; /* the harnesses serve with app.db NULL */
+}
+
+int db_cluster_start(struct db_cluster *cluster)
+{
+	(void)cluster;
+	return 0;
+}
+
+void db_cluster_free(struct db_cluster *cluster)
+{
+	(void)cluster;
+}
+
+enum db_acquire_status db_cluster_acquire(struct db_cluster *cluster, enum db_intent intent,
+					  struct db_lease *out, char *err, size_t errlen)
+{
+	(void)cluster;
+	out->node = 0;
+	out->intent = intent;
+	return db_pool_acquire(NULL, &out->conn, err, errlen);
+}
+
+enum db_acquire_status db_cluster_acquire_at_start(struct db_cluster *cluster, enum db_intent intent,
+						   struct db_lease *out, char *err, size_t errlen)
+{
+	return db_cluster_acquire(cluster, intent, out, err, errlen);
+}
+
+void db_cluster_release(struct db_cluster *cluster, struct db_lease *lease)
+{
+	(void)cluster;
+	db_pool_release(NULL, &lease->conn);
+}
+
+bool db_error_condemns_node(unsigned err)
+{
+	return err == 1047 || err == 2006 || err == 2013;
+}
+
+void db_cluster_mark_down(struct db_cluster *cluster, unsigned node, const char *why)
+{
+	(void)cluster, (void)node, (void)why;
+}
+
+size_t db_cluster_n_nodes(const struct db_cluster *cluster)
+{
+	(void)cluster;
+	return 1;
+}
+
+enum db_topology db_cluster_topology(const struct db_cluster *cluster)
+{
+	(void)cluster;
+	return DB_TOPOLOGY_SINGLE;
+}
+
+void db_cluster_node_stats(struct db_cluster *cluster, size_t i, struct db_node_stats *out)
+{
+	(void)i;
+	memset(out, 0, sizeof *out);
+	out->name = "fake";
+	db_pool_get_stats(NULL, &out->pool);
+	(void)cluster;
+}
+
+void db_cluster_pool_stats(struct db_cluster *cluster, struct db_pool_stats *out)
+{
+	(void)cluster;
+	db_pool_get_stats(NULL, out);
+}
+
+const char *db_node_state_name(enum db_node_state state)
+{
+	return state == DB_NODE_UP ? "up" : "down";
 }
 
 /* ---- task_store.h ------------------------------------------------------------ */
@@ -147,7 +262,7 @@ const char *store_strerror(enum store_status status)
 /* owner NULL: a statement that is nobody's (the schema version). */
 static enum store_status use(struct db_conn *conn, const struct task_owner *owner)
 {
-	if (conn != (struct db_conn *)(void *)&fake.conn_token || fake.in_use == 0)
+	if (conn != fake.conn || fake.in_use == 0)
 		abort(); /* the store called without a borrowed connection */
 	if (owner != NULL && (owner->name == NULL || owner->len == 0))
 		abort(); /* a task statement without an owner would see every owner's tasks */
@@ -339,4 +454,51 @@ enum store_status task_store_schema_version(struct db_conn *conn, unsigned *vers
 		return status;
 	*version = fake.fail == FAKE_FAIL_SCHEMA_OLD ? 1 : TASK_STORE_SCHEMA_VERSION;
 	return STORE_OK;
+}
+
+/*
+ * ---- idem_store.h -------------------------------------------------------------
+ * Idempotency-Key without a database: every key is new (claimed), its answer is
+ * not kept. Enough for the pipeline's checks; the SQL is e2e 41-44's.
+ */
+
+enum idem_claim idem_store_claim(struct db_conn *conn, const struct idem_slot *slot,
+				 const unsigned char fp[IDEM_FINGERPRINT_SIZE], unsigned retention_s,
+				 struct idem_answer *found, enum store_status *status)
+{
+	(void)fp;
+	(void)retention_s;
+	(void)found;
+	*status = use(conn, slot->owner);
+	if (slot->key == NULL || slot->key_len == 0 || slot->key_len > IDEM_KEY_MAX)
+		abort(); /* a key that idem_key_check should have refused */
+	return *status == STORE_OK ? IDEM_CLAIMED : IDEM_FAILED;
+}
+
+enum store_status idem_store_save(struct db_conn *conn, const struct idem_slot *slot, int status,
+				  const char *location, const char *etag, const char *body, size_t body_len)
+{
+	(void)location;
+	(void)etag;
+	(void)body;
+	(void)body_len;
+	if (status >= 500)
+		abort(); /* a 5xx is rolled back, never stored */
+	return use(conn, slot->owner);
+}
+
+enum store_status idem_store_commit(struct db_conn *conn)
+{
+	return use(conn, NULL);
+}
+
+void idem_store_rollback(struct db_conn *conn)
+{
+	(void)use(conn, NULL);
+}
+
+enum store_status idem_store_purge(struct db_conn *conn, unsigned long long *deleted)
+{
+	*deleted = 0;
+	return use(conn, NULL);
 }

@@ -5,9 +5,10 @@
 
 /*
  * An in-memory task store for the fuzz harnesses: fake_store.c defines every
- * function of task_store.h and db_pool.h, so a harness linked with it before
- * libtaskapi.a never pulls task_store.o or db_pool.o from the archive and
- * needs no database. It behaves as MariaDB would for what taskapi sends
+ * function of task_store.h, db_pool.h and db_cluster.h (and the two error
+ * getters of db_conn.h that app.c calls), so a harness linked with it before
+ * libtaskapi.a never pulls task_store.o, db_pool.o or db_cluster.o from the
+ * archive and needs no database. It behaves as MariaDB would for what taskapi sends
  * (ids from 1, versions bumped by every update, a too-long or invalid string
  * refused as an error, which answers 500), and fails on demand the way a
  * database that is down or busy does, which answers 503.

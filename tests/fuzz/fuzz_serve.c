@@ -80,7 +80,7 @@ void fuzz_serve_init(long max_body_bytes)
 	s.cfg.server.max_body_bytes = max_body_bytes;
 	s.cfg.log.access_log = 1;
 	s.app.cfg = &s.cfg;
-	s.app.pool = NULL; /* fake_store.c's db_pool_acquire needs none */
+	s.app.db = NULL; /* fake_store.c's db_cluster_acquire needs none */
 	FUZZ_CHECK(config_set(&s.cfg, "auth", "mode", "none", err, sizeof err) == 0, "auth.mode: %s", err);
 	FUZZ_CHECK(auth_new(&s.cfg, NULL, &s.app.auth, err, sizeof err) == 0, "auth_new: %s", err);
 	pipeline_init(&s.pl);

@@ -11,8 +11,12 @@ START_TEST(test_pool_defaults_agree)
 {
 	struct config cfg;
 	struct db_pool_options from_cfg, own;
+	struct db_options opt;
 
 	config_init(&cfg);
+	db_config_connection(&cfg, &opt);
+	/* Verification is on unless turned off. */
+	ck_assert(opt.ssl_verify_server_cert);
 	db_config_pool(&cfg, 8, &from_cfg);
 	db_pool_options_init(&own, 8);
 	ck_assert_uint_eq(from_cfg.size, own.size);
@@ -38,7 +42,8 @@ START_TEST(test_settings_map)
 		"database.port=3307", "database.connect_timeout_s=3", "database.statement_timeout_ms=750",
 		"database.min_idle=2", "database.acquire_timeout_ms=900", "database.validation_idle_ms=10",
 		"database.max_lifetime_s=60", "database.keepalive_s=30", "database.deadlock_retries=5",
-		"database.wait_at_start_s=7",
+		"database.wait_at_start_s=7", "database.ssl_ca=/etc/ca.pem", "database.ssl_cert=/etc/c.pem",
+		"database.ssl_key=/etc/c.key", "database.ssl_verify_server_cert=false",
 	};
 
 	config_init(&cfg);
@@ -52,6 +57,10 @@ START_TEST(test_settings_map)
 	ck_assert_uint_eq(opt.connect_timeout_s, 3);
 	ck_assert_uint_eq(opt.statement_timeout_ms, 750);
 	ck_assert_uint_eq(opt.client_flags, 0);
+	ck_assert_str_eq(opt.ssl_ca, "/etc/ca.pem");
+	ck_assert_str_eq(opt.ssl_cert, "/etc/c.pem");
+	ck_assert_str_eq(opt.ssl_key, "/etc/c.key");
+	ck_assert(!opt.ssl_verify_server_cert);
 	db_config_pool(&cfg, 4, &popt);
 	ck_assert_uint_eq(popt.size, 4);
 	ck_assert_int_eq(popt.min_idle, 2);

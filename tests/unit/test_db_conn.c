@@ -378,12 +378,61 @@ START_TEST(test_killed_connection_is_broken)
 }
 END_TEST
 
+START_TEST(test_tls_plan)
+{
+	struct db_options opt = { .ssl_verify_server_cert = true };
+	struct db_tls_plan plan;
+
+	/* Nothing set: no TLS asked for (the server may still be reached in clear). */
+	db_tls_plan(&opt, &plan);
+	ck_assert(!plan.tls);
+	opt.ssl_ca = "";
+	db_tls_plan(&opt, &plan);
+	ck_assert(!plan.tls);
+	/* A CA: TLS, verified against it. */
+	opt.ssl_ca = "/etc/ca.pem";
+	db_tls_plan(&opt, &plan);
+	ck_assert(plan.tls && plan.verify);
+	ck_assert_str_eq(plan.ca, "/etc/ca.pem");
+	ck_assert_ptr_null(plan.cert);
+	ck_assert_ptr_null(plan.key);
+	/* Verification off: the CA is not handed over, since Connector/C would check the chain. */
+	opt.ssl_verify_server_cert = false;
+	db_tls_plan(&opt, &plan);
+	ck_assert(plan.tls && !plan.verify);
+	ck_assert_ptr_null(plan.ca);
+	/* A client certificate alone asks for TLS too; its key goes with it. */
+	opt.ssl_ca = NULL;
+	opt.ssl_cert = "/etc/client.pem";
+	opt.ssl_key = "/etc/client.key";
+	opt.ssl_verify_server_cert = true;
+	db_tls_plan(&opt, &plan);
+	ck_assert(plan.tls && plan.verify);
+	ck_assert_ptr_null(plan.ca);
+	ck_assert_str_eq(plan.cert, "/etc/client.pem");
+	ck_assert_str_eq(plan.key, "/etc/client.key");
+}
+END_TEST
+
+/* A TLS file that cannot be read fails the connect before the network, naming the key. */
+START_TEST(test_tls_missing_ca)
+{
+	struct db_options opt = db_env_nowhere;
+	char err[512];
+
+	opt.ssl_ca = "/nonexistent/ca.pem";
+	opt.ssl_verify_server_cert = true;
+	ck_assert_ptr_null(db_connect(&opt, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "cannot read database.ssl_ca '/nonexistent/ca.pem'"));
+}
+END_TEST
+
 static void add_pure(TCase *tc)
 {
 	unit_add_tests(tc, test_lifetime_jitter, test_error_classes,
 		       test_a_new_connection_is_closed, test_note_error, test_no_server,
 		       test_statement_deadline, test_poll_timeout,
-		       test_connect_deadline_with_a_silent_server);
+		       test_connect_deadline_with_a_silent_server, test_tls_plan, test_tls_missing_ca);
 }
 
 static void add_live(TCase *tc)

@@ -34,6 +34,7 @@ static const struct metrics_snapshot fixture_snapshot = {
 		.connections = 9, .slow = 1, .all_busy = 2,
 		.intake_closed = { 21, 22, 23, 24, 25 },
 		.auth_refused = { 99, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41 },
+		.idempotency = { 51, 52, 53, 54 }, .idempotency_purged = 55,
 		/* By metrics_pool_counters row: timeouts, evictions, retirements, created, connect failures, ... */
 		.pool = { 11, 12, 15, 13, 14, 16, 17, 18, 19 },
 		.db_reruns = { 0, 42, 43, 44 },
@@ -203,6 +204,15 @@ static const char prometheus_text[] =
 	"taskapi_auth_refused_total{reason=\"bad_owner\"} 39\n"
 	"taskapi_auth_refused_total{reason=\"insufficient_scope\"} 40\n"
 	"taskapi_auth_refused_total{reason=\"unavailable\"} 41\n"
+	"# HELP taskapi_idempotency_total Writes with an Idempotency-Key, by result: stored (done, answer kept), replayed, mismatch (422: the key came with another request), busy (409: its first request still ran).\n"
+	"# TYPE taskapi_idempotency_total counter\n"
+	"taskapi_idempotency_total{result=\"stored\"} 51\n"
+	"taskapi_idempotency_total{result=\"replayed\"} 52\n"
+	"taskapi_idempotency_total{result=\"mismatch\"} 53\n"
+	"taskapi_idempotency_total{result=\"busy\"} 54\n"
+	"# HELP taskapi_idempotency_purged_total Expired Idempotency-Key rows deleted by the purge.\n"
+	"# TYPE taskapi_idempotency_purged_total counter\n"
+	"taskapi_idempotency_purged_total 55\n"
 	"# HELP taskapi_threads Serving threads of live workers, busy with a request or idle.\n"
 	"# TYPE taskapi_threads gauge\n"
 	"taskapi_threads{state=\"busy\"} 3\n"
@@ -315,6 +325,7 @@ static const char status_full[] =
 	"\"start_time\":1700000000,\"uptime_seconds\":3600,\"accepted_conn\":9,\"requests\":11,"
 	"\"slow_requests\":1,\"intake_closed\":{\"idle\":21,\"slow\":22,\"rejected\":23,\"refused\":24,\"evicted\":25},"
 	"\"auth_refused\":{\"missing\":31,\"malformed\":32,\"unknown\":33,\"expired\":34,\"revoked\":35,\"not_yet_valid\":36,\"bad_signature\":37,\"bad_claims\":38,\"bad_owner\":39,\"insufficient_scope\":40,\"unavailable\":41},"
+	"\"idempotency\":{\"stored\":51,\"replayed\":52,\"mismatch\":53,\"busy\":54,\"purged\":55},"
 	"\"listen_queue\":3,\"max_listen_queue\":7,\"listen_queue_len\":511,"
 	"\"idle_threads\":5,\"active_threads\":3,\"total_threads\":8,\"max_active_threads\":4,"
 	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"
@@ -338,6 +349,7 @@ static const char status_short[] =
 	"\"start_time\":1700000000,\"uptime_seconds\":3600,\"accepted_conn\":9,\"requests\":11,"
 	"\"slow_requests\":1,\"intake_closed\":{\"idle\":21,\"slow\":22,\"rejected\":23,\"refused\":24,\"evicted\":25},"
 	"\"auth_refused\":{\"missing\":31,\"malformed\":32,\"unknown\":33,\"expired\":34,\"revoked\":35,\"not_yet_valid\":36,\"bad_signature\":37,\"bad_claims\":38,\"bad_owner\":39,\"insufficient_scope\":40,\"unavailable\":41},"
+	"\"idempotency\":{\"stored\":51,\"replayed\":52,\"mismatch\":53,\"busy\":54,\"purged\":55},"
 	"\"listen_queue\":null,\"max_listen_queue\":null,\"listen_queue_len\":null,"
 	"\"idle_threads\":5,\"active_threads\":3,\"total_threads\":8,\"max_active_threads\":4,"
 	"\"max_threads_reached\":2,\"workers\":2,\"worker_restarts\":1,\"workers_started\":3,\"db_pool\":{"

@@ -143,10 +143,41 @@ START_TEST(test_jwt_key_files_load)
 }
 END_TEST
 
+/* The TLS files of [database]: missing ones are named; the CA only while it is used to verify. */
+START_TEST(test_tls_files)
+{
+	struct config_problems w;
+	char listen[UNIT_DIR_SIZE + 32], ca[UNIT_DIR_SIZE + 32], path[UNIT_DIR_SIZE + 16];
+	const char *missing[] = { listen, "database.ssl_ca=/nonexistent-taskapi-dir/ca.pem",
+				  "database.ssl_cert=/nonexistent-taskapi-dir/c.pem",
+				  "database.ssl_key=/nonexistent-taskapi-dir/c.key", NULL };
+	const char *unverified[] = { listen, "database.ssl_ca=/nonexistent-taskapi-dir/ca.pem",
+				     "database.ssl_verify_server_cert=false", NULL };
+	const char *present[] = { listen, ca, NULL };
+	const char *folder[] = { listen, "database.ssl_ca=/", NULL };
+	FILE *f;
+
+	snprintf(listen, sizeof listen, "server.listen=%s/t.sock", dir);
+	ck_assert_uint_eq(check(&w, missing), 3);
+	ck_assert(says(&w, "database.ssl_ca '/nonexistent-taskapi-dir/ca.pem' cannot be read"));
+	ck_assert(says(&w, "database.ssl_cert '/nonexistent-taskapi-dir/c.pem' cannot be read"));
+	ck_assert(says(&w, "database.ssl_key '/nonexistent-taskapi-dir/c.key' cannot be read"));
+	ck_assert_uint_eq(check(&w, unverified), 0);
+	ck_assert_uint_eq(check(&w, folder), 1);
+	ck_assert(says(&w, "database.ssl_ca '/' is not a file"));
+	snprintf(path, sizeof path, "%s/ca.pem", dir);
+	snprintf(ca, sizeof ca, "database.ssl_ca=%s", path);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_msg(check(&w, present) == 0, "first warning: %s", w.n ? w.msg[0] : "");
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	return unit_suite_of("preflight", setup, teardown, test_a_startable_configuration_gives_nothing,
 			     test_empty_listen_with_nothing_passed, test_socket_folder_missing_or_path_taken,
-			     test_unknown_socket_owner_and_group, test_log_file_in_a_missing_folder,
+			     test_unknown_socket_owner_and_group, test_log_file_in_a_missing_folder, test_tls_files,
 			     test_jwt_key_files_load);
 }

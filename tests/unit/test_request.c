@@ -229,10 +229,11 @@ START_TEST(test_parse_envp_matches_getter)
 		    e4[] = "REQUEST_URI=/tasks/7?completed=on", e5[] = "QUERY_STRING=completed=on",
 		    e6[] = "CONTENT_TYPE=application/json", e7[] = "CONTENT_LENGTH=2",
 		    e8[] = "HTTP_IF_MATCH=\"3\"", e9[] = "REQUEST_ID=abc", e10[] = "REQUEST_METHODX=GET",
-		    e11[] = "REQUEST_METHOD=GET"; /* a duplicate: the first one counts, as in libfcgi */
+		    e11[] = "REQUEST_METHOD=GET", /* a duplicate: the first one counts, as in libfcgi */
+		    e12[] = "HTTP_IDEMPOTENCY_KEY=k-1";
 	/* Short entries on the heap, exactly sized: reading past them is what ASan catches. */
 	char *short1 = strdup("RE=1"), *short2 = strdup("HT");
-	char *envp[] = { e1, short1, e10, e2, short2, e3, e4, e5, e6, e7, e8, e9, e11, NULL };
+	char *envp[] = { e1, short1, e10, e2, short2, e3, e4, e5, e6, e7, e8, e9, e11, e12, NULL };
 	struct request req;
 	char err[160];
 
@@ -248,6 +249,10 @@ START_TEST(test_parse_envp_matches_getter)
 	ck_assert_str_eq(req.if_match, "\"3\"");
 	ck_assert_ptr_null(req.if_none_match);
 	ck_assert_str_eq(req.request_id, "abc");
+	ck_assert_str_eq(req.idempotency_key, "k-1");
+	/* Forgotten with the request. */
+	request_reset(&req);
+	ck_assert_ptr_null(req.idempotency_key);
 	request_release(&req);
 }
 END_TEST
