@@ -19,31 +19,12 @@
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/lib-admin.sh
 . "$E2E_DIR/lib-admin.sh"
-# shellcheck source=script/lib/cluster.sh
-. "$TOP/script/lib/cluster.sh"
+# shellcheck source=tests/e2e/lib-cluster.sh
+. "$E2E_DIR/lib-cluster.sh"
 
-if [ ! -r "${TASKAPI_GALERA_PROVIDER:-/usr/lib/galera/libgalera_smm.so}" ] || ! command -v rsync >/dev/null 2>&1; then
-  not_ok 'galera-4 and rsync are installed (script/bootstrap installs them)'
-  exit 0
-fi
-
-rig_base=$RUN_DIR/cluster-chaos
-rig_port=$(free_port)
-rm -rf "$rig_base"
-mkdir -p "$rig_base"
-rig() { TASKAPI_RUN_DIR=$rig_base TASKAPI_PORT=$rig_port TASKAPI_BIN=$TASKAPI_BIN "$TOP/script/cluster" "$@"; }
-at_exit 'rig --stop >/dev/null 2>&1'
-
-start=$SECONDS
-if ! env_file=$(rig --background 2>"$E2E_TMP/start.err"); then
-  not_ok 'script/cluster --background starts the rig'
-  diag "$(tail -n 30 "$E2E_TMP/start.err")"
-  exit 0
-fi
-ok "the rig is up ($((SECONDS - start))s)"
-# shellcheck source=/dev/null
-. "$env_file"
-TASKAPI_RUN_DIR=$rig_base cluster_env
+rig_require
+rig_start cluster-chaos
+ok "the rig is up (${RIG_START_S}s)"
 export DB_NAME DB_ADMIN_USER
 DB_ADMIN_USER=$(id -un)
 node_socks=("" "$CLUSTER_DB1_SOCK" "$CLUSTER_DB2_SOCK" "$CLUSTER_DB3_SOCK")
@@ -99,12 +80,17 @@ taskapi_render_config
 unset APP_DB_SERVER
 cluster_app_start 3
 app3_sock=$APP_SOCK
-conflicts_before=0
-for n in 1 2 3; do
-  c=$(cluster_sql "$n" "SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS
-    WHERE VARIABLE_NAME IN ('WSREP_LOCAL_CERT_FAILURES', 'WSREP_LOCAL_BF_ABORTS')")
-  conflicts_before=$((conflicts_before + ${c:-0}))
-done
+# conflicts — certification failures and brute-force aborts, all nodes together.
+conflicts() {
+  local n c sum=0
+  for n in 1 2 3; do
+    c=$(cluster_sql "$n" "SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS
+      WHERE VARIABLE_NAME IN ('WSREP_LOCAL_CERT_FAILURES', 'WSREP_LOCAL_BF_ABORTS')")
+    sum=$((sum + ${c:-0}))
+  done
+  echo "$sum"
+}
+conflicts_before=$(conflicts)
 id=$(python3 - "$E2E_DIR" "$CLUSTER_APP1_SOCK" <<'PY'
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -114,12 +100,7 @@ print(json.loads(body)["id"] if st == 201 else 0)
 PY
 )
 python3 "$E2E_DIR/cluster_check.py" patch "$CLUSTER_APP1_SOCK" "$app3_sock" "$id" 200
-conflicts=0
-for n in 1 2 3; do
-  c=$(cluster_sql "$n" "SELECT SUM(VARIABLE_VALUE) FROM information_schema.GLOBAL_STATUS
-    WHERE VARIABLE_NAME IN ('WSREP_LOCAL_CERT_FAILURES', 'WSREP_LOCAL_BF_ABORTS')")
-  conflicts=$((conflicts + ${c:-0}))
-done
+conflicts=$(conflicts)
 check "the nodes saw certification conflicts or brute-force aborts ($((conflicts - conflicts_before)))" \
   test "$conflicts" -gt "$conflicts_before"
 diag "reruns after a conflict: instance 1 $(metric 1 'taskapi_db_reruns_total{reason="deadlock"}'), instance 3 $(metric 3 'taskapi_db_reruns_total{reason="deadlock"}')"
