@@ -90,41 +90,63 @@ static const char *rerun_name(enum app_rerun why)
 }
 
 /*
+ * Reruns after a deadlock or a certification conflict (1213), on top of the
+ * statement-level retries of db_conn_retry_after. Two Galera writers on one
+ * hot row can lose to each other many times in a row, so more than
+ * deadlock_retries are allowed here (none when it is 0); the time budget
+ * bounds them all.
+ */
+#define APP_MAX_CONFLICT_RERUNS 12
+/* The longest pause between two of them (before the random part). */
+#define APP_CONFLICT_BACKOFF_MAX_MS 64
+
+/*
  * Runs the handler, and again while app_store_failure says the failure was
- * the database's, not the request's (handler_ctx.rerun): bounded by the
- * nodes to move to, deadlock_retries, and a time budget of one acquire plus
- * one statement deadline, so a client waits no longer than it would have
- * for one slow answer.
+ * the database's, not the request's (handler_ctx.rerun): on another node
+ * at most once per node, after a conflict at most APP_MAX_CONFLICT_RERUNS
+ * times with a growing random pause, and never past a time budget of one
+ * acquire plus one statement deadline, so a client waits no longer than it
+ * would have for one slow answer.
  */
 static void run_handler(const struct app *app, const struct route *route, struct handler_ctx *ctx)
 {
 	const struct config *cfg = app->cfg;
-	unsigned max_reruns = (app->db ? (unsigned)db_cluster_n_nodes(app->db) : 0) +
-			      (unsigned)cfg->database.deadlock_retries;
+	unsigned max_node_reruns = app->db ? (unsigned)db_cluster_n_nodes(app->db) : 0;
 	long long budget_end = clock_ms() + cfg->database.acquire_timeout_ms +
 			       db_statement_deadline(0, (unsigned)cfg->database.statement_timeout_ms);
-	unsigned deadlocks = 0;
+	unsigned conflicts = 0, others = 0;
 
 	memset(&ctx->lease, 0, sizeof ctx->lease);
 	ctx->attempt = 0;
 	for (;;) {
+		unsigned pause = 0;
+
 		ctx->rerun = APP_RERUN_NONE;
 		ctx->db_error = 0;
 		route->handler(ctx);
-		if (ctx->rerun == APP_RERUN_NONE)
+		if (ctx->rerun == APP_RERUN_NONE || clock_ms() >= budget_end)
 			return;
-		if (ctx->rerun == APP_RERUN_DEADLOCK && ++deadlocks > (unsigned)cfg->database.deadlock_retries)
+		if (ctx->rerun == APP_RERUN_DEADLOCK) {
+			unsigned step;
+
+			/* deadlock_retries = 0 asks for no retry at all: a deadlock is a 503. */
+			if (cfg->database.deadlock_retries == 0 || ++conflicts > APP_MAX_CONFLICT_RERUNS)
+				return;
+			/* Two writers that collided should not collide again at once. */
+			step = 1u << (conflicts < 7 ? conflicts : 6);
+			if (step > APP_CONFLICT_BACKOFF_MAX_MS)
+				step = APP_CONFLICT_BACKOFF_MAX_MS;
+			pause = step + (unsigned)(rng_unit() * (double)step);
+		} else if (++others > max_node_reruns) {
 			return;
-		if (ctx->attempt >= max_reruns || clock_ms() >= budget_end)
-			return;
+		}
 		ctx->attempt++;
 		log_info("db: %s %.*s: %s (error %u); running it again (attempt %u)", route->name,
 			 (int)ctx->req->path.len, ctx->req->path.data, rerun_name(ctx->rerun), ctx->db_error,
 			 ctx->attempt + 1);
 		metrics_db_rerun((unsigned)ctx->rerun);
-		/* Two writers that collided should not collide again at once: a short random pause. */
-		if (ctx->rerun == APP_RERUN_DEADLOCK)
-			clock_sleep_ms((1u << deadlocks) + (unsigned)(rng_unit() * 10.0));
+		if (pause > 0)
+			clock_sleep_ms(pause);
 		response_reset(ctx->resp);
 	}
 }

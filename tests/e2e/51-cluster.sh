@@ -14,39 +14,16 @@
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/lib-admin.sh
 . "$E2E_DIR/lib-admin.sh"
-# shellcheck source=script/lib/cluster.sh
-. "$TOP/script/lib/cluster.sh"
+# shellcheck source=tests/e2e/lib-cluster.sh
+. "$E2E_DIR/lib-cluster.sh"
 
-if [ ! -r "${TASKAPI_GALERA_PROVIDER:-/usr/lib/galera/libgalera_smm.so}" ] || ! command -v rsync >/dev/null 2>&1; then
-  not_ok 'galera-4 and rsync are installed (script/bootstrap installs them)'
-  exit 0
-fi
-
-# The rig's own run folder, below the test stack's (script/test removes it); its
-# files go to $rig_base/cluster.
-rig_base=$RUN_DIR/cluster-e2e
-rig_port=$(free_port)
-rm -rf "$rig_base"
-mkdir -p "$rig_base"
-rig() { TASKAPI_RUN_DIR=$rig_base TASKAPI_PORT=$rig_port TASKAPI_BIN=$TASKAPI_BIN "$TOP/script/cluster" "$@"; }
-# If this test dies half-way, still stop the rig (by its pid files).
-at_exit 'rig --stop >/dev/null 2>&1'
-
-start=$SECONDS
-if ! env_file=$(rig --background 2>"$E2E_TMP/start.err"); then
-  not_ok 'script/cluster --background starts the rig'
-  diag "$(tail -n 30 "$E2E_TMP/start.err")" "$(tail -n 30 "$rig_base/cluster/cluster.log" 2>/dev/null)"
-  exit 0
-fi
-ok "script/cluster --background returns once the rig answers ($((SECONDS - start))s), env file $env_file"
-check 'its env file is run/cluster/cluster.env of the run folder, CLUSTER_READY=1' \
-  test "$env_file" = "$rig_base/cluster/cluster.env" -a -n "$(grep -x 'CLUSTER_READY=1' "$env_file")"
-# shellcheck source=/dev/null
-. "$env_file"
+rig_require
 # From here on, stack.sh's variables (SECRETS_DIR, NGX_DIR, ...) are the rig's, not
 # the test stack's: this test needs only the rig.
-TASKAPI_RUN_DIR=$rig_base cluster_env
-TASKAPI_URL=$CLUSTER_URL
+rig_start cluster-e2e
+ok "script/cluster --background returns once the rig answers (${RIG_START_S}s), env file $env_file"
+check 'its env file is run/cluster/cluster.env of the run folder, CLUSTER_READY=1' \
+  test "$env_file" = "$rig_base/cluster/cluster.env" -a -n "$(grep -x 'CLUSTER_READY=1' "$env_file")"
 
 # ---- the nodes ----
 for n in 1 2 3; do

@@ -9,31 +9,12 @@
 # tier: slow
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
-# shellcheck source=script/lib/cluster.sh
-. "$TOP/script/lib/cluster.sh"
+# shellcheck source=tests/e2e/lib-cluster.sh
+. "$E2E_DIR/lib-cluster.sh"
 
-if [ ! -r "${TASKAPI_GALERA_PROVIDER:-/usr/lib/galera/libgalera_smm.so}" ] || ! command -v rsync >/dev/null 2>&1; then
-  not_ok 'galera-4 and rsync are installed (script/bootstrap installs them)'
-  exit 0
-fi
-
-rig_base=$RUN_DIR/cluster-e2e-52
-rig_port=$(free_port)
-rm -rf "$rig_base"
-mkdir -p "$rig_base"
-rig() { TASKAPI_RUN_DIR=$rig_base TASKAPI_PORT=$rig_port TASKAPI_BIN=$TASKAPI_BIN "$TOP/script/cluster" "$@"; }
-at_exit 'rig --stop >/dev/null 2>&1'
-
-if ! env_file=$(rig --background 2>"$E2E_TMP/start.err"); then
-  not_ok 'script/cluster --background starts the rig'
-  diag "$(tail -n 30 "$E2E_TMP/start.err")"
-  exit 0
-fi
-# shellcheck source=/dev/null
-. "$env_file"
+rig_require
 # From here on stack.sh's variables are the rig's, not the test stack's.
-TASKAPI_RUN_DIR=$rig_base cluster_env
-TASKAPI_URL=$CLUSTER_URL
+rig_start cluster-e2e-52
 
 size_is() { [ "$(cluster_node_state "$1" | cut -d' ' -f3)" = "$2" ]; }
 synced3() { [ "$(cluster_node_state "$1")" = 'ON Synced 3 Primary' ]; }
@@ -74,7 +55,10 @@ if wait_for 15 size_is 1 2; then
 else
   not_ok "cluster_node_isolate 2 1: node 1 sees a cluster of 2 within 15s ($(cluster_node_state 1))"
 fi
-state=$(cluster_node_state 2 || true)
+# Node 2 notices on its own clock (its peers silent for evs.inactive_timeout): wait for it.
+non_primary() { state=$(cluster_node_state "$1" || true) && [ "${state##* }" = non-Primary ]; }
+state=''
+wait_for 15 non_primary 2 || true
 check "the isolated node 2 is not Primary ($state)" test "${state##* }" = non-Primary
 if cluster_sql 2 "SELECT COUNT(*) FROM \`$DB_NAME\`.tasks" >/dev/null 2>"$E2E_TMP/isolated.err"; then
   not_ok 'the isolated node 2 refuses queries'
