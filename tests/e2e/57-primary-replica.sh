@@ -31,7 +31,7 @@ start=$SECONDS
 app_pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 migrate_pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 (umask 077 && printf '%s' "$app_pw" >"$E2E_TMP/app.pass" && printf '%s' "$migrate_pw" >"$E2E_TMP/migrate.pass")
-if ! rs_install || ! rs_start 1 || ! rs_start 2 || ! rs_start 3 || ! rs_provision "$app_pw" "$migrate_pw"; then
+if ! rs_install || ! rs_start 1 2 3 || ! rs_provision "$app_pw" "$migrate_pw"; then
   not_ok 'a primary and two replicas start, and the replicas follow the primary'
   exit 0
 fi
@@ -129,19 +129,13 @@ sleep 1
 delta
 check "with no requests, no statement runs on any node in 1 s ($DS)" test "${D[1]}${D[2]}${D[3]}" = 000
 
-# post SOCKET TITLE — POST /tasks/ over FastCGI; sets STATUS, BODY, HEADERS.
-post() {
-  task_json "$2"
-  fcgi POST /tasks/ "$1" "$E2E_TMP/task.json"
-}
 # get_all SOCKET — GET /tasks/ID for every id in IDS; GOT is how many answered 200.
 get_all() {
-  local id
+  local status retry id
   GOT=0
-  for id in "${IDS[@]}"; do
-    fcgi GET "/tasks/$id" "$1"
-    if [ "$STATUS" = 200 ]; then GOT=$((GOT + 1)); else diag "GET /tasks/$id: $STATUS $(head -c 200 "$BODY")"; fi
-  done
+  while read -r status retry id; do
+    if [ "$status" = 200 ]; then GOT=$((GOT + 1)); else diag "a GET answered $status"; fi
+  done < <(rs_requests "$1" get "${IDS[@]}")
 }
 # rows N — how many of IDS node N's tasks table holds.
 rows() {
@@ -162,11 +156,11 @@ node_up() {
 all_up() { node_up "$1" "${NODE[1]}" 1 && node_up "$1" "${NODE[2]}" 1 && node_up "$1" "${NODE[3]}" 1; }
 check 'eventual: /metrics (admin socket) shows the three nodes up, within 5 s' wait_for 5 all_up ev
 mark
+mapfile -t titles < <(seq -f 'replica e2e %g ✓' "$N")
 IDS=()
-for i in $(seq "$N"); do
-  post "$ev" "replica e2e $i"
-  if [ "$STATUS" = 201 ]; then IDS+=("$(json_field 'j["id"]')"); else diag "POST: $STATUS $(head -c 200 "$BODY")"; fi
-done
+while read -r status retry id; do
+  if [ "$status" = 201 ]; then IDS+=("$id"); else diag "a POST answered $status"; fi
+done < <(rs_requests "$ev" post "${titles[@]}")
 delta
 check "eventual: $N POSTs answer 201" test "${#IDS[@]}" = "$N"
 check "... their statements ran on the primary only ($DS)" test "${D[1]}" -ge "$N" -a "${D[2]}${D[3]}" = 00
@@ -202,7 +196,7 @@ check "... /metrics shows replica 3 down, within 5 s" wait_for 5 node_up ev "${N
 check "... and the primary up" node_up ev "${NODE[1]}" 1
 
 # ---- ... and come back ----
-if rs_start 2 && rs_start 3; then
+if rs_start 2 3; then
   ok 'the replicas start again on their ports'
 else
   not_ok 'the replicas start again on their ports'
@@ -229,15 +223,14 @@ replica_tasks() { rs_sql 2 "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM \`$DB_NAM
 before_rows=$(replica_tasks | tr '\t\n' ' ')
 rs_kill "${RS_PID[1]}"
 mark
-answered=0 retry=0
-for i in 1 2 3; do
-  post "$ev" "after the primary died $i"
-  [ "$STATUS" != 503 ] || answered=$((answered + 1))
-  [ -z "$(header Retry-After)" ] || retry=$((retry + 1))
-  [ "$STATUS" = 503 ] || diag "POST: $STATUS $(head -c 200 "$BODY")"
-done
+answered=0 retries=0
+while read -r status retry id; do
+  [ "$status" != 503 ] || answered=$((answered + 1))
+  [ "$retry" = - ] || retries=$((retries + 1))
+  [ "$status" = 503 ] || diag "a POST answered $status (id $id)"
+done < <(rs_requests "$ev" post 'after the primary died 1' 'after the primary died 2' 'after the primary died 3')
 delta
-check "primary killed: 3 POSTs answer 503 ($answered) with Retry-After ($retry)" test "$answered" = 3 -a "$retry" = 3
+check "primary killed: 3 POSTs answer 503 ($answered) with Retry-After ($retries)" test "$answered" = 3 -a "$retries" = 3
 check "... none of them ran a statement on a replica ($DS)" test "${D[2]}${D[3]}" = 00
 after_rows=$(replica_tasks | tr '\t\n' ' ')
 check "... and the replicas' tasks (count, highest id) are unchanged ($before_rows-> $after_rows)" \

@@ -2,7 +2,8 @@
 # shellcheck disable=SC2034 # RS_* are read by the tests sourcing this
 # tests/e2e/replica-lib.sh — a MariaDB primary and replicas of a test's own (GTID
 # replication, on 127.0.0.1 free ports, datadirs below the test's folder), for
-# tests/e2e/57-primary-replica.sh. Source lib.sh first. Each server is started by
+# tests/e2e/57-primary-replica.sh, and a FastCGI client for batches of requests. Source
+# lib.sh first. Each server is started by
 # pid and killed at the test's exit (at_exit), even when the test fails half-way.
 #
 # Node 1 is the primary (log_bin, server_id 1, binlog_format ROW), nodes 2..RS_NODES the
@@ -51,30 +52,37 @@ rs_install() {
   done
 }
 
-# rs_start N — start node N on its port (the same at every start) and wait until it
-# answers (at most 30 s); RS_PID[N] is its pid, killed at exit.
+# rs_start N... — start nodes N... at once, each on its port (the same at every start),
+# and wait until each answers (at most 30 s); RS_PID[N] is its pid, killed at exit.
+# Commits are not flushed at once (the data is throwaway): fewer fsyncs on a loaded disk.
 rs_start() {
-  local n=$1 dir=$RS_DIR/db$1 role=()
-  if [ "$n" = 1 ]; then
-    role=(--server-id=1 --log-bin="$dir/data/binlog" --binlog-format=ROW)
-  else
-    # Not read_only: a write that reached the replica would then succeed there, and the
-    # test would see it (a silent write), instead of an error that hides the routing.
-    role=(--server-id="$n" --relay-log="$dir/data/relay" --binlog-format=ROW)
-  fi
-  spawn "$dir" "$dir/stderr.log" mariadbd --no-defaults "${RS_USER_OPT[@]}" \
-    --datadir="$dir/data" --socket="$dir/mysqld.sock" --pid-file="$dir/mariadbd.pid" \
-    --log-error="$dir/error.log" --tmpdir="$dir/tmp" \
-    --bind-address=127.0.0.1 --port="${RS_PORT[n]}" --skip-name-resolve \
-    --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
-    --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-    "${role[@]}"
-  RS_PID[n]=$!
-  at_exit "rs_kill ${RS_PID[n]}"
-  wait_for 30 rs_answers "$n" || {
-    diag "node $n did not answer within 30 s: $(tail -n 10 "$dir/error.log" 2>/dev/null)"
-    return 1
-  }
+  local n dir role
+  for n in "$@"; do
+    dir=$RS_DIR/db$n
+    if [ "$n" = 1 ]; then
+      role=(--server-id=1 --log-bin="$dir/data/binlog" --binlog-format=ROW)
+    else
+      # Not read_only: a write that reached a replica would then succeed there, and the
+      # test would see it (a silent write), instead of an error that hides the routing.
+      role=(--server-id="$n" --relay-log="$dir/data/relay" --binlog-format=ROW)
+    fi
+    spawn "$dir" "$dir/stderr.log" mariadbd --no-defaults "${RS_USER_OPT[@]}" \
+      --datadir="$dir/data" --socket="$dir/mysqld.sock" --pid-file="$dir/mariadbd.pid" \
+      --log-error="$dir/error.log" --tmpdir="$dir/tmp" \
+      --bind-address=127.0.0.1 --port="${RS_PORT[n]}" --skip-name-resolve \
+      --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
+      --innodb-flush-log-at-trx-commit=2 --sync-binlog=0 \
+      --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+      "${role[@]}"
+    RS_PID[n]=$!
+    at_exit "rs_kill ${RS_PID[n]}"
+  done
+  for n in "$@"; do
+    wait_for 30 rs_answers "$n" || {
+      diag "node $n did not answer within 30 s: $(tail -n 10 "$RS_DIR/db$n/error.log" 2>/dev/null)"
+      return 1
+    }
+  done
 }
 
 rs_answers() {
@@ -125,4 +133,44 @@ rs_caught_up() {
     got=$(rs_sql "$n" "SELECT MASTER_GTID_WAIT('$pos', $1)") || return 1
     [ "$got" = 0 ] || { diag "replica $n did not reach $pos: $(rs_sql "$n" 'SELECT @@gtid_slave_pos' 2>&1)"; return 1; }
   done
+}
+
+# rs_requests SOCKET post TITLE... | get ID... — FastCGI requests to taskapi's SOCKET
+# from one python process (tests/e2e/fcgi_peer.py), each on a connection of its own:
+# far cheaper on a loaded machine than a client process per request. One line per
+# request: "STATUS RETRY_AFTER ID" (ID of a created task, "-" when absent).
+rs_requests() {
+  E2E_DIR=$E2E_DIR python3 - "$@" <<'PY'
+import json, os, sys
+sys.path.insert(0, os.environ["E2E_DIR"])
+import fcgi_peer as fp
+
+sock, op, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+for arg in args:
+    if op == "post":
+        method, uri, body = b"POST", b"/tasks/", json.dumps({"title": arg}).encode()
+    else:
+        method, uri, body = b"GET", ("/tasks/%s" % arg).encode(), b""
+    extra = [(b"DOCUMENT_URI", uri), (b"QUERY_STRING", b""), (b"SERVER_PROTOCOL", b"HTTP/1.1"),
+             (b"GATEWAY_INTERFACE", b"CGI/1.1")]
+    answer = None
+    try:
+        s = fp.connect(sock, 15.0)
+        s.sendall(fp.request(method, uri, body, extra))
+        answer = fp.read_answer(s, 15.0)
+        s.close()
+    except OSError:
+        pass
+    status, retry, tid = fp.status_of(answer), "-", "-"
+    if answer is not None:
+        head, _, rest = answer.partition(b"\r\n\r\n")
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"retry-after:"):
+                retry = line.split(b":", 1)[1].strip().decode()
+        try:
+            tid = str(json.loads(rest)["id"])
+        except Exception:
+            pass
+    print(status, retry, tid, flush=True)
+PY
 }
