@@ -3,8 +3,8 @@
 # tests/e2e/replica-lib.sh — a MariaDB primary and replicas of a test's own (GTID
 # replication, on 127.0.0.1 free ports, datadirs below the test's folder), for
 # tests/e2e/57-primary-replica.sh, and a FastCGI client for batches of requests. Source
-# lib.sh first. Each server is started by
-# pid and killed at the test's exit (at_exit), even when the test fails half-way.
+# lib.sh first. Each server is started by pid and killed at the test's exit (at_exit),
+# even when the test fails half-way.
 #
 # Node 1 is the primary (log_bin, server_id 1, binlog_format ROW), nodes 2..RS_NODES the
 # replicas (server_id N, MASTER_USE_GTID = slave_pos). Every datadir is a copy of one
