@@ -240,10 +240,10 @@ get_all "$ev"
 delta
 check "primary killed: eventual GETs still answer 200 from the replicas ($GOT of $N; $DS)" replicas_served
 check "... and /metrics shows the primary down, within 5 s" wait_for 5 node_up ev "${NODE[1]}" 0
-# Not asserted (docs/scaling.md): a causal read with the primary down falls back to a
-# replica (a mark is a hint, every node is tried), so it may miss the latest writes.
+# A causal read never goes to a replica, which may lag: with the primary down, 503.
 mark
 get_all "$ca"
 delta
-diag "causal GETs with the primary down: $GOT of $N answered 200 ($DS)"
+check "primary killed: causal GETs answer 503, none served by a replica ($GOT of $N answered 200; $DS)" \
+  test "$GOT" = 0 -a "$((D[2] + D[3]))" = 0
 diag "the test took $((SECONDS - start)) s"
