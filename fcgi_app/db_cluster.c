@@ -474,10 +474,15 @@ static size_t candidates(struct db_cluster *cluster, enum db_intent intent, unsi
 			}
 		}
 	}
-	/* A primary_replicas primary takes writes only: it is not tried after a failed replica... */
-	if (t == DB_TOPOLOGY_PRIMARY_REPLICAS && intent == DB_WRITE)
+	/*
+	 * primary_replicas: writes, and causal reads, go to the primary or
+	 * nowhere: a replica may lag, so a causal read it answered could miss
+	 * an acknowledged write (a 503 keeps the promise; eventual reads are
+	 * the ones that take that risk).
+	 */
+	if (t == DB_TOPOLOGY_PRIMARY_REPLICAS && (intent == DB_WRITE || cluster->copt.causal))
 		return n > 0 ? n : (order[0] = 0, 1);
-	/* ... but it serves reads when no replica can. */
+	/* Eventual reads: the primary serves them when no replica can. */
 	for (size_t i = 0; i < cluster->n; i++)
 		if (!taken[i])
 			order[n++] = (unsigned)i;

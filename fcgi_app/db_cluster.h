@@ -23,8 +23,8 @@
  *   session runs with wsrep_sync_wait = 1, so a read waits until its node
  *   has applied every write the cluster committed before it.
  * - primary_replicas: the first node takes every write; reads go to the
- *   primary (causal) or round robin to the healthy replicas (eventual),
- *   the primary when none is.
+ *   primary (causal: only there, a lagging replica could miss a write) or
+ *   round robin to the healthy replicas (eventual), the primary when none is.
  *
  * Health: with more than one node, a thread per node checks it every
  * health_interval_ms on a connection of its own (bounded by that interval,

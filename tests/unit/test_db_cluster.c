@@ -219,6 +219,18 @@ START_TEST(test_primary_replicas_routing)
 	ck_assert_uint_eq(lease.node, 0);
 	db_cluster_release(c, &lease);
 	db_cluster_free(c);
+
+	/* With the primary dead, a causal read fails rather than read a replica that may lag... */
+	c = cluster_of(DB_TOPOLOGY_PRIMARY_REPLICAS, true, 2, 0x2);
+	ck_assert_int_eq(db_cluster_acquire(c, DB_READ, &lease, err, sizeof err), DB_CONNECT_FAILED);
+	ck_assert_int_eq(db_cluster_acquire(c, DB_WRITE, &lease, err, sizeof err), DB_CONNECT_FAILED);
+	db_cluster_free(c);
+	/* ... and an eventual one is served by the replica. */
+	c = cluster_of(DB_TOPOLOGY_PRIMARY_REPLICAS, false, 2, 0x2);
+	ck_assert_int_eq(db_cluster_acquire(c, DB_READ, &lease, err, sizeof err), DB_ACQUIRED);
+	ck_assert_uint_eq(lease.node, 1);
+	db_cluster_release(c, &lease);
+	db_cluster_free(c);
 }
 END_TEST
 
