@@ -243,7 +243,8 @@ static enum app_rerun rerun_for(const struct handler_ctx *ctx, int store_status)
 	if (store_status == STORE_UNAVAILABLE && ctx->db_error == ER_LOCK_DEADLOCK)
 		return APP_RERUN_DEADLOCK;
 	/* Refused (1047) or lost before the statement ran: nothing happened; another node may do it. */
-	if (store_status == STORE_UNAVAILABLE && several && db_error_condemns_node(ctx->db_error))
+	if (store_status == STORE_UNAVAILABLE && several &&
+	    db_error_condemns_node(db_cluster_topology(ctx->app->db), ctx->db_error))
 		return APP_RERUN_NODE;
 	/* The key's row tells the next run whether the first committed: replay or do it, once. */
 	if (store_status == STORE_UNKNOWN_OUTCOME && has_idempotency_key(ctx->req))

@@ -213,8 +213,10 @@ void db_cluster_mark_down(struct db_cluster *cluster, unsigned node, const char 
 	set_state(cluster, &cluster->nodes[node], DB_NODE_DOWN, why);
 }
 
-bool db_error_condemns_node(unsigned err)
+bool db_error_condemns_node(enum db_topology topology, unsigned err)
 {
+	if (topology == DB_TOPOLOGY_GALERA && err == ER_ERROR_DURING_COMMIT)
+		return true;
 	return err == ER_UNKNOWN_COM_ERROR || db_error_is_connection_lost(err);
 }
 
@@ -538,7 +540,7 @@ void db_cluster_release(struct db_cluster *cluster, struct db_lease *lease)
 	if (lease->conn == NULL)
 		return;
 	err = db_conn_last_error(lease->conn);
-	if (err != 0 && db_error_condemns_node(err) && !db_conn_was_cut(lease->conn)) {
+	if (err != 0 && db_error_condemns_node(cluster->copt.topology, err) && !db_conn_was_cut(lease->conn)) {
 		char why[64];
 
 		snprintf(why, sizeof why, "a connection failed with error %u", err);

@@ -121,8 +121,13 @@ enum db_acquire_status db_cluster_acquire_at_start(struct db_cluster *cluster, e
  */
 void db_cluster_release(struct db_cluster *cluster, struct db_lease *lease);
 
-/* True for an error after which the node, not just the statement, is unusable: 1047, lost connection. */
-bool db_error_condemns_node(unsigned err);
+/*
+ * True for an error after which the node, not just the statement, is
+ * unusable and nothing was applied: 1047 (not in the primary component), a
+ * lost connection, and on Galera 1180 (a COMMIT refused by a node that lost
+ * the primary component: it cannot commit anything).
+ */
+bool db_error_condemns_node(enum db_topology topology, unsigned err);
 
 /* Marks a node down for node_down_ms (why goes to the log when it was up). */
 void db_cluster_mark_down(struct db_cluster *cluster, unsigned node, const char *why);

@@ -90,9 +90,13 @@ static enum store_status stmt_failure(struct db_conn *conn, MYSQL_STMT *stmt, un
 		return STORE_UNAVAILABLE;
 	}
 	/* Time limits, lock waits and deadlocks that outlived their retries: retry later. */
-	/* ... and a Galera node outside the primary component (1047): nothing ran; another node may. */
+	/*
+	 * ... and a Galera node outside the primary component (1047, or 1180
+	 * when it refuses a COMMIT): nothing was applied; another node may.
+	 */
 	if (err == ER_STATEMENT_TIMEOUT || err == ER_QUERY_INTERRUPTED || err == ER_LOCK_WAIT_TIMEOUT ||
-	    err == ER_LOCK_DEADLOCK || err == ER_CON_COUNT_ERROR || err == ER_UNKNOWN_COM_ERROR) {
+	    err == ER_LOCK_DEADLOCK || err == ER_CON_COUNT_ERROR || err == ER_UNKNOWN_COM_ERROR ||
+	    err == ER_ERROR_DURING_COMMIT) {
 		log_warn("db: statement %u gave up: %s (%u)", id, msg, err);
 		return STORE_UNAVAILABLE;
 	}

@@ -201,8 +201,9 @@ void db_cluster_release(struct db_cluster *cluster, struct db_lease *lease)
 	db_pool_release(NULL, &lease->conn);
 }
 
-bool db_error_condemns_node(unsigned err)
+bool db_error_condemns_node(enum db_topology topology, unsigned err)
 {
+	(void)topology;
 	return err == 1047 || err == 2006 || err == 2013;
 }
 

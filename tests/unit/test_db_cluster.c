@@ -72,10 +72,13 @@ START_TEST(test_topology_names)
 	ck_assert_int_eq(db_topology_parse("primary_replicas", &t), 0);
 	ck_assert_int_eq(t, DB_TOPOLOGY_PRIMARY_REPLICAS);
 	ck_assert_int_eq(db_topology_parse("Galera", &t), -1);
-	ck_assert(db_error_condemns_node(1047));
-	ck_assert(db_error_condemns_node(2013));
-	ck_assert(!db_error_condemns_node(1213));
-	ck_assert(!db_error_condemns_node(1062));
+	ck_assert(db_error_condemns_node(DB_TOPOLOGY_SINGLE, 1047));
+	ck_assert(db_error_condemns_node(DB_TOPOLOGY_GALERA, 2013));
+	ck_assert(!db_error_condemns_node(DB_TOPOLOGY_GALERA, 1213));
+	ck_assert(!db_error_condemns_node(DB_TOPOLOGY_GALERA, 1062));
+	/* An error during COMMIT says the node lost the primary component only on Galera. */
+	ck_assert(db_error_condemns_node(DB_TOPOLOGY_GALERA, 1180));
+	ck_assert(!db_error_condemns_node(DB_TOPOLOGY_PRIMARY_REPLICAS, 1180));
 }
 END_TEST
 
