@@ -18,7 +18,7 @@ static struct db_env env;
 /* A handler's view of the fixture, with a fresh response. */
 static struct handler_ctx ctx_of(struct app_fixture *f)
 {
-	struct handler_ctx ctx = { &f->app, &f->req, &f->resp, NULL, 0, &f->who };
+	struct handler_ctx ctx = { .app = &f->app, .req = &f->req, .resp = &f->resp, .who = &f->who };
 
 	response_reset(&f->resp);
 	return ctx;

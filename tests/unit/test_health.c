@@ -22,7 +22,7 @@ static struct handler_ctx ctx;
 static void setup(void)
 {
 	app_fixture_init(&f, &db_env_nowhere, 1);
-	ctx = (struct handler_ctx){ &f.app, &f.req, &f.resp, NULL, 0, &f.who };
+	ctx = (struct handler_ctx){ .app = &f.app, .req = &f.req, .resp = &f.resp, .who = &f.who };
 }
 
 static void teardown(void)
