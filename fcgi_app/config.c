@@ -106,6 +106,14 @@ static const struct config_key options[] = {
 	{ "idempotency", "purge_interval_s", OPT_INT, OFF(idempotency.purge_interval_s), "60", 1, 86400, false },
 	{ "api", "default_limit", OPT_INT, OFF(api.default_limit), "10", 1, 100000, false },
 	{ "api", "max_limit", OPT_INT, OFF(api.max_limit), "100", 1, 100000, false },
+	{ "api", "strict", OPT_BOOL, OFF(api.strict), "false", 0, 0, false },
+	{ "api", "root_path", OPT_STRING, OFF(api.root_path), "", 0, 0, false },
+	{ "api", "docs", OPT_BOOL, OFF(api.docs), "true", 0, 0, false },
+	{ "cors", "allow_origins", OPT_STRING, OFF(cors.allow_origins), "", 0, 0, false },
+	{ "cors", "allow_methods", OPT_STRING, OFF(cors.allow_methods), "GET, HEAD, POST, PATCH, DELETE", 0, 0, false },
+	{ "cors", "allow_headers", OPT_STRING, OFF(cors.allow_headers), "Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key", 0, 0, false },
+	{ "cors", "allow_credentials", OPT_BOOL, OFF(cors.allow_credentials), "false", 0, 0, false },
+	{ "cors", "max_age", OPT_INT, OFF(cors.max_age), "600", 0, 86400, false },
 	{ "auth", "mode", OPT_STRING, OFF(auth.mode), "", 0, 0, false },
 	{ "auth", "default_owner", OPT_STRING, OFF(auth.default_owner), "local", 0, 0, false },
 	{ "auth", "max_tasks_per_owner", OPT_LONG, OFF(auth.max_tasks_per_owner), "0", 0, 1000000000L, false },
@@ -490,6 +498,19 @@ fail:
 	return -1;
 }
 
+/* A path prefix as api.root_path takes it: "/a/b", no trailing slash, nothing a URL would split on. */
+static bool root_path_ok(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (p[0] != '/' || p[n - 1] == '/')
+		return false;
+	for (; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#' || *p == '%')
+			return false;
+	return true;
+}
+
 int config_finish(struct config *cfg, struct config_problems *problems)
 {
 	size_t before = config_problems_count(problems);
@@ -509,6 +530,13 @@ int config_finish(struct config *cfg, struct config_problems *problems)
 	if (cfg->api.default_limit > cfg->api.max_limit)
 		config_problem(problems, "api.default_limit (%d) is larger than api.max_limit (%d)",
 			       cfg->api.default_limit, cfg->api.max_limit);
+	if (cfg->api.root_path[0] != '\0' && !root_path_ok(cfg->api.root_path))
+		config_problem(problems, "api.root_path '%s' must start with '/', not end with '/', "
+			       "and hold no spaces, '?', '#', '%%' or control characters (e.g. /api)",
+			       cfg->api.root_path);
+	if (cfg->cors.allow_credentials && strcmp(cfg->cors.allow_origins, "*") == 0)
+		config_problem(problems, "cors.allow_origins = * cannot be used with cors.allow_credentials "
+			       "(browsers refuse it): list the origins");
 	if (cfg->auth.mode[0] != '\0' && strcmp(cfg->auth.mode, "token") != 0 &&
 	    strcmp(cfg->auth.mode, "remote_user") != 0 && strcmp(cfg->auth.mode, "jwt") != 0 &&
 	    strcmp(cfg->auth.mode, "none") != 0)

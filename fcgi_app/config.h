@@ -83,7 +83,20 @@ struct config {
 	struct {
 		int default_limit;
 		int max_limit;
+		/* Input rules: false = pydantic v2's lax mode (the seed's), true = JSON booleans only, unknown POST fields refused. */
+		bool strict;
+		/* The path prefix the API is served under ("/api"); "" = derived from SCRIPT_NAME/PATH_INFO, else none. */
+		char *root_path;
+		bool docs;                /* GET /docs and /redoc */
 	} api;
+	struct {
+		/* Cross-origin requests (CORS); "" = off. Comma-separated origins, or "*". */
+		char *allow_origins;
+		char *allow_methods;      /* answered to a preflight */
+		char *allow_headers;      /* request headers a preflight may ask for */
+		bool allow_credentials;   /* Access-Control-Allow-Credentials: true; not with "*" */
+		int max_age;              /* how long a browser may cache a preflight, seconds */
+	} cors;
 	struct {
 		char *mode;               /* token, remote_user, jwt or none; "" = not chosen: serve refuses */
 		char *default_owner;      /* the owner in mode none, and of tasks older than migration 003 */

@@ -23,6 +23,7 @@ void request_init(struct request *req)
 	memset(req, 0, sizeof *req);
 	buf_init(&req->path);
 	buf_init(&req->query_store);
+	buf_init(&req->root_path);
 	buf_init(&req->body);
 	req->content_length = -1;
 }
@@ -31,6 +32,7 @@ void request_release(struct request *req)
 {
 	buf_release(&req->path);
 	buf_release(&req->query_store);
+	buf_release(&req->root_path);
 	buf_release(&req->body);
 	request_init(req);
 }
@@ -39,6 +41,7 @@ void request_reset(struct request *req)
 {
 	buf_reset(&req->path);
 	buf_reset(&req->query_store);
+	buf_reset(&req->root_path);
 	buf_reset(&req->body);
 	req->method = HTTP_OTHER;
 	req->method_name = NULL;
@@ -50,6 +53,11 @@ void request_reset(struct request *req)
 	req->if_none_match = NULL;
 	req->authorization = NULL;
 	req->remote_user = NULL;
+	req->origin = NULL;
+	req->cors_request_method = NULL;
+	req->cors_request_headers = NULL;
+	req->script_name = NULL;
+	req->path_info = NULL;
 	req->idempotency_key = NULL;
 }
 
@@ -225,6 +233,11 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 	req->authorization = get(ctx, "HTTP_AUTHORIZATION");
 	req->remote_user = get(ctx, "REMOTE_USER");
 	req->idempotency_key = get(ctx, "HTTP_IDEMPOTENCY_KEY");
+	req->origin = get(ctx, "HTTP_ORIGIN");
+	req->cors_request_method = get(ctx, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
+	req->cors_request_headers = get(ctx, "HTTP_ACCESS_CONTROL_REQUEST_HEADERS");
+	req->script_name = get(ctx, "SCRIPT_NAME");
+	req->path_info = get(ctx, "PATH_INFO");
 	return REQUEST_OK;
 }
 
@@ -237,7 +250,8 @@ static const struct {
 	PICK("REQUEST_METHOD"), PICK("REQUEST_URI"), PICK("QUERY_STRING"), PICK("CONTENT_TYPE"),
 	PICK("CONTENT_LENGTH"), PICK("REQUEST_ID"), PICK("HTTP_IF_MATCH"), PICK("HTTP_IF_NONE_MATCH"),
 	PICK("SCRIPT_NAME"), PICK("PATH_INFO"), PICK("HTTP_AUTHORIZATION"), PICK("REMOTE_USER"),
-	PICK("HTTP_IDEMPOTENCY_KEY"),
+	PICK("HTTP_IDEMPOTENCY_KEY"), PICK("HTTP_ORIGIN"), PICK("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+	PICK("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
 };
 #define N_PICKED (sizeof picked / sizeof picked[0])
 

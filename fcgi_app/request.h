@@ -53,6 +53,19 @@ struct request {
 	const char *remote_user;   /* REMOTE_USER: who the web server authenticated, or NULL */
 	/* The Idempotency-Key header (HTTP_IDEMPOTENCY_KEY), unchecked (idem_key_check), or NULL */
 	const char *idempotency_key;
+	/* CORS (cors.h): Origin, Access-Control-Request-Method and -Headers, or NULL. */
+	const char *origin;
+	const char *cors_request_method;
+	const char *cors_request_headers;
+	/* SCRIPT_NAME and PATH_INFO as the web server set them (CGI, RFC 3875 4.1.13, 4.1.5), or NULL. */
+	const char *script_name;
+	const char *path_info;
+	/*
+	 * The prefix the API is served under ("/api"), without a trailing
+	 * slash; empty when there is none. path never includes it: Location,
+	 * Link, the OpenAPI servers and the /docs pages put it back.
+	 */
+	struct buf root_path;
 	struct buf body;
 };
 

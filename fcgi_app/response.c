@@ -6,8 +6,8 @@
 
 /* A response nobody finished is a server error: handlers raise it to success last. */
 #define RESPONSE_UNFINISHED 500
-/* Room for the Status, Content-Type, Content-Length and Cache-Control lines. */
-#define RESPONSE_HEAD_RESERVE 160
+/* Room for the Status, Content-Type, Content-Length, Cache-Control and nosniff lines. */
+#define RESPONSE_HEAD_RESERVE 200
 
 void response_init(struct response *resp)
 {
@@ -15,6 +15,7 @@ void response_init(struct response *resp)
 	buf_init(&resp->body);
 	resp->status = RESPONSE_UNFINISHED;
 	resp->has_body = false;
+	resp->content_type = NULL;
 }
 
 void response_release(struct response *resp)
@@ -57,6 +58,7 @@ void response_json(struct response *resp, int status, json_t *json)
 	buf_reset(&resp->body);
 	resp->status = status;
 	resp->has_body = true;
+	resp->content_type = NULL;
 	if (json == NULL) { /* jansson returns NULL only when it ran out of memory */
 		resp->status = 500;
 		buf_puts(&resp->body, "{\"detail\":\"Internal Server Error\"}");
@@ -71,6 +73,7 @@ struct buf *response_body(struct response *resp, int status)
 	buf_reset(&resp->body);
 	resp->status = status;
 	resp->has_body = true;
+	resp->content_type = NULL;
 	return &resp->body;
 }
 
@@ -80,6 +83,14 @@ void response_raw_json(struct response *resp, int status, const char *json, size
 	buf_append(&resp->body, json, len);
 	resp->status = status;
 	resp->has_body = true;
+	resp->content_type = NULL;
+}
+
+void response_text(struct response *resp, int status, const char *content_type,
+		   const char *text, size_t len)
+{
+	response_raw_json(resp, status, text, len);
+	resp->content_type = content_type;
 }
 
 void response_error(struct response *resp, int status, const char *detail)
@@ -102,6 +113,7 @@ void response_copy(struct response *to, const struct response *from)
 	buf_append(&to->body, from->body.data, from->body.len);
 	to->status = from->status;
 	to->has_body = from->has_body;
+	to->content_type = from->content_type;
 }
 
 const char *response_reason(int status)
@@ -138,11 +150,18 @@ void response_serialize(const struct response *resp, bool head_only, struct buf 
 	buf_puts(out, response_reason(resp->status));
 	jsonw_lit(out, "\r\n");
 	if (resp->has_body) {
-		jsonw_lit(out, "Content-Type: application/json; charset=utf-8\r\nContent-Length: ");
+		if (resp->content_type) {
+			jsonw_lit(out, "Content-Type: ");
+			buf_puts(out, resp->content_type);
+			jsonw_lit(out, "\r\nContent-Length: ");
+		} else {
+			jsonw_lit(out, "Content-Type: application/json; charset=utf-8\r\nContent-Length: ");
+		}
 		jsonw_uint(out, resp->body.len);
 		jsonw_lit(out, "\r\n");
 	}
-	jsonw_lit(out, "Cache-Control: no-store\r\n");
+	/* nosniff: a browser must never read a JSON answer (client text inside) as HTML or script. */
+	jsonw_lit(out, "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n");
 	buf_append(out, resp->headers.data ? resp->headers.data : "", resp->headers.len);
 	buf_append(out, "\r\n", 2);
 	if (resp->has_body && !head_only)

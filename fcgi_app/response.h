@@ -11,14 +11,16 @@
  * body, serialised by response_serialize() into one buffer so the FastCGI
  * layer writes it with a single call. Buffers are reused across requests.
  *
- * Every response is application/json; charset=utf-8 with
- * Cache-Control: no-store, except 204 and 304, which carry no body.
+ * Every response is application/json; charset=utf-8 (or the static
+ * content_type of response_text) with Cache-Control: no-store and
+ * X-Content-Type-Options: nosniff; 204 and 304 carry no body.
  */
 struct response {
 	int status;
 	struct buf headers; /* "Name: value\r\n" lines beyond the standard ones */
 	struct buf body;
 	bool has_body;
+	const char *content_type; /* static text; NULL = application/json; charset=utf-8 */
 };
 
 void response_init(struct response *resp);
@@ -44,6 +46,12 @@ struct buf *response_body(struct response *resp, int status);
 
 /* Sets status and a body that already is JSON text (copied). */
 void response_raw_json(struct response *resp, int status, const char *json, size_t len);
+/*
+ * Sets status and a body of another media type (copied); content_type must
+ * be a static string ("text/html; charset=utf-8").
+ */
+void response_text(struct response *resp, int status, const char *content_type,
+		   const char *text, size_t len);
 /* {"detail": "<detail>"} with the given status. */
 void response_error(struct response *resp, int status, const char *detail);
 /* A status without a body (204, 304). */

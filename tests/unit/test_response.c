@@ -14,7 +14,7 @@ START_TEST(test_starts_as_500_without_body)
 	ck_assert_int_eq(r.status, 500);
 	ck_assert(!r.has_body);
 	response_serialize(&r, false, &out);
-	ck_assert_str_eq(out.data, "Status: 500 Internal Server Error\r\nCache-Control: no-store\r\n\r\n");
+	ck_assert_str_eq(out.data, "Status: 500 Internal Server Error\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n");
 	response_release(&r);
 	buf_release(&out);
 }
@@ -33,7 +33,7 @@ START_TEST(test_json_body_and_headers)
 			 "Status: 201 Created\r\n"
 			 "Content-Type: application/json; charset=utf-8\r\n"
 			 "Content-Length: 20\r\n"
-			 "Cache-Control: no-store\r\n"
+			 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
 			 "ETag: \"3\"\r\n"
 			 "\r\n"
 			 "{\"id\":7,\"t\":\"caf\xc3\xa9\"}");
@@ -78,7 +78,7 @@ START_TEST(test_error_raw_body_and_empty)
 	response_empty(&r, 204);
 	ck_assert(!r.has_body);
 	response_serialize(&r, false, &out);
-	ck_assert_str_eq(out.data, "Status: 204 No Content\r\nCache-Control: no-store\r\n\r\n");
+	ck_assert_str_eq(out.data, "Status: 204 No Content\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n");
 	response_reset(&r);
 	ck_assert_int_eq(r.status, 500);
 	ck_assert_uint_eq(r.headers.len, 0);
@@ -99,6 +99,35 @@ START_TEST(test_dump_json)
 }
 END_TEST
 
+START_TEST(test_text_body_and_back_to_json)
+{
+	struct response r;
+	struct buf out = BUF_INIT;
+
+	response_init(&r);
+	response_text(&r, 200, "text/html; charset=utf-8", "<p>x</p>", 8);
+	response_serialize(&r, false, &out);
+	ck_assert_str_eq(out.data,
+			 "Status: 200 OK\r\n"
+			 "Content-Type: text/html; charset=utf-8\r\n"
+			 "Content-Length: 8\r\n"
+			 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+			 "\r\n"
+			 "<p>x</p>");
+	/* A JSON answer after it (an error path) is JSON again, also after a reset. */
+	response_error(&r, 404, "Not Found");
+	response_serialize(&r, false, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, "Content-Type: application/json; charset=utf-8\r\n"));
+	response_text(&r, 200, "text/html; charset=utf-8", "<p>x</p>", 8);
+	response_reset(&r);
+	response_raw_json(&r, 200, "{}", 2);
+	response_serialize(&r, false, &out);
+	ck_assert_ptr_nonnull(strstr(out.data, "Content-Type: application/json; charset=utf-8\r\n"));
+	response_release(&r);
+	buf_release(&out);
+}
+END_TEST
+
 START_TEST(test_reasons)
 {
 	ck_assert_str_eq(response_reason(200), "OK");
@@ -113,5 +142,6 @@ Suite *unit_suite(void)
 {
 	return unit_suite_of("response", NULL, NULL, test_starts_as_500_without_body,
 			     test_json_body_and_headers, test_json_null_is_a_500,
-			     test_error_raw_body_and_empty, test_dump_json, test_reasons);
+			     test_error_raw_body_and_empty, test_dump_json, test_reasons,
+			     test_text_body_and_back_to_json);
 }
