@@ -8,7 +8,6 @@
 
 #include "app.h"
 #include "auth.h"
-#include "buf.h"
 #include "clock.h"
 #include "db_config.h"
 #include "db_pool.h"
@@ -24,45 +23,19 @@ bool cgi_detect(void)
 	return gateway != NULL && strncmp(gateway, "CGI/", 4) == 0 && !listener_inherited();
 }
 
-/* What the getter and the reader below need besides the environment. */
+/* What the reader below needs besides the environment. */
 struct cgi_env {
-	struct buf uri;  /* REQUEST_URI as the app sees it; empty when there is none */
 	long body_left;  /* CONTENT_LENGTH bytes still unread, or -1: read to end of file */
 };
 
 /*
- * REQUEST_URI names the script too when the API is reached through it
- * (/cgi-bin/taskapi/tasks/1 with SCRIPT_NAME /cgi-bin/taskapi): the app gets
- * what follows SCRIPT_NAME. Behind a rewrite to the script (REQUEST_URI
- * /tasks/1), REQUEST_URI already is the API path and is kept.
+ * request_param_fn over the CGI environment. SCRIPT_NAME names taskapi
+ * itself here: request.c takes the API's prefix from it and PATH_INFO
+ * (the pipeline front end says .cgi).
  */
-static void set_app_uri(struct buf *out)
-{
-	const char *uri = getenv("REQUEST_URI"), *script = getenv("SCRIPT_NAME");
-	size_t n = script ? strlen(script) : 0;
-
-	buf_reset(out);
-	if (uri == NULL || *uri == '\0')
-		return;
-	if (n > 0 && strncmp(uri, script, n) == 0 && (uri[n] == '/' || uri[n] == '?' || uri[n] == '\0')) {
-		if (uri[n] != '/')
-			buf_putc(out, '/');
-		buf_puts(out, uri + n);
-		return;
-	}
-	buf_puts(out, uri);
-}
-
-/* request_param_fn over the CGI environment. */
 static const char *cgi_param(void *ctx, const char *name)
 {
-	struct cgi_env *env = ctx;
-
-	if (strcmp(name, "REQUEST_URI") == 0)
-		return env->uri.len ? env->uri.data : NULL;
-	/* Where the server found taskapi, never a path of the API (request.c falls back to it). */
-	if (strcmp(name, "SCRIPT_NAME") == 0)
-		return NULL;
+	(void)ctx;
 	/* Apache's mod_unique_id, when nothing else gives a request id. */
 	if (strcmp(name, "REQUEST_ID") == 0 && getenv("REQUEST_ID") == NULL)
 		return getenv("UNIQUE_ID");
@@ -136,7 +109,7 @@ int cgi_main(const struct config *cfg)
 		.begin_body = cgi_begin_body,
 		.read = cgi_read,
 		.write = cgi_write,
-		.cgi = true,              /* stderr is the web server's error log: access lines only if asked */
+		.cgi = true,              /* stderr is the web server's error log; SCRIPT_NAME names us */
 		.answer_read_error = true,
 	};
 	struct pipeline p;
@@ -161,14 +134,10 @@ int cgi_main(const struct config *cfg)
 		db_cluster_free(app.db);
 		return 1;
 	}
-	buf_init(&env.uri);
 	pipeline_init(&p);
-
-	set_app_uri(&env.uri);
 	rc = (pipeline_serve(&p, &app, &fe, start_ns) & PIPELINE_WRITE_FAILED) ? 1 : 0;
 
 	pipeline_release(&p);
-	buf_release(&env.uri);
 	auth_free(app.auth);
 	db_cluster_free(app.db);
 	return rc;

@@ -15,6 +15,7 @@
 #include "db_cluster.h"
 #include "db_pool.h"
 #include "log.h"
+#include "request.h"
 #include "utf8.h"
 #include "xalloc.h"
 
@@ -498,19 +499,6 @@ fail:
 	return -1;
 }
 
-/* A path prefix as api.root_path takes it: "/a/b", no trailing slash, nothing a URL would split on. */
-static bool root_path_ok(const char *p)
-{
-	size_t n = strlen(p);
-
-	if (p[0] != '/' || p[n - 1] == '/')
-		return false;
-	for (; *p; p++)
-		if ((unsigned char)*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#' || *p == '%')
-			return false;
-	return true;
-}
-
 int config_finish(struct config *cfg, struct config_problems *problems)
 {
 	size_t before = config_problems_count(problems);
@@ -530,7 +518,8 @@ int config_finish(struct config *cfg, struct config_problems *problems)
 	if (cfg->api.default_limit > cfg->api.max_limit)
 		config_problem(problems, "api.default_limit (%d) is larger than api.max_limit (%d)",
 			       cfg->api.default_limit, cfg->api.max_limit);
-	if (cfg->api.root_path[0] != '\0' && !root_path_ok(cfg->api.root_path))
+	if (cfg->api.root_path[0] != '\0' &&
+	    !request_root_path_ok(cfg->api.root_path, strlen(cfg->api.root_path)))
 		config_problem(problems, "api.root_path '%s' must start with '/', not end with '/', "
 			       "and hold no spaces, '?', '#', '%%' or control characters (e.g. /api)",
 			       cfg->api.root_path);

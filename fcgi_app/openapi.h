@@ -12,7 +12,10 @@ struct handler_ctx;
 extern const unsigned char openapi_json[];
 extern const size_t openapi_json_len;
 
-/* GET /openapi.json */
+/*
+ * GET /openapi.json. Under a prefix (the request's root_path) it carries
+ * "servers": [{"url": "<prefix>"}]; at the root, no servers.
+ */
 void openapi_serve(struct handler_ctx *ctx);
 
 #endif

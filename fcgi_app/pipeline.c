@@ -28,12 +28,14 @@ void pipeline_release(struct pipeline *p)
 static enum request_status read_request(struct pipeline *p, const struct app *app,
 					const struct pipeline_frontend *fe, char *err, size_t errlen)
 {
+	/* Only a CGI program is what SCRIPT_NAME names (request.h). */
+	const struct request_root root = { app->cfg->api.root_path, fe->cgi };
 	enum request_status status;
 
 	if (fe->envp != NULL)
-		status = request_parse_envp(&p->req, fe->envp, err, errlen);
+		status = request_parse_envp(&p->req, &root, fe->envp, err, errlen);
 	else
-		status = request_parse(&p->req, fe->param, fe->ctx, err, errlen);
+		status = request_parse(&p->req, &root, fe->param, fe->ctx, err, errlen);
 	if (fe->traced)
 		trace_begin(p->req.request_id); /* even for a bad request: its lines need an id */
 	if (status != REQUEST_OK)

@@ -45,7 +45,11 @@ struct pipeline_frontend {
 	 * front end logs why (it knows what went away and how much that matters).
 	 */
 	int (*write)(void *ctx, const char *data, size_t len);
-	/* CGI: access lines are off unless configured on (config_access_log). */
+	/*
+	 * CGI: access lines are off unless configured on (config_access_log),
+	 * and SCRIPT_NAME names taskapi, so that without [api] root_path the
+	 * API's prefix is derived from it and PATH_INFO (request.h, request_root).
+	 */
 	bool cgi;
 	/*
 	 * A body that cannot be read still gets a 400 (CGI: stdout outlives

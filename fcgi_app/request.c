@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "utf8.h"
+
 /* A body is read in pieces of at most this many bytes (libfcgi buffers its own). */
 #define REQUEST_READ_CHUNK 16384
 
@@ -184,11 +186,80 @@ static int parse_content_length(const char *text, long *out)
 	return 0;
 }
 
-enum request_status request_parse(struct request *req, request_param_fn get, void *ctx,
-				  char *err, size_t errlen)
+bool request_root_path_ok(const char *p, size_t len)
+{
+	if (len == 0 || p[0] != '/' || p[len - 1] == '/')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (c <= ' ' || c == 0x7f || c == '?' || c == '#' || c == '%')
+			return false;
+	}
+	return utf8_is_valid(p, len); /* it is written into JSON (the OpenAPI servers) as it is */
+}
+
+/* True when path starts with prefix[0..n) followed by '/' or its end (/api, not /apix). */
+static bool path_has_prefix(const struct buf *path, const char *prefix, size_t n)
+{
+	return n > 0 && path->len >= n && memcmp(path->data, prefix, n) == 0 &&
+	       (path->len == n || path->data[n] == '/');
+}
+
+/* Moves the path's first n bytes to root_path; an empty rest is "/". */
+static void move_prefix(struct request *req, size_t n)
+{
+	buf_append(&req->root_path, req->path.data, n);
+	memmove(req->path.data, req->path.data + n, req->path.len - n + 1);
+	req->path.len -= n;
+	if (req->path.len == 0)
+		buf_putc(&req->path, '/');
+}
+
+/* The prefix from SCRIPT_NAME and PATH_INFO, for a path taken from REQUEST_URI (request.h). */
+static void derive_root(struct request *req, const char *script, const char *info)
+{
+	size_t n = info ? strlen(info) : 0;
+
+	/* PATH_INFO ends the path: what comes before it is where the API sits. */
+	if (n > 0 && info[0] == '/' && n <= req->path.len &&
+	    memcmp(req->path.data + req->path.len - n, info, n) == 0) {
+		size_t before = req->path.len - n;
+
+		if (before == 0 || request_root_path_ok(req->path.data, before)) {
+			move_prefix(req, before);
+			return;
+		}
+	}
+	n = script ? strlen(script) : 0;
+	if (path_has_prefix(&req->path, script, n) && request_root_path_ok(script, n))
+		move_prefix(req, n);
+}
+
+static void apply_root(struct request *req, const struct request_root *root, const char *script,
+		       const char *info)
+{
+	const char *conf = root && root->root_path ? root->root_path : "";
+	size_t n = strlen(conf);
+
+	if (n > 0) {
+		if (path_has_prefix(&req->path, conf, n))
+			move_prefix(req, n);
+		else
+			buf_append(&req->root_path, conf, n);
+	} else if (root && root->script_is_program) {
+		derive_root(req, script, info);
+	}
+}
+
+enum request_status request_parse(struct request *req, const struct request_root *root,
+				  request_param_fn get, void *ctx, char *err, size_t errlen)
 {
 	const char *method = get(ctx, "REQUEST_METHOD");
 	const char *uri = get(ctx, "REQUEST_URI");
+	const char *script = get(ctx, "SCRIPT_NAME");
+	const char *info = get(ctx, "PATH_INFO");
+	bool cgi_paths = root && root->script_is_program && !(root->root_path && root->root_path[0]);
 	const char *qs;
 	size_t path_len;
 
@@ -198,10 +269,14 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 
 	/* REQUEST_URI is what the client sent (nginx, Apache); CGI hosts may give only PATH_INFO. */
 	if (uri == NULL || *uri == '\0') {
-		const char *script = get(ctx, "SCRIPT_NAME");
-		const char *info = get(ctx, "PATH_INFO");
-
-		buf_puts(&req->path, info && *info ? info : (script ? script : "/"));
+		if (cgi_paths) {
+			/* RFC 3875 3.3: the URL path is SCRIPT_NAME, then PATH_INFO. */
+			buf_puts(&req->path, info && *info ? info : "/");
+			if (script && request_root_path_ok(script, strlen(script)))
+				buf_puts(&req->root_path, script);
+		} else {
+			buf_puts(&req->path, info && *info ? info : (script ? script : "/"));
+		}
 		qs = get(ctx, "QUERY_STRING");
 	} else {
 		const char *q = strchr(uri, '?');
@@ -216,6 +291,10 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 		snprintf(err, errlen, "the request path must start with '/'");
 		return REQUEST_BAD;
 	}
+	if (uri != NULL && *uri != '\0')
+		apply_root(req, root, script, info);
+	else if (!cgi_paths)
+		apply_root(req, root, NULL, NULL); /* only a configured root_path applies */
 	if (qs != NULL && request_parse_query(req, qs, strlen(qs)) < 0) {
 		snprintf(err, errlen, "too many query parameters (at most %d)", REQUEST_MAX_QUERY_PARAMS);
 		return REQUEST_BAD;
@@ -236,8 +315,8 @@ enum request_status request_parse(struct request *req, request_param_fn get, voi
 	req->origin = get(ctx, "HTTP_ORIGIN");
 	req->cors_request_method = get(ctx, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
 	req->cors_request_headers = get(ctx, "HTTP_ACCESS_CONTROL_REQUEST_HEADERS");
-	req->script_name = get(ctx, "SCRIPT_NAME");
-	req->path_info = get(ctx, "PATH_INFO");
+	req->script_name = script;
+	req->path_info = info;
 	return REQUEST_OK;
 }
 
@@ -265,8 +344,8 @@ static const char *picked_get(void *ctx, const char *name)
 	return NULL;
 }
 
-enum request_status request_parse_envp(struct request *req, char *const *envp,
-				       char *err, size_t errlen)
+enum request_status request_parse_envp(struct request *req, const struct request_root *root,
+				       char *const *envp, char *err, size_t errlen)
 {
 	const char *values[N_PICKED] = { NULL };
 	size_t found = 0;
@@ -288,7 +367,7 @@ enum request_status request_parse_envp(struct request *req, char *const *envp,
 			}
 		}
 	}
-	return request_parse(req, picked_get, (void *)values, err, errlen);
+	return request_parse(req, root, picked_get, (void *)values, err, errlen);
 }
 
 enum request_status request_read_body(struct request *req, long cap, request_read_fn read,

@@ -90,19 +90,53 @@ enum http_method request_method_parse(const char *name);
 const char *request_method_name(enum http_method method);
 
 /*
- * Fills method, path, query and headers from the params. On REQUEST_BAD,
- * err holds a message fit for a client.
+ * Where the API sits in the URL space: what request_parse strips from the
+ * path into req->root_path.
+ *
+ * root_path is [api] root_path, "" or "/a/b" (request_root_path_ok). When
+ * set, a path that starts with it (followed by '/' or its end) is served
+ * without it; any other path is served as it is (a proxy already stripped
+ * it); either way req->root_path is root_path.
+ *
+ * When empty and script_is_program is true, the prefix is derived from the
+ * CGI variables (RFC 3875 4.1.5, 4.1.13): with PATH_INFO at the end of the
+ * path, what precedes it (/api/tasks/1 with PATH_INFO /tasks/1: "/api",
+ * the rewrite of shared hosting; /cgi-bin/taskapi/tasks/1: the script);
+ * else SCRIPT_NAME when the path starts with it. script_is_program must be
+ * true only where SCRIPT_NAME names taskapi itself, as under CGI: FastCGI
+ * servers fill SCRIPT_NAME and PATH_INFO from the whole path (nginx) or a
+ * walk of their document root (Apache's mod_proxy_fcgi and mod_fcgid at "/"
+ * send SCRIPT_NAME /tasks, PATH_INFO /1 for /tasks/1), a false prefix.
+ * There the prefix is root_path or none.
  */
-enum request_status request_parse(struct request *req, request_param_fn get, void *ctx,
-				  char *err, size_t errlen);
+struct request_root {
+	const char *root_path;
+	bool script_is_program;
+};
+
+/*
+ * A path prefix as [api] root_path takes it, and as one derived from the
+ * CGI variables must be to be used: p[0..len) starts with '/', does not end
+ * with '/', and holds no space, control character, '?', '#' or '%', nor
+ * anything but UTF-8 (it goes into headers, URLs and JSON as it is).
+ */
+bool request_root_path_ok(const char *p, size_t len);
+
+/*
+ * Fills method, path, query, headers and root_path from the params; root
+ * says where the API sits (NULL: at the root, nothing derived). On
+ * REQUEST_BAD, err holds a message fit for a client.
+ */
+enum request_status request_parse(struct request *req, const struct request_root *root,
+				  request_param_fn get, void *ctx, char *err, size_t errlen);
 
 /*
  * request_parse for a FastCGI/CGI environment array ("NAME=value" strings,
  * NULL-terminated): picks the params taskapi reads in one pass over it, instead
  * of one scan per name. Same results and ownership as request_parse.
  */
-enum request_status request_parse_envp(struct request *req, char *const *envp,
-				       char *err, size_t errlen);
+enum request_status request_parse_envp(struct request *req, const struct request_root *root,
+				       char *const *envp, char *err, size_t errlen);
 
 /*
  * Decodes an application/x-www-form-urlencoded query string into req->query.

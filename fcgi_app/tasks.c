@@ -189,12 +189,15 @@ static int append_task(void *ctx, const struct task *task)
 
 static void add_next_link(struct handler_ctx *ctx, const struct task_list_query *q, uint64_t last_id)
 {
-	char link[160];
+	struct buf link;
 
 	/* Keyset form whatever the client used: it stays correct while rows are added or removed. */
-	snprintf(link, sizeof link, "</tasks/?after_id=%" PRIu64 "&limit=%u%s>; rel=\"next\"", last_id,
-		 q->limit, q->completed < 0 ? "" : q->completed ? "&completed=true" : "&completed=false");
-	response_header(ctx->resp, "Link", link);
+	buf_init(&link);
+	buf_printf(&link, "<%s/tasks/?after_id=%" PRIu64 "&limit=%u%s>; rel=\"next\"",
+		   ctx->req->root_path.len ? ctx->req->root_path.data : "", last_id, q->limit,
+		   q->completed < 0 ? "" : q->completed ? "&completed=true" : "&completed=false");
+	response_header(ctx->resp, "Link", link.data);
+	buf_release(&link);
 }
 
 void tasks_list(struct handler_ctx *ctx)
@@ -253,7 +256,6 @@ void tasks_create(struct handler_ctx *ctx)
 	struct idem_write idem;
 	enum store_status status;
 	json_t *body;
-	char location[48];
 
 	if (check_media_type(ctx, false) < 0)
 		return;
@@ -276,9 +278,15 @@ void tasks_create(struct handler_ctx *ctx)
 	if (idem_begin(&idem, ctx, conn, &(struct idem_request){ "POST", "/tasks/", body, NULL, NULL })) {
 		status = task_store_create(conn, &owner, &fields, ctx->app->cfg->auth.max_tasks_per_owner, &task);
 		if (status == STORE_OK) {
+			struct buf location;
+
 			respond_task(ctx, 201, &task);
-			snprintf(location, sizeof location, "/tasks/%" PRIu64, task.id);
-			response_header(ctx->resp, "Location", location);
+			/* Under the prefix the client used (request.h, root_path). */
+			buf_init(&location);
+			buf_printf(&location, "%s/tasks/%" PRIu64,
+				   ctx->req->root_path.len ? ctx->req->root_path.data : "", task.id);
+			response_header(ctx->resp, "Location", location.data);
+			buf_release(&location);
 		} else {
 			app_store_failure(ctx, status);
 		}

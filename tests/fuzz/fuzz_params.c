@@ -104,8 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ready = true;
 	}
 	fuzz_lines_split(&l, data, size, '\n', MAX_PARAMS);
-	s1 = request_parse_envp(&one, l.vec, err1, sizeof err1);
-	s2 = request_parse(&other, envp_get, l.vec, err2, sizeof err2);
+	s1 = request_parse_envp(&one, NULL, l.vec, err1, sizeof err1);
+	s2 = request_parse(&other, NULL, envp_get, l.vec, err2, sizeof err2);
 	FUZZ_CHECK(s1 == s2, "request_parse_envp %d, request_parse %d", (int)s1, (int)s2);
 	FUZZ_CHECK(s1 == REQUEST_OK || s1 == REQUEST_BAD, "status %d from parsing params", (int)s1);
 	if (s1 == REQUEST_BAD) {
@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		same_request(&one, &other);
 		check_parsed(&one, &l);
 	}
-	s3 = request_parse_envp(&other, l.vec, err2, sizeof err2);
+	s3 = request_parse_envp(&other, NULL, l.vec, err2, sizeof err2);
 	FUZZ_CHECK(s3 == s1, "a second parse into reused buffers: %d, then %d", (int)s1, (int)s3);
 	if (s3 == REQUEST_OK)
 		same_request(&one, &other);

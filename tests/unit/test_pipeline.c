@@ -5,6 +5,7 @@
  * handler runs (400, 413) are used: the app has no pool.
  */
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,6 +323,65 @@ START_TEST(test_slow_line)
 }
 END_TEST
 
+/* The last answer's body, parsed (NULL when it is not JSON); empties what was written. */
+static json_t *take_json(void)
+{
+	const char *text = written(), *body = strstr(text, "\r\n\r\n");
+	json_t *doc = body ? json_loads(body + 4, 0, NULL) : NULL;
+
+	buf_reset(&mem.written);
+	return doc;
+}
+
+/* The OpenAPI document's servers[0].url, or NULL when it has no servers. */
+static const char *server_url(json_t *doc)
+{
+	ck_assert_ptr_nonnull(doc);
+	ck_assert_ptr_nonnull(json_object_get(doc, "paths"));
+	return json_string_value(json_object_get(json_array_get(json_object_get(doc, "servers"), 0), "url"));
+}
+
+START_TEST(test_root_path_in_openapi)
+{
+	static const char *const folder[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/api/openapi.json",
+					      "SCRIPT_NAME=/api/taskapi.cgi", "PATH_INFO=/openapi.json", NULL };
+	static const char *const top[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/openapi.json",
+					   "SCRIPT_NAME=/openapi.json", NULL };
+	static const char *const quoted[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/a\"b/openapi.json", NULL };
+	char err[256];
+	json_t *doc;
+
+	/* CGI in a folder: the prefix comes from SCRIPT_NAME and PATH_INFO. */
+	set_params(folder);
+	fe.cgi = true;
+	serve(0, 200);
+	doc = take_json();
+	ck_assert_str_eq(server_url(doc), "/api");
+	json_decref(doc);
+	/* FastCGI: the same variables say nothing (request.h). */
+	fe.cgi = false;
+	serve(0, 404);
+	buf_reset(&mem.written);
+	/* At the root: no servers at all. */
+	set_params(top);
+	serve(0, 200);
+	doc = take_json();
+	ck_assert_ptr_null(server_url(doc));
+	json_decref(doc);
+	/* Configured, JSON-escaped; a path without it is served too. */
+	ck_assert_int_eq(config_set(&cfg, "api", "root_path", "/a\"b", err, sizeof err), 0);
+	serve(0, 200);
+	doc = take_json();
+	ck_assert_str_eq(server_url(doc), "/a\"b");
+	json_decref(doc);
+	set_params(quoted);
+	serve(0, 200);
+	doc = take_json();
+	ck_assert_str_eq(server_url(doc), "/a\"b");
+	json_decref(doc);
+}
+END_TEST
+
 /* Kept apart from main() so the suite can move to a shared unit-test main as it is. */
 Suite *unit_suite(void)
 {
@@ -331,5 +391,5 @@ Suite *unit_suite(void)
 			     test_method_not_allowed_head_has_no_body,
 			     test_too_large_closes, test_short_body_is_bad_request,
 			     test_unreadable_body, test_write_failure_still_logged,
-			     test_cgi_untraced, test_slow_line);
+			     test_cgi_untraced, test_slow_line, test_root_path_in_openapi);
 }

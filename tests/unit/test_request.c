@@ -24,7 +24,7 @@ static enum request_status parse(struct request *req, const char *const *kv)
 	struct fake_params p = { kv };
 	char err[160];
 
-	return request_parse(req, fake_get, &p, err, sizeof err);
+	return request_parse(req, NULL, fake_get, &p, err, sizeof err);
 }
 
 START_TEST(test_parse_basic)
@@ -238,7 +238,7 @@ START_TEST(test_parse_envp_matches_getter)
 	char err[160];
 
 	request_init(&req);
-	ck_assert_int_eq(request_parse_envp(&req, envp, err, sizeof err), REQUEST_OK);
+	ck_assert_int_eq(request_parse_envp(&req, NULL, envp, err, sizeof err), REQUEST_OK);
 	free(short1);
 	free(short2);
 	ck_assert_int_eq(req.method, HTTP_PATCH);
@@ -254,6 +254,127 @@ START_TEST(test_parse_envp_matches_getter)
 	request_reset(&req);
 	ck_assert_ptr_null(req.idempotency_key);
 	request_release(&req);
+}
+END_TEST
+
+/* Parses kv with root; checks the served path and the prefix. */
+static void check_root(const struct request_root *root, const char *const *kv, const char *path,
+		       const char *prefix)
+{
+	struct fake_params p = { kv };
+	struct request req;
+	char err[160];
+
+	request_init(&req);
+	ck_assert_int_eq(request_parse(&req, root, fake_get, &p, err, sizeof err), REQUEST_OK);
+	ck_assert_str_eq(req.path.data, path);
+	ck_assert_uint_eq(req.root_path.len, strlen(prefix));
+	if (*prefix)
+		ck_assert_str_eq(req.root_path.data, prefix);
+	/* A next request starts without it. */
+	request_reset(&req);
+	ck_assert_uint_eq(req.root_path.len, 0);
+	request_release(&req);
+}
+
+START_TEST(test_root_path_configured)
+{
+	static const struct request_root api = { "/api", false }, api_cgi = { "/api", true };
+	static const char *const under[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/api/tasks/1?x=1", NULL };
+	static const char *const bare[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/api", NULL };
+	static const char *const stripped[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/tasks/1", NULL };
+	static const char *const apix[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/apix/tasks/", NULL };
+	static const char *const encoded[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/%61pi/tasks/", NULL };
+	/* The configured prefix wins over what CGI's variables would give. */
+	static const char *const cgi[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/api/v1/tasks/",
+					   "SCRIPT_NAME", "/api/v1/taskapi.cgi", "PATH_INFO", "/tasks/", NULL };
+
+	check_root(&api, under, "/tasks/1", "/api");
+	check_root(&api, bare, "/", "/api");
+	/* A proxy that already took the prefix away: served as it is, URLs still carry it. */
+	check_root(&api, stripped, "/tasks/1", "/api");
+	check_root(&api, apix, "/apix/tasks/", "/api");
+	check_root(&api, encoded, "/tasks/", "/api");
+	check_root(&api_cgi, cgi, "/v1/tasks/", "/api");
+}
+END_TEST
+
+START_TEST(test_root_path_from_cgi)
+{
+	static const struct request_root cgi = { "", true };
+	/* ScriptAlias /cgi-bin/taskapi: the prefix is SCRIPT_NAME. */
+	static const char *const alias[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/cgi-bin/taskapi/tasks/1",
+					     "SCRIPT_NAME", "/cgi-bin/taskapi", "PATH_INFO", "/tasks/1", NULL };
+	static const char *const alias_root[] = { "REQUEST_METHOD", "GET", "REQUEST_URI",
+						  "/cgi-bin/taskapi?limit=1", "SCRIPT_NAME", "/cgi-bin/taskapi", NULL };
+	static const char *const alias_x[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/cgi-bin/taskapix/tasks/",
+					       "SCRIPT_NAME", "/cgi-bin/taskapi", NULL };
+	/* The shared-hosting rewrite in a folder: .../api/taskapi.cgi/$1. */
+	static const char *const rewrite[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/api/tasks/1",
+					       "SCRIPT_NAME", "/api/taskapi.cgi", "PATH_INFO", "/tasks/1", NULL };
+	static const char *const rewrite_top[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/api/",
+						   "SCRIPT_NAME", "/api/taskapi.cgi", "PATH_INFO", "/", NULL };
+	/* The same at the document root, with and without PATH_INFO. */
+	static const char *const rewrite_doc[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/tasks/1",
+						   "SCRIPT_NAME", "/taskapi.cgi", "PATH_INFO", "/tasks/1", NULL };
+	static const char *const rewrite_bare[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/tasks/1",
+						    "SCRIPT_NAME", "/taskapi.cgi", NULL };
+	/* A prefix that could not go into a header or a URL as it is: none. */
+	static const char *const odd[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/a%20b/tasks/1",
+					   "SCRIPT_NAME", "/a b/taskapi.cgi", "PATH_INFO", "/tasks/1", NULL };
+	/* No REQUEST_URI: the path is PATH_INFO, the prefix SCRIPT_NAME (RFC 3875 3.3). */
+	static const char *const no_uri[] = { "REQUEST_METHOD", "GET", "SCRIPT_NAME", "/cgi-bin/taskapi",
+					      "PATH_INFO", "/tasks", NULL };
+	static const char *const no_uri_root[] = { "REQUEST_METHOD", "GET", "SCRIPT_NAME", "/cgi-bin/taskapi",
+						   NULL };
+
+	check_root(&cgi, alias, "/tasks/1", "/cgi-bin/taskapi");
+	check_root(&cgi, alias_root, "/", "/cgi-bin/taskapi");
+	check_root(&cgi, alias_x, "/cgi-bin/taskapix/tasks/", "");
+	check_root(&cgi, rewrite, "/tasks/1", "/api");
+	check_root(&cgi, rewrite_top, "/", "/api");
+	check_root(&cgi, rewrite_doc, "/tasks/1", "");
+	check_root(&cgi, rewrite_bare, "/tasks/1", "");
+	check_root(&cgi, odd, "/a b/tasks/1", "");
+	check_root(&cgi, no_uri, "/tasks", "/cgi-bin/taskapi");
+	check_root(&cgi, no_uri_root, "/", "/cgi-bin/taskapi");
+}
+END_TEST
+
+START_TEST(test_root_path_not_from_fastcgi)
+{
+	static const struct request_root fcgi = { "", false };
+	/* nginx's fastcgi_params: SCRIPT_NAME is the whole path. */
+	static const char *const nginx[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/tasks/1?x=1",
+					     "SCRIPT_NAME", "/tasks/1", "DOCUMENT_URI", "/tasks/1", NULL };
+	/* Apache's mod_proxy_fcgi and mod_fcgid at "/": a walk of the document root. */
+	static const char *const apache[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/tasks/1",
+					      "SCRIPT_NAME", "/tasks", "PATH_INFO", "/1", NULL };
+	static const char *const apache_sub[] = { "REQUEST_METHOD", "GET", "REQUEST_URI", "/api/tasks/1",
+						  "SCRIPT_NAME", "/api", "PATH_INFO", "/tasks/1", NULL };
+
+	check_root(&fcgi, nginx, "/tasks/1", "");
+	check_root(&fcgi, apache, "/tasks/1", "");
+	check_root(&fcgi, apache_sub, "/api/tasks/1", "");
+	check_root(NULL, apache_sub, "/api/tasks/1", "");
+}
+END_TEST
+
+START_TEST(test_root_path_ok)
+{
+	ck_assert(request_root_path_ok("/api", 4));
+	ck_assert(request_root_path_ok("/a/b.c-d_e~", 11));
+	ck_assert(request_root_path_ok("/caf\xc3\xa9", 6));
+	ck_assert(!request_root_path_ok("", 0));
+	ck_assert(!request_root_path_ok("/", 1));
+	ck_assert(!request_root_path_ok("api", 3));
+	ck_assert(!request_root_path_ok("/api/", 5));
+	ck_assert(!request_root_path_ok("/a b", 4));
+	ck_assert(!request_root_path_ok("/a\r\nX: y", 8));
+	ck_assert(!request_root_path_ok("/a?b", 4));
+	ck_assert(!request_root_path_ok("/a#b", 4));
+	ck_assert(!request_root_path_ok("/a%20", 5));
+	ck_assert(!request_root_path_ok("/\xff", 2));
 }
 END_TEST
 
@@ -273,5 +394,7 @@ Suite *unit_suite(void)
 			     test_parse_unknown_method_and_length, test_query_decoding,
 			     test_query_malformed_escapes_stay, test_last_value_wins,
 			     test_body_reading, test_method_names,
-			     test_parse_envp_matches_getter);
+			     test_parse_envp_matches_getter, test_root_path_configured,
+			     test_root_path_from_cgi, test_root_path_not_from_fastcgi,
+			     test_root_path_ok);
 }
