@@ -85,7 +85,7 @@ struct config {
 		int max_limit;
 		/* Input rules: false = pydantic v2's lax mode (the seed's), true = JSON booleans only, unknown POST fields refused. */
 		bool strict;
-		/* The path prefix the API is served under ("/api"); "" = derived from SCRIPT_NAME/PATH_INFO, else none. */
+		/* The path prefix the API is served under ("/api"); "" = under CGI from SCRIPT_NAME/PATH_INFO, else none. */
 		char *root_path;
 		bool docs;                /* GET /docs and /redoc */
 	} api;
