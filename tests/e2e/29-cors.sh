@@ -15,7 +15,8 @@
 #    refused by --check-config.
 #  - The stack's own taskapi (CORS off): OPTIONS is the 405 it always was, no CORS header.
 #  - X-Content-Type-Options: nosniff exactly once on taskapi's answers through nginx and
-#    on nginx's own JSON error answers (405, 413, 414, 429, 502, 503, 504).
+#    on nginx's own JSON error answers (405, 413, 414, 429, 502, 503, 504), and on the
+#    admin socket's /status that nginx passes on.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/deploy-lib.sh
@@ -203,6 +204,8 @@ http GET /healthz
 nosniff "taskapi's 200 has nosniff once" 200
 http GET /nowhere
 nosniff "taskapi's 404 has nosniff once" 404
+http GET /status
+nosniff "the admin socket's /status (through nginx) has nosniff once" 200
 http TRACE /tasks/
 nosniff "nginx's own 405 (TRACE) has nosniff" 405
 head -c 70000 /dev/zero | tr '\0' a >"$E2E_TMP/big"
