@@ -5,13 +5,18 @@
 # from the build's docs-ui/ (make stages them there; make install puts them under
 # $(datadir)/taskapi/docs) as /docs/static/, the precompressed .gz copy to clients
 # that accept gzip, cached for a year. [api] docs = false makes both pages the 404
-# of an unknown path. tests/e2e/12-docs-browser.sh loads the pages in Chromium.
+# of an unknown path. The shipped Apache site (deploy/apache/taskapi.conf) serves the
+# same files the same way (mod_rewrite + mod_headers). tests/e2e/12-docs-browser.sh
+# loads the pages in Chromium.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/lib-proc.sh
 . "$(dirname "$0")/lib-proc.sh"
+# shellcheck source=tests/e2e/deploy-lib.sh
+. "$E2E_DIR/deploy-lib.sh"
 
 STAGED=$TOP/docs-ui
+STACK_PAGE_URL=$TASKAPI_URL
 ui=0
 [ -f "$STAGED/.staged" ] && ui=1
 
@@ -29,18 +34,19 @@ page_checks() {
   check "GET $path: the page links /openapi.json" grep -qE '"/openapi\.json"' "$BODY"
 }
 
-# asset_checks PAGE — every /docs/static/ URL of PAGE's body answers from nginx.
+# asset_checks PAGE [SERVER] — every /docs/static/ URL of PAGE's body answers from
+# SERVER (default: the stack's nginx) as the staged file, or its .gz copy.
 asset_checks() {
-  local page=$1 urls url file plain
+  local page=$1 server=${2:-nginx} urls url file plain
   mapfile -t urls < <(grep -oE '"/docs/static/[^"]+"' "$BODY" | tr -d '"')
   check "GET $page names its UI files under /docs/static/ (${#urls[@]})" test "${#urls[@]}" -ge 1
   for url in "${urls[@]}"; do
     file=${url#/docs/static/}
     file=$STAGED/${file%%\?*}
     http GET "$url" -H 'Accept-Encoding: gzip'
-    check "GET $url (Accept-Encoding: gzip): 200 with Content-Encoding: gzip (got $STATUS, '$(header Content-Encoding)')" \
+    check "$server: GET $url (Accept-Encoding: gzip): 200 with Content-Encoding: gzip (got $STATUS, '$(header Content-Encoding)')" \
       test "$STATUS $(header Content-Encoding)" = "200 gzip"
-    check "... it is the staged .gz copy, byte for byte (gzip_static: nothing compressed per request)" \
+    check "... it is the staged .gz copy, byte for byte (nothing compressed per request)" \
       cmp -s "$BODY" "$file.gz"
     check "... Vary: Accept-Encoding, X-Content-Type-Options: nosniff" \
       test "$(header Vary) $(header X-Content-Type-Options)" = "Accept-Encoding nosniff"
@@ -53,7 +59,7 @@ asset_checks() {
     plain=$E2E_TMP/plain
     http GET "$url"
     cp "$BODY" "$plain"
-    check "GET $url without Accept-Encoding: 200, not encoded, the staged file itself" \
+    check "$server: GET $url without Accept-Encoding: 200, not encoded, the staged file itself" \
       test "$STATUS" = 200 -a -z "$(header Content-Encoding)" -a "$(cmp -s "$plain" "$file" && echo same)" = same
   done
 }
@@ -106,3 +112,27 @@ for path in /docs /redoc /docs/; do
 done
 http GET /openapi.json
 check "api.docs = false: /openapi.json still answers 200" test "$STATUS" = 200
+
+# The shipped Apache site serves the same files, with only the folder replaced.
+if [ "$ui" = 0 ]; then
+  ok "Apache serves the docs UI's files # SKIP this build has no docs UI"
+elif ! command -v apache2 >/dev/null 2>&1; then
+  not_ok 'apache2 is installed (script/bootstrap installs the Debian package apache2)'
+else
+  site=$(<"$TOP/deploy/apache/taskapi.conf")
+  [[ $site == *"/usr/local/share/taskapi/docs"* ]] || not_ok "deploy/apache/taskapi.conf names /usr/local/share/taskapi/docs"
+  printf '%s\n' "${site//"/usr/local/share/taskapi/docs"/"$STAGED"}" >"$E2E_TMP/site-docs.conf"
+  if apache_start apache-docs "$E2E_TMP/site-docs.conf" proxy proxy_fcgi alias mime rewrite headers; then
+    # The pages come from taskapi (above); here only the files they name.
+    TASKAPI_URL=$STACK_PAGE_URL
+    http GET /docs
+    cp "$BODY" "$E2E_TMP/docs.html"
+    http GET /redoc
+    cat "$E2E_TMP/docs.html" >>"$BODY"
+    TASKAPI_URL=$APACHE_URL
+    asset_checks "/docs and /redoc" Apache
+  else
+    not_ok "Apache starts with deploy/apache/taskapi.conf"
+    diag "$(tail -n 5 "$E2E_TMP/apache-docs/configtest.log")"
+  fi
+fi
