@@ -203,13 +203,16 @@ static bool query_has(const char *query, const char *name)
 	return false;
 }
 
-/* The CGI text of one answer: headers, a blank line, the body (none for HEAD). */
+/*
+ * The CGI text of one answer: headers, a blank line, the body (none for HEAD).
+ * nosniff as on the workers' answers (response.c): nginx passes these through.
+ */
 static void respond(struct buf *cgi, int status, const char *reason, const char *type, const char *extra,
 		    const struct buf *body, bool head)
 {
 	buf_printf(cgi,
 		   "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-		   "Cache-Control: no-store\r\n%s\r\n",
+		   "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
 		   status, reason, type, body->len, extra ? extra : "");
 	if (!head && body->len > 0)
 		buf_append(cgi, body->data, body->len);

@@ -6,6 +6,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "cors.h"
 #include "db_cluster.h"
 #include "docs_ui.h"
 #include "health.h"
@@ -168,6 +169,16 @@ const char *app_handle(const struct app *app, struct request *req, struct respon
 	who->owner_len = 0;
 	who->owner[0] = '\0';
 	who->credential_id[0] = '\0';
+	if (cors_is_preflight(app->cors, req)) {
+		/* A browser asks before it sends: no credential comes with the question. */
+		if (router_match(app_routes, app_n_routes, req->method, req->path.data, req->path.len, &m) ==
+		    ROUTER_NOT_FOUND) {
+			response_error(resp, 404, "Not Found");
+			return "not_found";
+		}
+		cors_preflight(app->cors, req, resp);
+		return cors_preflight_route;
+	}
 	switch (router_match(app_routes, app_n_routes, req->method, req->path.data, req->path.len, &m)) {
 	case ROUTER_NOT_FOUND:
 		response_error(resp, 404, "Not Found");

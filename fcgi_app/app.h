@@ -14,6 +14,7 @@
  * response. Knows nothing of FastCGI; shared read-only by every thread.
  */
 struct health_cache;
+struct cors_policy;
 struct auth;
 struct auth_identity;
 
@@ -25,6 +26,8 @@ struct app {
 	struct auth *auth;
 	/* /readyz's last answer (health.h); NULL: every /readyz asks the database. */
 	struct health_cache *ready_cache;
+	/* Cross-origin requests (cors.h); NULL: CORS off, OPTIONS is a 405 like any other method. */
+	const struct cors_policy *cors;
 };
 
 /* What a handler gets: the request, the response to fill, and the {..} path segment. */
@@ -56,6 +59,9 @@ extern const size_t app_n_routes;
 /*
  * Answers one request. Always leaves a complete response in resp; returns
  * the matched route's name (for the access log), or a fixed placeholder.
+ * A CORS preflight (cors_is_preflight) is answered here, before routing's
+ * 405 and before any authentication: 404 for a path no route has, else
+ * cors_preflight's answer and the name cors_preflight_route.
  * who is filled with the caller on routes that ask (owner_len 0 when none
  * was asked or proven), for the access log.
  */

@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "clock.h"
+#include "cors.h"
 #include "db_config.h"
 #include "db_pool.h"
 #include "listener.h"
@@ -129,6 +130,7 @@ int cgi_main(const struct config *cfg)
 {
 	struct db_pool_options popt;
 	struct app app = { .cfg = cfg, .db = NULL };
+	struct cors_policy *cors;
 	struct cgi_env env = { .body_left = 0 };
 	const struct pipeline_frontend fe = {
 		.ctx = &env,
@@ -151,14 +153,21 @@ int cgi_main(const struct config *cfg)
 	/* One connection for one request: no housekeeping thread, nothing kept warm. */
 	db_config_pool(cfg, 1, &popt);
 	popt.min_idle = 0;
+	if (cors_policy_new(cfg, &cors, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	app.cors = cors;
 	app.db = db_config_cluster(cfg, &popt, err, sizeof err);
 	if (app.db == NULL) {
 		log_error("%s", err);
+		cors_policy_free(cors);
 		return 1;
 	}
 	if (auth_new(cfg, app.db, &app.auth, err, sizeof err) < 0) {
 		log_error("%s", err);
 		db_cluster_free(app.db);
+		cors_policy_free(cors);
 		return 1;
 	}
 	buf_init(&env.uri);
@@ -171,5 +180,6 @@ int cgi_main(const struct config *cfg)
 	buf_release(&env.uri);
 	auth_free(app.auth);
 	db_cluster_free(app.db);
+	cors_policy_free(cors);
 	return rc;
 }

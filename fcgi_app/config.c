@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cors.h"
 #include "db_cluster.h"
 #include "db_pool.h"
 #include "log.h"
@@ -534,9 +535,7 @@ int config_finish(struct config *cfg, struct config_problems *problems)
 		config_problem(problems, "api.root_path '%s' must start with '/', not end with '/', "
 			       "and hold no spaces, '?', '#', '%%' or control characters (e.g. /api)",
 			       cfg->api.root_path);
-	if (cfg->cors.allow_credentials && strcmp(cfg->cors.allow_origins, "*") == 0)
-		config_problem(problems, "cors.allow_origins = * cannot be used with cors.allow_credentials "
-			       "(browsers refuse it): list the origins");
+	cors_check(cfg, problems);
 	if (cfg->auth.mode[0] != '\0' && strcmp(cfg->auth.mode, "token") != 0 &&
 	    strcmp(cfg->auth.mode, "remote_user") != 0 && strcmp(cfg->auth.mode, "jwt") != 0 &&
 	    strcmp(cfg->auth.mode, "none") != 0)

@@ -18,6 +18,7 @@
 #include "auth.h"
 #include "auth_socket.h"
 #include "cgi.h"
+#include "cors.h"
 #include "db_config.h"
 #include "db_pool.h"
 #include "health.h"
@@ -332,16 +333,23 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 {
 	struct db_pool_options popt;
 	struct app app;
+	struct cors_policy *cors;
 	struct idem_purge *purge;
 	char err[512];
 	int rc;
 
 	(void)ctx;
+	if (cors_policy_new(cfg, &cors, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return 1;
+	}
 	db_config_pool(cfg, (unsigned)config_pool_size(cfg), &popt);
 	app.cfg = cfg;
+	app.cors = cors;
 	app.db = db_config_cluster(cfg, &popt, err, sizeof err);
 	if (app.db == NULL) {
 		log_error("%s", err);
+		cors_policy_free(cors);
 		return 1;
 	}
 	app.ready_cache = health_cache_new();
@@ -349,6 +357,7 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 		log_error("%s", err);
 		db_cluster_free(app.db);
 		health_cache_free(app.ready_cache);
+		cors_policy_free(cors);
 		return 1;
 	}
 	db_cluster_start(app.db);
@@ -363,6 +372,7 @@ static int run_worker(const struct config *cfg, int listen_fd, void *ctx)
 	auth_free(app.auth);
 	db_cluster_free(app.db);
 	health_cache_free(app.ready_cache);
+	cors_policy_free(cors);
 	return rc;
 }
 
@@ -391,7 +401,8 @@ static int setup_observability(const struct config *cfg, int listen_fd, char *er
 {
 	static const char *names[METRICS_MAX_ROUTES];
 	size_t n = 0;
-	static const char *const unrouted[] = { "not_found", "method_not_allowed", "bad_request", "too_large" };
+	static const char *const unrouted[] = { "not_found", "method_not_allowed", "bad_request", "too_large",
+						     cors_preflight_route };
 
 	for (size_t i = 0; i < app_n_routes && n < METRICS_MAX_ROUTES - 1; i++)
 		names[n++] = app_routes[i].name;

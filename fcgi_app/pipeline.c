@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "cors.h"
 #include "log.h"
 #include "metrics.h"
 #include "trace.h"
@@ -115,6 +116,9 @@ int pipeline_serve(struct pipeline *p, const struct app *app, const struct pipel
 		response_error(&p->resp, 400, "cannot read the request body");
 		break;
 	}
+	/* The one place every answer passes, replays and refusals included; a preflight's is complete. */
+	if (route != cors_preflight_route)
+		cors_decorate(app->cors, &p->req, &p->resp);
 	response_serialize(&p->resp, p->req.method == HTTP_HEAD, &p->out);
 	if (fe->write(fe->ctx, p->out.data, p->out.len) < 0)
 		result |= PIPELINE_WRITE_FAILED;

@@ -131,20 +131,25 @@ static int parse_description(struct validation *v, const json_t *value, struct t
 	return 0;
 }
 
-static int parse_completed(struct validation *v, const json_t *value, struct task_fields *out)
+static int parse_completed(struct validation *v, const json_t *value, enum validate_mode mode,
+			   struct task_fields *out)
 {
-	if (!json_is_boolean(value)) {
-		validation_add(v, "body", "is_completed", "bool_type", validate_input_copy(value),
-			       "Input should be a valid boolean");
+	bool completed;
+
+	if (validate_bool_json(v, "is_completed", value, mode, &completed) < 0)
 		return -1;
-	}
 	out->set_completed = true;
-	out->is_completed = json_is_true(value);
+	out->is_completed = completed;
 	return 0;
 }
 
+enum validate_mode tasks_input_mode(const struct config *cfg)
+{
+	return cfg->api.strict ? VALIDATE_STRICT : VALIDATE_LAX;
+}
+
 int tasks_parse_fields(struct validation *v, json_t *body, bool for_create,
-		       struct task_fields *out)
+		       enum validate_mode mode, struct task_fields *out)
 {
 	const char *key;
 	json_t *value;
@@ -157,8 +162,8 @@ int tasks_parse_fields(struct validation *v, json_t *body, bool for_create,
 		else if (strcmp(key, "description") == 0)
 			parse_description(v, value, out);
 		else if (strcmp(key, "is_completed") == 0)
-			parse_completed(v, value, out);
-		else
+			parse_completed(v, value, mode, out);
+		else if (!for_create || mode == VALIDATE_STRICT)
 			validation_add(v, "body", key, "extra_forbidden", validate_input_copy(value),
 				       "Extra inputs are not permitted");
 	}
@@ -217,7 +222,8 @@ void tasks_list(struct handler_ctx *ctx)
 	/* Above the maximum a limit is clamped, not refused: clients asking for "everything" still work. */
 	validate_uint(&v, "query", "limit", query_value(ctx->req, "limit"), 1, UINT64_MAX, &limit);
 	validate_uint(&v, "query", "after_id", query_value(ctx->req, "after_id"), 0, TASK_ID_MAX, &q.after_id);
-	if (validate_bool_text(&v, "query", "completed", completed_text, &completed) == 0 && completed_text)
+	if (validate_bool_text(&v, "query", "completed", completed_text, tasks_input_mode(cfg), &completed) == 0 &&
+	    completed_text)
 		q.completed = completed;
 	if (v.n > 0) {
 		respond_validation(ctx, &v);
@@ -261,7 +267,7 @@ void tasks_create(struct handler_ctx *ctx)
 	/* fields borrow their strings from body: it lives until the one exit below. */
 	body = validate_json_object(&v, ctx->req->body.data, ctx->req->body.len);
 	if (body != NULL)
-		tasks_parse_fields(&v, body, true, &fields);
+		tasks_parse_fields(&v, body, true, tasks_input_mode(ctx->app->cfg), &fields);
 	idem_check_key(ctx->req, &v);
 	if (v.n > 0) {
 		respond_validation(ctx, &v);
@@ -432,6 +438,7 @@ static void parse_patch(struct handler_ctx *ctx, struct validation *v, json_t **
 			struct task_fields *fields)
 {
 	const char *completed_text = query_value(ctx->req, "completed");
+	const enum validate_mode mode = tasks_input_mode(ctx->app->cfg);
 	bool completed = false;
 	bool has_body = false;
 
@@ -442,9 +449,9 @@ static void parse_patch(struct handler_ctx *ctx, struct validation *v, json_t **
 	if (has_body) {
 		*body = validate_json_object(v, ctx->req->body.data, ctx->req->body.len);
 		if (*body != NULL)
-			tasks_parse_fields(v, *body, false, fields);
+			tasks_parse_fields(v, *body, false, mode, fields);
 	}
-	if (validate_bool_text(v, "query", "completed", completed_text, &completed) < 0)
+	if (validate_bool_text(v, "query", "completed", completed_text, mode, &completed) < 0)
 		return;
 	if (completed_text != NULL) {
 		if (fields->set_completed && fields->is_completed != completed) {

@@ -27,10 +27,17 @@ void task_write_json(struct buf *b, const struct task *task);
 /*
  * Validates a create (for_create) or merge-patch body object into fields.
  * Strings in *out are borrowed from body. Problems go to v; returns 0 when
- * the body is valid.
+ * the body is valid. is_completed is read by mode (validate.h). An unknown
+ * key of a create body is ignored in VALIDATE_LAX, as the seed's model does
+ * (extra="ignore": id, created_at, updated_at and version included), and
+ * extra_forbidden in VALIDATE_STRICT; in a merge-patch body it is
+ * extra_forbidden in both, since an ignored typo would silently change nothing.
  */
 int tasks_parse_fields(struct validation *v, json_t *body, bool for_create,
-		       struct task_fields *out);
+		       enum validate_mode mode, struct task_fields *out);
+
+/* The input rules of the configuration (config.h api.strict). */
+enum validate_mode tasks_input_mode(const struct config *cfg);
 
 /*
  * Entity tags: a task's ETag is its version, strong ("\"3\""); If-Match and

@@ -1,6 +1,7 @@
 #include "validate.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -190,26 +191,95 @@ not_integer:
 	return -1;
 }
 
-int validate_bool_text(struct validation *v, const char *where, const char *name,
-		       const char *text, bool *out)
+/*
+ * text[0..len) as one of the boolean words of mode: 1 true, 0 false, -1 none.
+ * The length is given so that a JSON string holding a NUL ("t\u0000") is no match.
+ */
+static int bool_word(const char *text, size_t len, enum validate_mode mode)
 {
-	static const char *const yes[] = { "true", "1", "yes", "on" };
-	static const char *const no[] = { "false", "0", "no", "off" };
+	/* pydantic-core's str_as_bool; the one-letter forms are the lax additions. */
+	static const struct {
+		const char *word;
+		bool value;
+		bool lax_only;
+	} words[] = {
+		{ "true", true, false },  { "false", false, false }, { "1", true, false },
+		{ "0", false, false },    { "yes", true, false },    { "no", false, false },
+		{ "on", true, false },    { "off", false, false },   { "t", true, true },
+		{ "f", false, true },     { "y", true, true },       { "n", false, true },
+	};
+
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		if (words[i].lax_only && mode == VALIDATE_STRICT)
+			continue;
+		if (len == strlen(words[i].word) && strncasecmp(text, words[i].word, len) == 0)
+			return words[i].value;
+	}
+	return -1;
+}
+
+static void add_bool_parsing(struct validation *v, const char *where, const char *name, json_t *input)
+{
+	validation_add(v, where, name, "bool_parsing", input,
+		       "Input should be a valid boolean, unable to interpret input");
+}
+
+int validate_bool_text(struct validation *v, const char *where, const char *name,
+		       const char *text, enum validate_mode mode, bool *out)
+{
+	int value;
 
 	if (text == NULL)
 		return 0;
-	for (size_t i = 0; i < 4; i++) {
-		if (strcasecmp(text, yes[i]) == 0) {
-			*out = true;
-			return 0;
-		}
-		if (strcasecmp(text, no[i]) == 0) {
-			*out = false;
-			return 0;
-		}
+	value = bool_word(text, strlen(text), mode);
+	if (value < 0) {
+		add_bool_parsing(v, where, name, text_input(text));
+		return -1;
 	}
-	validation_add(v, where, name, "bool_parsing", text_input(text),
-		       "Input should be a valid boolean, unable to interpret input");
+	*out = value;
+	return 0;
+}
+
+int validate_bool_json(struct validation *v, const char *name, const json_t *value,
+		       enum validate_mode mode, bool *out)
+{
+	int parsed = -1;
+
+	if (json_is_boolean(value)) {
+		*out = json_is_true(value);
+		return 0;
+	}
+	if (mode == VALIDATE_STRICT)
+		goto wrong_type;
+	if (json_is_string(value)) {
+		parsed = bool_word(json_string_value(value), json_string_length(value), mode);
+	} else if (json_is_integer(value)) {
+		json_int_t n = json_integer_value(value);
+
+		parsed = n == 0 ? 0 : n == 1 ? 1 : -1;
+	} else if (json_is_real(value)) {
+		double d = json_real_value(value);
+
+		/*
+		 * pydantic: a whole number within the 64-bit range is judged as
+		 * that integer; a fraction or a huge number is not a boolean at all.
+		 */
+		if (!((double)LLONG_MIN < d && d < (double)LLONG_MAX) || d != (double)(long long)d)
+			goto wrong_type;
+		parsed = d == 0.0 ? 0 : d == 1.0 ? 1 : -1;
+	} else {
+		goto wrong_type;
+	}
+	if (parsed < 0) {
+		add_bool_parsing(v, "body", name, validate_input_copy(value));
+		return -1;
+	}
+	*out = parsed;
+	return 0;
+
+wrong_type:
+	validation_add(v, "body", name, "bool_type", validate_input_copy(value),
+		       "Input should be a valid boolean");
 	return -1;
 }
 

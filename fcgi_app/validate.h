@@ -77,11 +77,34 @@ int validate_uint(struct validation *v, const char *where, const char *name,
 		  const char *text, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
- * Parses a boolean the way FastAPI does for query parameters: true/false,
- * 1/0, yes/no, on/off in any case. NULL keeps the default and returns 0.
+ * Input rules. LAX is pydantic v2's default, the seed's: a boolean is
+ * true/false, 1/0, yes/no, on/off, t/f, y/n in any case, and in a JSON body
+ * also the number 0 or 1 (0.0 and 1.0 too). STRICT is taskapi's older rule:
+ * the words true/false, 1/0, yes/no, on/off in a query, JSON true/false only
+ * in a body. The caller picks (config.h api.strict); callers also use it for
+ * their own rules (tasks.h: unknown body fields).
+ */
+enum validate_mode {
+	VALIDATE_LAX,
+	VALIDATE_STRICT
+};
+
+/*
+ * Parses a boolean query value (always text: a refused one is bool_parsing).
+ * NULL keeps the default and returns 0.
  */
 int validate_bool_text(struct validation *v, const char *where, const char *name,
-		       const char *text, bool *out);
+		       const char *text, enum validate_mode mode, bool *out);
+
+/*
+ * Parses a boolean body value as pydantic does for JSON input. Refused:
+ * bool_parsing ("unable to interpret input") for a string outside the set
+ * or a number other than 0/1; bool_type for anything else (null, an array,
+ * an object, a fractional number, and in STRICT every non-boolean).
+ * Records the problem under ("body", name) and returns -1.
+ */
+int validate_bool_json(struct validation *v, const char *name, const json_t *value,
+		       enum validate_mode mode, bool *out);
 
 /* ---- JSON bodies ----------------------------------------------------- */
 

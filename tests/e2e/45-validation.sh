@@ -2,9 +2,11 @@
 # 45-validation: every validation rule of the Task API answers 422 in the seed's shape
 # {"detail": [{"type", "loc", "msg", "input"?}, ...]}, with the right loc and type, and
 # lists every problem, not just the first: the body fields of POST and PATCH (title,
-# description, is_completed, unknown fields, NUL), the query parameters of GET /tasks/
-# and PATCH, and path ids. Refused requests change nothing. The limits are tested from
-# both sides (50 / 51 code points, 255 / 256).
+# description, is_completed, unknown PATCH fields, NUL), the query parameters of GET
+# /tasks/ and PATCH, and path ids. Refused requests change nothing. The limits are
+# tested from both sides (50 / 51 code points, 255 / 256). The stack runs the default
+# input rules (lax, as the seed: e2e 28 has the lax/strict matrix), so the booleans
+# refused here are the ones no mode takes, and unknown POST fields are ignored.
 #
 # Table-driven in Python (stdlib http.client): one process instead of one per check.
 # shellcheck source=tests/e2e/lib.sh
@@ -73,26 +75,21 @@ for bad in (5, True, [], {"a": 1}):
              post({"title": "v", "description": bad}), "body.description:string_type")
 problems("POST description with a NUL: 422 body.description string_pattern_mismatch",
          post('{"title": "v", "description": "x\\u0000y"}'), "body.description:string_pattern_mismatch")
-for bad in ("true", "false", 1, 0, None, "yes", []):
-    problems("POST is_completed %s: 422 body.is_completed bool_type (a JSON boolean only)" % json.dumps(bad),
+for bad in (None, [], {"a": 1}, 0.5):
+    problems("POST is_completed %s: 422 body.is_completed bool_type" % json.dumps(bad),
              post({"title": "v", "is_completed": bad}), "body.is_completed:bool_type")
-problems('POST with an unknown field "priority": 422 body.priority extra_forbidden',
-         post({"title": "v", "priority": 3}), "body.priority:extra_forbidden")
-problems('POST with "id": 422 body.id extra_forbidden (clients do not choose ids)',
-         post({"title": "v", "id": 12345}), "body.id:extra_forbidden")
-problems("POST with created_at and version: both extra_forbidden",
-         post({"title": "v", "created_at": "2020-01-01T00:00:00Z", "version": 7}),
-         "body.created_at:extra_forbidden", "body.version:extra_forbidden")
-problems('POST {"Title": ...} (names are case-sensitive): extra_forbidden and title missing',
-         post({"Title": "v"}), "body.Title:extra_forbidden", "body.title:missing")
+for bad in (2, -1, "maybe", "", "truee"):
+    problems("POST is_completed %s: 422 body.is_completed bool_parsing" % json.dumps(bad),
+             post({"title": "v", "is_completed": bad}), "body.is_completed:bool_parsing")
+problems('POST {"Title": ...} (names are case-sensitive): title missing (the unknown Title is ignored)',
+         post({"Title": "v"}), "body.title:missing")
 
 # ---- POST: every problem listed -----------------------------------------------------------
-problems("POST with five problems: all five listed",
+problems("POST with three problems and two unknown fields: the three listed",
          post({"title": "", "description": 7, "is_completed": "x", "foo": 1, "bar": None}),
-         "body.title:string_too_short", "body.description:string_type", "body.is_completed:bool_type",
-         "body.foo:extra_forbidden", "body.bar:extra_forbidden")
+         "body.title:string_too_short", "body.description:string_type", "body.is_completed:bool_parsing")
 problems("POST with no title, a long description and a non-boolean: three problems",
-         post({"description": "d" * 300, "is_completed": 1}),
+         post({"description": "d" * 300, "is_completed": None}),
          "body.title:missing", "body.description:string_too_long", "body.is_completed:bool_type")
 r = post('{"title": "%s", "description": "a\\u0000"}' % ("x" * 60))
 problems("POST with a long title and a NUL in the description: both listed", r,
@@ -136,7 +133,7 @@ for body, want, what in (
         ({"description": "y" * 256}, "body.description:string_too_long", "description of 256 characters"),
         ({"description": 5}, "body.description:string_type", "description 5"),
         ('{"title": "a\\u0000"}', "body.title:string_pattern_mismatch", "title with a NUL"),
-        ({"is_completed": "true"}, "body.is_completed:bool_type", 'is_completed "true"'),
+        ({"is_completed": "maybe"}, "body.is_completed:bool_parsing", 'is_completed "maybe"'),
         ({"is_completed": None}, "body.is_completed:bool_type", "is_completed null"),
         ({"done": True}, "body.done:extra_forbidden", "an unknown field"),
         ({"id": 1}, "body.id:extra_forbidden", '{"id": 1}'),
@@ -144,8 +141,8 @@ for body, want, what in (
 ):
     problems("PATCH %s: 422 %s" % (what, want), patch(body), want)
 problems("PATCH with four problems: all four listed",
-         patch({"title": "", "description": [], "is_completed": 0, "x": 1}),
-         "body.title:string_too_short", "body.description:string_type", "body.is_completed:bool_type",
+         patch({"title": "", "description": [], "is_completed": 2, "x": 1}),
+         "body.title:string_too_short", "body.description:string_type", "body.is_completed:bool_parsing",
          "body.x:extra_forbidden")
 check("no refused PATCH changed the row (not even the good field of a bad body)", row(P) == before,
       "before %s, after %s" % (before, row(P)))

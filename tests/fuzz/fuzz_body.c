@@ -3,7 +3,8 @@
  * tasks.c's validation (validate.h, tasks_parse_fields).
  *
  * Input: one byte of choices (bit 0: create, else patch; bits 1-3: the
- * Content-Type, 7 = the first line of the rest), then the body. Checked
+ * Content-Type, 7 = the first line of the rest; bit 4: strict input rules,
+ * else lax), then the body. Checked
  * beyond "no crash":
  * - validate_json_object returns an object exactly when it records no
  *   problem, and refuses nesting deeper than VALIDATE_MAX_JSON_DEPTH;
@@ -122,12 +123,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t body_len;
 	bool for_create;
 	unsigned pick;
+	enum validate_mode mode;
 	json_t *obj;
 
 	if (size < 1)
 		return 0;
 	for_create = data[0] & 1;
 	pick = (data[0] >> 1) & 7;
+	mode = (data[0] & 16) ? VALIDATE_STRICT : VALIDATE_LAX;
 	/* A NUL-terminated copy, as request_read_body leaves the body. */
 	copy = malloc(size);
 	FUZZ_CHECK(copy != NULL, "out of memory");
@@ -160,7 +163,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(validate_json_depth(body, body_len) <= VALIDATE_MAX_JSON_DEPTH,
 			   "a body nested %zu deep was parsed", validate_json_depth(body, body_len));
 	if (obj != NULL) {
-		int rc = tasks_parse_fields(&v, obj, for_create, &f);
+		int rc = tasks_parse_fields(&v, obj, for_create, mode, &f);
 
 		FUZZ_CHECK((rc == 0) == (v.n == 0), "tasks_parse_fields %d with %zu problems", rc, v.n);
 		if (rc == 0)

@@ -127,6 +127,7 @@ void app_fixture_init(struct app_fixture *f, const struct db_options *opt, unsig
 	f->app.cfg = &f->cfg;
 	f->app.db = db_env_single(opt, &popt);
 	f->app.ready_cache = NULL; /* each /readyz asks: tests see the database's answer at once */
+	f->app.cors = NULL;
 	ck_assert_int_eq(auth_new(&f->cfg, f->app.db, &f->app.auth, err, sizeof err), 0);
 	request_init(&f->req);
 	response_init(&f->resp);

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "config.h"
+#include "cors.h"
 #include "log.h"
 #include "pipeline.h"
 #include "unit.h"
@@ -76,6 +77,7 @@ static int mem_write(void *ctx, const char *data, size_t len)
 
 static struct config cfg;
 static struct app app;
+static struct cors_policy *cors_pol; /* app.cors, owned here */
 static struct pipeline pl;
 static struct mem_fe mem;
 static struct pipeline_frontend fe;
@@ -150,6 +152,11 @@ static void teardown(void)
 	unlink(slow_path);
 	buf_release(&mem.written);
 	pipeline_release(&pl);
+	cors_policy_free(cors_pol);
+	cors_pol = NULL;
+	app.cors = NULL;
+	auth_free(app.auth);
+	app.auth = NULL;
 	config_release(&cfg);
 }
 
@@ -322,6 +329,95 @@ START_TEST(test_slow_line)
 }
 END_TEST
 
+/* CORS on, and authentication that refuses whoever has no REMOTE_USER. */
+static void cors_on(const char *origins)
+{
+	char err[256];
+
+	ck_assert_int_eq(config_set(&cfg, "cors", "allow_origins", origins, err, sizeof err), 0);
+	ck_assert_int_eq(cors_policy_new(&cfg, &cors_pol, err, sizeof err), 0);
+	app.cors = cors_pol;
+	ck_assert_int_eq(config_set(&cfg, "auth", "mode", "remote_user", err, sizeof err), 0);
+	auth_free(app.auth);
+	ck_assert_int_eq(auth_new(&cfg, NULL, &app.auth, err, sizeof err), 0);
+}
+
+/* Off, a preflight is an OPTIONS like any other: 405, and no CORS header. */
+START_TEST(test_cors_off_options_is_405)
+{
+	static const char *const params[] = { "REQUEST_METHOD=OPTIONS", "REQUEST_URI=/tasks",
+					      "HTTP_ORIGIN=http://a.example",
+					      "HTTP_ACCESS_CONTROL_REQUEST_METHOD=GET", NULL };
+
+	set_params(params);
+	serve(0, 405);
+	ck_assert_ptr_null(strstr(written(), "Access-Control-"));
+	ck_assert_ptr_null(strstr(written(), "Vary"));
+}
+END_TEST
+
+START_TEST(test_cors_preflight_before_route_and_auth)
+{
+	static const char *const pre[] = { "REQUEST_METHOD=OPTIONS", "REQUEST_URI=/tasks/7",
+					   "HTTP_ORIGIN=http://a.example",
+					   "HTTP_ACCESS_CONTROL_REQUEST_METHOD=PATCH",
+					   "HTTP_ACCESS_CONTROL_REQUEST_HEADERS=authorization", NULL };
+	static const char *const nowhere[] = { "REQUEST_METHOD=OPTIONS", "REQUEST_URI=/nowhere",
+					       "HTTP_ORIGIN=http://a.example",
+					       "HTTP_ACCESS_CONTROL_REQUEST_METHOD=GET", NULL };
+
+	cors_on("http://a.example");
+	set_params(pre);
+	serve(0, 204);
+	ck_assert_ptr_nonnull(strstr(written(), "\r\nAccess-Control-Allow-Origin: http://a.example\r\n"));
+	ck_assert_ptr_nonnull(strstr(written(), "\r\nAccess-Control-Allow-Headers: Authorization\r\n"));
+	ck_assert_ptr_null(strstr(written(), "Expose-Headers")); /* not decorated as an actual answer */
+	ck_assert_ptr_nonnull(strstr(take_file(access_path), "ms cors_preflight owner=- cred=-\n"));
+
+	buf_reset(&mem.written);
+	set_params(nowhere);
+	serve(0, 404);
+	ck_assert_ptr_nonnull(strstr(written(), "\r\nAccess-Control-Allow-Origin: http://a.example\r\n"));
+}
+END_TEST
+
+/* Every answer to an allowed origin carries the headers: a 401 from auth, a 405, a 413. */
+START_TEST(test_cors_every_answer)
+{
+	static const char *const refused[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/tasks",
+					       "HTTP_ORIGIN=http://a.example", NULL };
+	static const char *const options[] = { "REQUEST_METHOD=OPTIONS", "REQUEST_URI=/tasks",
+					       "HTTP_ORIGIN=http://a.example", NULL };
+	static const char *const large[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/tasks",
+					     "HTTP_ORIGIN=http://a.example", "CONTENT_LENGTH=100", NULL };
+	static const char *const other[] = { "REQUEST_METHOD=GET", "REQUEST_URI=/tasks",
+					     "HTTP_ORIGIN=http://b.example", NULL };
+
+	cors_on("http://a.example");
+	set_params(refused);
+	serve(0, 401);
+	ck_assert_ptr_nonnull(strstr(written(), "\r\nAccess-Control-Allow-Origin: http://a.example\r\n"));
+	ck_assert_ptr_nonnull(strstr(written(), "\r\nAccess-Control-Expose-Headers: " CORS_EXPOSE_HEADERS "\r\n"));
+	ck_assert_ptr_nonnull(strstr(written(), "\r\nVary: Origin\r\n"));
+
+	buf_reset(&mem.written);
+	set_params(options); /* no Access-Control-Request-Method: not a preflight */
+	serve(0, 405);
+	ck_assert_ptr_nonnull(strstr(written(), "\r\nAccess-Control-Allow-Origin: http://a.example\r\n"));
+
+	buf_reset(&mem.written);
+	set_params(large);
+	serve(PIPELINE_CLOSE, 413);
+	ck_assert_ptr_nonnull(strstr(written(), "\r\nAccess-Control-Allow-Origin: http://a.example\r\n"));
+
+	buf_reset(&mem.written);
+	set_params(other);
+	serve(0, 401);
+	ck_assert_ptr_null(strstr(written(), "Access-Control-"));
+	ck_assert_ptr_nonnull(strstr(written(), "\r\nVary: Origin\r\n"));
+}
+END_TEST
+
 /* Kept apart from main() so the suite can move to a shared unit-test main as it is. */
 Suite *unit_suite(void)
 {
@@ -331,5 +427,6 @@ Suite *unit_suite(void)
 			     test_method_not_allowed_head_has_no_body,
 			     test_too_large_closes, test_short_body_is_bad_request,
 			     test_unreadable_body, test_write_failure_still_logged,
-			     test_cgi_untraced, test_slow_line);
+			     test_cgi_untraced, test_slow_line, test_cors_off_options_is_405,
+			     test_cors_preflight_before_route_and_auth, test_cors_every_answer);
 }

@@ -1,5 +1,6 @@
 /* Unit tests for validate.c: integer parameters and the 422 detail shape. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,26 +92,145 @@ START_TEST(test_overflowing_list_is_bounded)
 	validation_release(&v);
 }
 
+/* Every spelling pydantic v2 takes for a boolean, in the case forms a client may send. */
+static const struct {
+	const char *text;
+	bool value;
+	bool lax_only; /* the one-letter forms: refused by the strict rules */
+} bool_words[] = {
+	{ "true", true, false },  { "TRUE", true, false },  { "True", true, false },
+	{ "1", true, false },     { "yes", true, false },   { "YES", true, false },
+	{ "on", true, false },    { "On", true, false },    { "t", true, true },
+	{ "T", true, true },      { "y", true, true },      { "Y", true, true },
+	{ "false", false, false }, { "FALSE", false, false }, { "0", false, false },
+	{ "no", false, false },   { "No", false, false },   { "off", false, false },
+	{ "OFF", false, false },  { "f", false, true },     { "F", false, true },
+	{ "n", false, true },     { "N", false, true },
+};
+
+/* Never a boolean, in either mode. */
+static const char *const bool_refused[] = { "", "2", "-1", "00", "01", "1.0", "truee", "tru",
+					    "maybe", "nope", "yess", " true", "true ", "ye", "of",
+					    "null", "none" };
+
+#define N_OF(a) (sizeof (a) / sizeof (a)[0])
+
 START_TEST(test_bool_text)
 {
+	for (int strict = 0; strict <= 1; strict++) {
+		enum validate_mode mode = strict ? VALIDATE_STRICT : VALIDATE_LAX;
+		struct validation v;
+		bool out;
+
+		validation_init(&v);
+		out = true;
+		ck_assert_int_eq(validate_bool_text(&v, "query", "completed", NULL, mode, &out), 0);
+		ck_assert(out); /* absent: default kept */
+		for (size_t i = 0; i < N_OF(bool_words); i++) {
+			bool expect_ok = !(strict && bool_words[i].lax_only);
+			int rc;
+
+			out = !bool_words[i].value;
+			rc = validate_bool_text(&v, "query", "completed", bool_words[i].text, mode, &out);
+			ck_assert_msg(rc == (expect_ok ? 0 : -1), "%s in mode %d: %d", bool_words[i].text, strict, rc);
+			if (expect_ok)
+				ck_assert_msg(out == bool_words[i].value, "%s read wrong", bool_words[i].text);
+		}
+		for (size_t i = 0; i < N_OF(bool_refused); i++)
+			ck_assert_msg(validate_bool_text(&v, "query", "completed", bool_refused[i], mode, &out) == -1,
+				      "'%s' taken in mode %d", bool_refused[i], strict);
+		ck_assert_uint_gt(v.n, 0);
+		/* A query value is always text: pydantic says bool_parsing, never bool_type. */
+		for (size_t i = 0; i < v.n; i++) {
+			ck_assert_str_eq(v.items[i].type, "bool_parsing");
+			ck_assert_str_eq(v.items[i].msg, "Input should be a valid boolean, unable to interpret input");
+			ck_assert_str_eq(v.items[i].where, "query");
+			ck_assert(json_is_string(v.items[i].input));
+		}
+		validation_release(&v);
+	}
+}
+END_TEST
+
+/* One body value through validate_bool_json: 1 true, 0 false, else the problem type. */
+static void check_bool_json(const char *json, enum validate_mode mode, const char *want)
+{
+	json_error_t err;
+	json_t *value = json_loads(json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
 	struct validation v;
 	bool out = false;
-	static const char *const yes[] = { "true", "TRUE", "1", "yes", "On" };
-	static const char *const bad[] = { "", "2", "t", "truee", "nope" };
+	int rc;
 
+	ck_assert_msg(value != NULL, "bad test JSON %s: %s", json, err.text);
 	validation_init(&v);
-	for (size_t i = 0; i < 5; i++) {
-		out = false;
-		ck_assert_int_eq(validate_bool_text(&v, "query", "completed", yes[i], &out), 0);
-		ck_assert(out);
+	rc = validate_bool_json(&v, "is_completed", value, mode, &out);
+	if (strcmp(want, "true") == 0 || strcmp(want, "false") == 0) {
+		ck_assert_msg(rc == 0 && v.n == 0, "%s refused in mode %d", json, mode);
+		ck_assert_msg(out == (want[0] == 't'), "%s read as %d", json, out);
+	} else {
+		ck_assert_msg(rc == -1 && v.n == 1, "%s taken in mode %d", json, mode);
+		ck_assert_str_eq(v.items[0].type, want);
+		ck_assert_str_eq(v.items[0].where, "body");
+		ck_assert_str_eq(v.items[0].name, "is_completed");
+		ck_assert_str_eq(v.items[0].msg, strcmp(want, "bool_type") == 0
+			? "Input should be a valid boolean"
+			: "Input should be a valid boolean, unable to interpret input");
+		ck_assert_msg(json_equal(v.items[0].input, value), "%s not echoed", json);
 	}
-	ck_assert_int_eq(validate_bool_text(&v, "query", "completed", "Off", &out), 0);
-	ck_assert(!out);
-	for (size_t i = 0; i < 5; i++)
-		ck_assert_int_eq(validate_bool_text(&v, "query", "completed", bad[i], &out), -1);
-	ck_assert_uint_eq(v.n, 5);
-	ck_assert_str_eq(v.items[0].type, "bool_parsing");
 	validation_release(&v);
+	json_decref(value);
+}
+
+START_TEST(test_bool_json_lax)
+{
+	char json[32];
+
+	for (size_t i = 0; i < N_OF(bool_words); i++) {
+		snprintf(json, sizeof json, "\"%s\"", bool_words[i].text);
+		check_bool_json(json, VALIDATE_LAX, bool_words[i].value ? "true" : "false");
+	}
+	for (size_t i = 0; i < N_OF(bool_refused); i++) {
+		snprintf(json, sizeof json, "\"%s\"", bool_refused[i]);
+		check_bool_json(json, VALIDATE_LAX, "bool_parsing");
+	}
+	check_bool_json("true", VALIDATE_LAX, "true");
+	check_bool_json("false", VALIDATE_LAX, "false");
+	check_bool_json("1", VALIDATE_LAX, "true");
+	check_bool_json("0", VALIDATE_LAX, "false");
+	check_bool_json("-0", VALIDATE_LAX, "false");
+	/* Numbers other than 0/1 are read, then refused: bool_parsing. */
+	check_bool_json("2", VALIDATE_LAX, "bool_parsing");
+	check_bool_json("-1", VALIDATE_LAX, "bool_parsing");
+	check_bool_json("9223372036854775807", VALIDATE_LAX, "bool_parsing");
+	/* Whole floats count as their integer (pydantic's conversion table: 0.0, 1.0). */
+	check_bool_json("1.0", VALIDATE_LAX, "true");
+	check_bool_json("0.0", VALIDATE_LAX, "false");
+	check_bool_json("-0.0", VALIDATE_LAX, "false");
+	check_bool_json("1e0", VALIDATE_LAX, "true");
+	check_bool_json("2.0", VALIDATE_LAX, "bool_parsing");
+	/* A fraction, or a float past the 64-bit range, is no integer: bool_type. */
+	check_bool_json("0.5", VALIDATE_LAX, "bool_type");
+	check_bool_json("1.0000001", VALIDATE_LAX, "bool_type");
+	check_bool_json("1e300", VALIDATE_LAX, "bool_type");
+	check_bool_json("-1e300", VALIDATE_LAX, "bool_type");
+	/* A NUL after a word is not that word. */
+	check_bool_json("\"t\\u0000\"", VALIDATE_LAX, "bool_parsing");
+	check_bool_json("null", VALIDATE_LAX, "bool_type");
+	check_bool_json("[]", VALIDATE_LAX, "bool_type");
+	check_bool_json("[true]", VALIDATE_LAX, "bool_type");
+	check_bool_json("{}", VALIDATE_LAX, "bool_type");
+}
+END_TEST
+
+START_TEST(test_bool_json_strict)
+{
+	static const char *const not_bool[] = { "1", "0", "1.0", "0.0", "2", "0.5", "\"true\"", "\"yes\"",
+						"\"t\"", "\"1\"", "\"maybe\"", "null", "[]", "{}" };
+
+	check_bool_json("true", VALIDATE_STRICT, "true");
+	check_bool_json("false", VALIDATE_STRICT, "false");
+	for (size_t i = 0; i < N_OF(not_bool); i++)
+		check_bool_json(not_bool[i], VALIDATE_STRICT, "bool_type");
 }
 END_TEST
 
@@ -260,6 +380,7 @@ Suite *unit_suite(void)
 	return unit_suite_of("validate", NULL, NULL, test_uint_accepts, test_uint_rejects,
 			     test_detail_shape_lists_every_problem,
 			     test_overflowing_list_is_bounded, test_bool_text,
+			     test_bool_json_lax, test_bool_json_strict,
 			     test_media_types, test_json_bodies,
 			     test_codepoints_and_blank, test_echoed_input_stays_utf8,
 			     test_body_input_bounded);
