@@ -229,8 +229,122 @@ START_TEST(test_security_follows_route_scopes)
 }
 END_TEST
 
+/* The object a local "$ref" ("#/components/...") names, or obj itself when it has none. */
+static json_t *resolve(json_t *doc, json_t *obj)
+{
+	const char *ref = json_string_value(json_object_get(obj, "$ref"));
+	char token[128];
+
+	if (ref == NULL)
+		return obj;
+	ck_assert_msg(strncmp(ref, "#/", 2) == 0, "only local $refs are expected, not %s", ref);
+	obj = doc;
+	for (const char *p = ref + 2; *p != '\0' && obj != NULL;) {
+		size_t n = 0;
+
+		/* JSON pointer: "~1" is "/", "~0" is "~" */
+		for (; *p != '\0' && *p != '/' && n < sizeof token - 1; p++) {
+			char c = *p;
+
+			if (c == '~' && (p[1] == '0' || p[1] == '1'))
+				c = *++p == '1' ? '/' : '~';
+			token[n++] = c;
+		}
+		token[n] = '\0';
+		if (*p == '/')
+			p++;
+		obj = json_object_get(obj, token);
+	}
+	ck_assert_msg(obj != NULL, "$ref %s does not resolve", ref);
+	return obj;
+}
+
+/* Whether obj carries an example: a non-null "example", or a non-empty "examples" map. */
+static int has_example(const json_t *obj)
+{
+	const json_t *examples = json_object_get(obj, "examples");
+
+	return json_object_get(obj, "example") != NULL ||
+	       (json_is_object(examples) && json_object_size(examples) > 0);
+}
+
+/* Every media type of a content map has an example ("what" names it in the failure). */
+static void check_content_examples(json_t *content, const char *what, const char *mk, const char *path)
+{
+	const char *media;
+	json_t *mt;
+
+	json_object_foreach(content, media, mt)
+		ck_assert_msg(has_example(mt), "%s %s: %s (%s) has no example", mk, path, what, media);
+}
+
+static void check_parameter_examples(json_t *doc, json_t *params, const char *mk, const char *path)
+{
+	size_t i;
+	json_t *param;
+
+	json_array_foreach(params, i, param) {
+		json_t *p = resolve(doc, param);
+
+		ck_assert_msg(has_example(p), "%s %s: parameter %s has no example", mk, path,
+			      json_string_value(json_object_get(p, "name")));
+	}
+}
+
+/*
+ * Every parameter, request body and response body of every operation has an
+ * example, and so has every response header: tools that build requests from
+ * the document (and tests/e2e/14-openapi-examples.sh) need them, and the
+ * linters check that each one fits its schema.
+ */
+START_TEST(test_everything_has_an_example)
+{
+	json_t *doc = load_doc(), *paths = json_object_get(doc, "paths"), *item;
+	const char *path;
+	unsigned operations = 0, responses_seen = 0;
+
+	json_object_foreach(paths, path, item) {
+		const char *mk;
+		json_t *op;
+
+		check_parameter_examples(doc, json_object_get(item, "parameters"), "(every method)", path);
+		json_object_foreach(item, mk, op) {
+			json_t *body, *responses, *resp;
+			const char *code;
+
+			if (method_from_key(mk) == HTTP_OTHER)
+				continue;
+			operations++;
+			check_parameter_examples(doc, json_object_get(op, "parameters"), mk, path);
+			body = json_object_get(op, "requestBody");
+			if (body != NULL)
+				check_content_examples(json_object_get(resolve(doc, body), "content"), "the request body",
+						       mk, path);
+			responses = json_object_get(op, "responses");
+			json_object_foreach(responses, code, resp) {
+				json_t *r = resolve(doc, resp), *headers = json_object_get(r, "headers"), *h;
+				const char *hname;
+				char what[64];
+
+				responses_seen++;
+				snprintf(what, sizeof what, "the %s response", code);
+				check_content_examples(json_object_get(r, "content"), what, mk, path);
+				json_object_foreach(headers, hname, h)
+					ck_assert_msg(has_example(resolve(doc, h)), "%s %s: header %s of the %s response has no example",
+						      mk, path, hname, code);
+			}
+		}
+	}
+	/* The walk saw the document (a renamed key would make it check nothing). */
+	ck_assert_uint_ge(operations, app_n_routes);
+	ck_assert_uint_ge(responses_seen, operations * 2);
+	json_decref(doc);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	return unit_suite_of("openapi", NULL, NULL, test_every_route_is_documented,
-			     test_every_documented_operation_is_routed, test_security_follows_route_scopes);
+			     test_every_documented_operation_is_routed, test_security_follows_route_scopes,
+			     test_everything_has_an_example);
 }
