@@ -301,7 +301,7 @@ START_TEST(test_everything_has_an_example)
 {
 	json_t *doc = load_doc(), *paths = json_object_get(doc, "paths"), *item;
 	const char *path;
-	unsigned operations = 0, responses_seen = 0;
+	unsigned operations = 0, responses_seen = 0, api_routes = 0;
 
 	json_object_foreach(paths, path, item) {
 		const char *mk;
@@ -336,7 +336,9 @@ START_TEST(test_everything_has_an_example)
 		}
 	}
 	/* The walk saw the document (a renamed key would make it check nothing). */
-	ck_assert_uint_ge(operations, app_n_routes);
+	for (size_t i = 0; i < app_n_routes; i++)
+		api_routes += !is_docs_page(&app_routes[i]);
+	ck_assert_uint_ge(operations, api_routes);
 	ck_assert_uint_ge(responses_seen, operations * 2);
 	json_decref(doc);
 }
