@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "cors.h"
 #include "db_cluster.h"
+#include "docs_ui.h"
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
@@ -25,6 +26,9 @@ const struct route app_routes[] = {
 	{ HTTP_PATCH, "/tasks/{task_id}", tasks_patch, "tasks.patch", AUTH_SCOPE_WRITE },
 	{ HTTP_DELETE, "/tasks/{task_id}", tasks_delete, "tasks.delete", AUTH_SCOPE_WRITE },
 	{ HTTP_GET, "/openapi.json", openapi_serve, "openapi", 0 },
+	/* The browsable docs: HTML pages, not API operations (not in docs/openapi.yaml). */
+	{ HTTP_GET, "/docs", docs_ui_swagger, "docs", 0 },
+	{ HTTP_GET, "/redoc", docs_ui_redoc, "redoc", 0 },
 };
 const size_t app_n_routes = sizeof app_routes / sizeof app_routes[0];
 

@@ -485,6 +485,12 @@ nginx_render() {
   site=$(<"$TOP/nginx/taskapi.conf")
   [[ $site == *"unix:/run/taskapi/taskapi.sock"* && $site == *"listen 80;"* ]] ||
     die "nginx/taskapi.conf no longer has 'listen 80;' and 'unix:/run/taskapi/taskapi.sock' for script/lib/stack.sh to replace"
+  # The docs UI's files: make stages them in docs-ui/ of the build (the checkout);
+  # a build without them has none there, and nginx then answers as it would in
+  # production without them.
+  [[ $site == *"alias /usr/local/share/taskapi/docs/;"* ]] ||
+    die "nginx/taskapi.conf no longer has 'alias /usr/local/share/taskapi/docs/;' for script/lib/stack.sh to replace"
+  site=${site//"alias /usr/local/share/taskapi/docs/;"/"alias \"$TOP/docs-ui/\";"}
   site=${site//"unix:/run/taskapi/taskapi.sock"/"unix:$APP_SOCK"}
   site=${site//"unix:/run/taskapi/admin.sock"/"unix:$APP_ADMIN_SOCK"}
   # Two listeners: 127.0.0.1, where the limits count nobody, and NGX_LIMITED_ADDR.
