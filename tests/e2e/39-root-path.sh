@@ -2,7 +2,8 @@
 # 39-root-path: the API under a prefix, as FastAPI's root_path. With [api] root_path =
 # /api behind the shipped nginx site (which passes every path): /api/... is served
 # without the prefix, a path without it as it is (a proxy that stripped it), /apix is
-# not /api; Location, Link and /openapi.json's servers carry /api. Without root_path,
+# not /api; Location, Link, /openapi.json's servers and the /docs pages carry /api.
+# Without root_path,
 # the stack's own taskapi has no servers and no prefix, and FastCGI's SCRIPT_NAME /
 # PATH_INFO (nginx's, or Apache's walk of its document root) never make one. As a CGI
 # program, the prefix comes from SCRIPT_NAME and PATH_INFO: the shared-hosting rewrite
@@ -68,6 +69,9 @@ expect_json 'root_path /api: GET /api/openapi.json has servers [{"url": "/api"}]
   "'paths' in j and j.get('servers') == [{'url': '/api'}]"
 http GET /openapi.json
 expect_json '... and so has /openapi.json (a stripped path)' 200 "j.get('servers') == [{'url': '/api'}]"
+http GET /api/docs
+check "root_path /api: GET /api/docs ($STATUS) points its UI at /api/openapi.json" \
+  grep -q '"/api/openapi.json"' "$BODY"
 
 # ---- no root_path: the stack's own taskapi, and a FastCGI peer's variables ----
 TASKAPI_URL=$stack_url
@@ -126,6 +130,9 @@ check "... Link under /api ($(header Link))" \
   test "$(header Link)" = "</api/tasks/?after_id=$idc&limit=1>; rel=\"next\""
 cgi GET /api/openapi.json /api/taskapi.cgi /openapi.json
 check 'CGI rewrite in api/: /openapi.json has servers [{"url": "/api"}]' servers_are "[{'url': '/api'}]"
+cgi GET /api/redoc /api/taskapi.cgi /redoc
+check "CGI rewrite in api/: GET /api/redoc ($STATUS) points its UI at /api/openapi.json" \
+  grep -q '"/api/openapi.json"' "$BODY"
 # The same rewrite at the document root: no prefix.
 cgi GET /openapi.json /taskapi.cgi /openapi.json
 check 'CGI rewrite at the document root: /openapi.json has no servers' servers_are None
