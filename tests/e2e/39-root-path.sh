@@ -3,11 +3,11 @@
 # /api behind the shipped nginx site (which passes every path): /api/... is served
 # without the prefix, a path without it as it is (a proxy that stripped it), /apix is
 # not /api; Location, Link, /openapi.json's servers and the /docs pages carry /api.
-# Without root_path,
-# the stack's own taskapi has no servers and no prefix, and FastCGI's SCRIPT_NAME /
-# PATH_INFO (nginx's, or Apache's walk of its document root) never make one. As a CGI
-# program, the prefix comes from SCRIPT_NAME and PATH_INFO: the shared-hosting rewrite
-# in a folder and a ScriptAlias. Apache itself: tests/e2e/49-root-path-apache.sh.
+# Without root_path, the stack's own taskapi has no servers and no prefix, and
+# FastCGI's SCRIPT_NAME / PATH_INFO (nginx's, or Apache's walk of its document root)
+# never make one. As a CGI program, the prefix comes from SCRIPT_NAME and PATH_INFO:
+# the shared-hosting rewrite in a folder and a ScriptAlias. Apache itself:
+# tests/e2e/49-root-path-apache.sh.
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/e2e/deploy-lib.sh
