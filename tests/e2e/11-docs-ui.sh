@@ -121,7 +121,11 @@ elif ! command -v apache2 >/dev/null 2>&1; then
 else
   site=$(<"$TOP/deploy/apache/taskapi.conf")
   [[ $site == *"/usr/local/share/taskapi/docs"* ]] || not_ok "deploy/apache/taskapi.conf names /usr/local/share/taskapi/docs"
-  printf '%s\n' "${site//"/usr/local/share/taskapi/docs"/"$STAGED"}" >"$E2E_TMP/site-docs.conf"
+  # A copy in the test folder: Apache's user (www-data when run as root) may not be
+  # able to enter the checkout (a clone under a private 0700 folder).
+  cp -R "$STAGED" "$E2E_TMP/docs-ui"
+  chmod -R a+rX "$E2E_TMP/docs-ui"
+  printf '%s\n' "${site//"/usr/local/share/taskapi/docs"/"$E2E_TMP/docs-ui"}" >"$E2E_TMP/site-docs.conf"
   if apache_start apache-docs "$E2E_TMP/site-docs.conf" proxy proxy_fcgi alias mime rewrite headers; then
     # The pages come from taskapi (above); here only the files they name.
     TASKAPI_URL=$STACK_PAGE_URL
