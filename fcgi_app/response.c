@@ -1,5 +1,6 @@
 #include "response.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #include "jsonw.h"
@@ -38,6 +39,18 @@ void response_header(struct response *resp, const char *name, const char *value)
 	buf_puts(&resp->headers, name);
 	buf_append(&resp->headers, ": ", 2);
 	buf_puts(&resp->headers, value);
+	buf_append(&resp->headers, "\r\n", 2);
+}
+
+void response_headerf(struct response *resp, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_puts(&resp->headers, name);
+	buf_append(&resp->headers, ": ", 2);
+	va_start(ap, fmt);
+	buf_vprintf(&resp->headers, fmt, ap);
+	va_end(ap);
 	buf_append(&resp->headers, "\r\n", 2);
 }
 

@@ -30,6 +30,12 @@ void response_reset(struct response *resp);
 
 /* Adds a header line. name and value must not contain CR or LF. */
 void response_header(struct response *resp, const char *name, const char *value);
+/*
+ * Adds a header line whose value is formatted (printf) straight into the
+ * reused header buffer: no allocation of its own. Same rule on CR and LF.
+ */
+void response_headerf(struct response *resp, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /*
  * Sets status and serialises json as the body. Steals the reference to json

@@ -194,15 +194,10 @@ static int append_task(void *ctx, const struct task *task)
 
 static void add_next_link(struct handler_ctx *ctx, const struct task_list_query *q, uint64_t last_id)
 {
-	struct buf link;
-
 	/* Keyset form whatever the client used: it stays correct while rows are added or removed. */
-	buf_init(&link);
-	buf_printf(&link, "<%s/tasks/?after_id=%" PRIu64 "&limit=%u%s>; rel=\"next\"",
-		   ctx->req->root_path.len ? ctx->req->root_path.data : "", last_id, q->limit,
-		   q->completed < 0 ? "" : q->completed ? "&completed=true" : "&completed=false");
-	response_header(ctx->resp, "Link", link.data);
-	buf_release(&link);
+	response_headerf(ctx->resp, "Link", "<%s/tasks/?after_id=%" PRIu64 "&limit=%u%s>; rel=\"next\"",
+			 ctx->req->root_path.len ? ctx->req->root_path.data : "", last_id, q->limit,
+			 q->completed < 0 ? "" : q->completed ? "&completed=true" : "&completed=false");
 }
 
 void tasks_list(struct handler_ctx *ctx)
@@ -284,15 +279,10 @@ void tasks_create(struct handler_ctx *ctx)
 	if (idem_begin(&idem, ctx, conn, &(struct idem_request){ "POST", "/tasks/", body, NULL, NULL })) {
 		status = task_store_create(conn, &owner, &fields, ctx->app->cfg->auth.max_tasks_per_owner, &task);
 		if (status == STORE_OK) {
-			struct buf location;
-
 			respond_task(ctx, 201, &task);
 			/* Under the prefix the client used (request.h, root_path). */
-			buf_init(&location);
-			buf_printf(&location, "%s/tasks/%" PRIu64,
-				   ctx->req->root_path.len ? ctx->req->root_path.data : "", task.id);
-			response_header(ctx->resp, "Location", location.data);
-			buf_release(&location);
+			response_headerf(ctx->resp, "Location", "%s/tasks/%" PRIu64,
+					 ctx->req->root_path.len ? ctx->req->root_path.data : "", task.id);
 		} else {
 			app_store_failure(ctx, status);
 		}

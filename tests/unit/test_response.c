@@ -27,6 +27,7 @@ START_TEST(test_json_body_and_headers)
 
 	response_init(&r);
 	response_header(&r, "ETag", "\"3\"");
+	response_headerf(&r, "Location", "%s/tasks/%d", "/api", 7);
 	response_json(&r, 201, json_pack("{s:i,s:s}", "id", 7, "t", "caf\xc3\xa9"));
 	response_serialize(&r, false, &out);
 	ck_assert_str_eq(out.data,
@@ -35,6 +36,7 @@ START_TEST(test_json_body_and_headers)
 			 "Content-Length: 20\r\n"
 			 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
 			 "ETag: \"3\"\r\n"
+			 "Location: /api/tasks/7\r\n"
 			 "\r\n"
 			 "{\"id\":7,\"t\":\"caf\xc3\xa9\"}");
 	/* HEAD: the same length, no body */
